@@ -1,0 +1,64 @@
+# Splitstream. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .splitstream/tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install jars lint format test test-unit test-integration demo stack-up stack-down stack-status clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.installed ## Install Python packages into .venv (pinned by uv.lock)
+
+jars: install ## Fetch the Kafka and S3 server jars through Maven
+	$(BIN)/splitstream stack install
+
+lint: install ## Check lint and format with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Format and fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: ## Install everything, start a stack on free ports, run every test, stop it
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory install jars lint && \
+	$(BIN)/pytest tests; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s, exit $$status"; exit $$status
+
+test-unit: install ## Run the unit tests only (no services)
+	$(BIN)/pytest tests/unit
+
+test-integration: jars ## Run the integration tests (starts and stops its own stack)
+	$(BIN)/pytest tests/integration
+
+demo: jars ## Run the system (today: the local stack; services arrive with the serving issue)
+	$(BIN)/splitstream stack up
+
+stack-up: jars ## Start Kafka, S3 and MLflow in .splitstream/ (returns when all answer)
+	$(BIN)/splitstream stack up
+
+stack-down: install ## Stop the local stack (data stays)
+	$(BIN)/splitstream stack down
+
+stack-status: install ## Show each service's state, port and log file
+	$(BIN)/splitstream stack status
+
+clean: stack-down ## Stop the stack and delete all local state, jars and the venv
+	rm -rf .splitstream $(VENV)

@@ -1,0 +1,85 @@
+"""``splitstream stack``: the local Kafka, S3, MLflow and ClickHouse (chDB)."""
+
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from plumbing.settings import Settings, get_settings
+from stack import local
+from stack.errors import StackError
+
+T = TypeVar("T")
+
+
+@click.group()
+def stack() -> None:
+    """Start, stop and inspect the local stack (state in SPLITSTREAM_STATE_DIR).
+
+    \b
+    Examples:
+      splitstream stack up
+      splitstream stack status
+      SPLITSTREAM_KAFKA_PORT=19092 splitstream stack up
+    """
+
+
+@stack.command()
+def install() -> None:
+    """Fetch the Kafka and S3 server jars through Maven (skipped when present)."""
+    _run(local.install)
+    click.echo("installed")
+
+
+@stack.command()
+def up() -> None:
+    """Start every local service and return once each answers.
+
+    \b
+    Example:
+      splitstream stack up && splitstream stack status
+    """
+    settings = _run(local.up)
+    _print_status(settings)
+
+
+@stack.command()
+def down() -> None:
+    """Stop every local service; data stays in the state folder."""
+    stopped = _run(local.down)
+    click.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@stack.command()
+def status() -> None:
+    """Show each service's state, port and log file. Exits 1 unless all run."""
+    settings = get_settings()
+    statuses = _print_status(settings)
+    if any(s.state != "running" for s in statuses):
+        sys.exit(1)
+
+
+def _run(action: Callable[[Settings], T]) -> T:
+    """Run a stack action; a stack error exits 1 with its message, not a traceback."""
+    try:
+        return action(get_settings())
+    except StackError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+
+
+def _print_status(settings: Settings) -> list[local.ServiceStatus]:
+    statuses = local.status(settings)
+    table = Table("service", "state", "pid", "port", "log file")
+    for s in statuses:
+        ports = ", ".join(str(p) for p in s.ports)
+        table.add_row(s.name, s.state, str(s.pid or "-"), ports, str(s.log_file))
+    for name, where in local.external_services(settings):
+        table.add_row(name, "external", "-", "-", where)
+    # Wide when piped, so paths are never cut short in logs and scripts.
+    console = Console() if sys.stdout.isatty() else Console(width=250)
+    console.print(table)
+    return statuses

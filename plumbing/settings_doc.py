@@ -1,0 +1,38 @@
+"""The README's configuration table, generated from the settings object.
+
+``python -m plumbing.settings_doc`` prints it; a test checks the README holds
+exactly this text between its markers.
+"""
+
+from pydantic.fields import FieldInfo
+
+from plumbing.settings import DEFAULT_STATE_DIR, ENV_PREFIX, PROJECT_ROOT, load_settings
+
+BEGIN = "<!-- settings-table:begin -->"
+END = "<!-- settings-table:end -->"
+
+
+def _default(field: FieldInfo) -> str:
+    value = field.default
+    if value is None:
+        return "unset"
+    text = str(value)
+    if text == "":
+        return "empty"
+    if text.startswith(str(DEFAULT_STATE_DIR)):
+        text = text.replace(str(PROJECT_ROOT), ".", 1)
+    return f"`{text}`"
+
+
+def settings_table() -> str:
+    """One row per setting: environment variable, default, meaning."""
+    fields = type(load_settings()).model_fields
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in fields.items():
+        variable = f"`{ENV_PREFIX}{name.upper()}`"
+        rows.append(f"| {variable} | {_default(field)} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(f"{BEGIN}\n{settings_table()}\n{END}")  # noqa: T201

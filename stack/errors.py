@@ -1,0 +1,13 @@
+"""Errors of the local stack."""
+
+
+class StackError(Exception):
+    """Root of every local-stack error."""
+
+
+class ServiceStartError(StackError):
+    """A service did not start; the message names the service and its log file."""
+
+
+class InstallError(StackError):
+    """A build step (Maven, pip) failed; the message names the command."""

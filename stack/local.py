@@ -1,0 +1,287 @@
+"""The local stack: S3 server, Kafka broker and MLflow server as detached processes.
+
+All state lives in ``settings.state_dir``. A service whose URL is configured
+(an existing Kafka, S3 or MLflow) is not started; it is only checked.
+"""
+
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from plumbing.s3 import s3_client
+from plumbing.settings import Settings, load_settings, local_env_file
+from stack import kafka_node, mlflow_server, s3_server, supervisor
+from stack.errors import ServiceStartError
+from stack.supervisor import ServiceProcess, ServiceStatus
+
+__all__ = ["ServiceStatus", "down", "external_services", "install", "status", "up"]
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    """Where each service keeps its data, logs and pid files."""
+
+    state_dir: Path
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    @property
+    def s3_dir(self) -> Path:
+        return self.state_dir / "s3"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.state_dir / "mlflow"
+
+
+def ensure_local_credentials(settings: Settings) -> Settings:
+    """Generate the local S3 keys and admin token once, into ``<state_dir>/local.env``.
+
+    Nothing secret is committed: each state folder gets its own random values.
+    """
+    env_file = local_env_file(settings.state_dir)
+    if env_file.exists():
+        return load_settings(state_dir=settings.state_dir)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"SPLITSTREAM_S3_ACCESS_KEY=local-{secrets.token_hex(6)}",
+        f"SPLITSTREAM_S3_SECRET_KEY={secrets.token_urlsafe(24)}",
+        f"SPLITSTREAM_ADMIN_TOKEN={secrets.token_urlsafe(24)}",
+    ]
+    env_file.touch(mode=0o600)
+    env_file.write_text("\n".join(lines) + "\n")
+    return load_settings(state_dir=settings.state_dir)
+
+
+def install(settings: Settings) -> None:
+    """Fetch the jars of the services that run locally (Maven; skipped when present)."""
+    if settings.local_kafka:
+        kafka_node.install_jars(settings.lib_dir / "kafka")
+    if settings.local_s3:
+        s3_server.install(settings.lib_dir / "s3")
+
+
+def _keys(settings: Settings) -> tuple[str, str]:
+    if settings.s3_access_key is None or settings.s3_secret_key is None:
+        raise ServiceStartError("s3: no access key configured (run `splitstream stack up`)")
+    return settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value()
+
+
+def _write_s3_config(settings: Settings) -> None:
+    access_key, secret_key = _keys(settings)
+    paths = StackPaths(settings.state_dir)
+    properties = paths.s3_dir / "s3proxy.properties"
+    properties.parent.mkdir(parents=True, exist_ok=True)
+    properties.touch(mode=0o600)
+    properties.write_text(
+        s3_server.render_properties(
+            data_dir=paths.s3_dir / "data",
+            port=settings.s3_port,
+            access_key=access_key,
+            secret_key=secret_key,
+            host=settings.stack_host,
+        )
+    )
+
+
+def s3_process(settings: Settings) -> ServiceProcess:
+    paths = StackPaths(settings.state_dir)
+    properties = paths.s3_dir / "s3proxy.properties"
+    return ServiceProcess(
+        name="s3",
+        command=s3_server.server_command(
+            lib_dir=settings.lib_dir / "s3", properties_file=properties
+        ),
+        ports=[settings.s3_port],
+        log_file=paths.log_dir / "s3.log",
+        run_dir=paths.run_dir,
+        is_ready=lambda: s3_server.is_ready(settings.s3_endpoint),
+        start_timeout_s=settings.s3_start_timeout_s,
+    )
+
+
+def _write_kafka_config(settings: Settings) -> None:
+    paths = StackPaths(settings.state_dir)
+    properties = paths.kafka_dir / "server.properties"
+    properties.parent.mkdir(parents=True, exist_ok=True)
+    properties.write_text(
+        kafka_node.render_server_properties(
+            data_dir=paths.kafka_dir / "data",
+            broker_port=settings.kafka_port,
+            controller_port=settings.kafka_controller_port,
+            host=settings.stack_host,
+        )
+    )
+
+
+def kafka_process(settings: Settings) -> ServiceProcess:
+    paths = StackPaths(settings.state_dir)
+    properties = paths.kafka_dir / "server.properties"
+    lib_dir = settings.lib_dir / "kafka"
+    return ServiceProcess(
+        name="kafka",
+        command=kafka_node.server_command(
+            lib_dir=lib_dir,
+            properties_file=properties,
+            log4j_config=kafka_node.LOG4J_CONFIG,
+            heap_mb=settings.kafka_heap_mb,
+        ),
+        ports=[settings.kafka_port, settings.kafka_controller_port],
+        log_file=paths.log_dir / "kafka.log",
+        run_dir=paths.run_dir,
+        is_ready=lambda: kafka_node.is_ready(settings.kafka_bootstrap),
+        start_timeout_s=settings.kafka_start_timeout_s,
+    )
+
+
+def _format_kafka_storage(settings: Settings, process: ServiceProcess) -> None:
+    """Format the KRaft storage on first start only; later starts keep the data."""
+    paths = StackPaths(settings.state_dir)
+    if not kafka_node.needs_format(paths.kafka_dir / "data"):
+        return
+    command = kafka_node.format_command(
+        lib_dir=settings.lib_dir / "kafka",
+        properties_file=paths.kafka_dir / "server.properties",
+        cluster_id=kafka_node.new_cluster_id(),
+    )
+    process.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with process.log_file.open("ab") as log:
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise ServiceStartError(f"kafka: storage format failed; see {process.log_file}")
+
+
+def mlflow_process(settings: Settings) -> ServiceProcess:
+    paths = StackPaths(settings.state_dir)
+    access_key, secret_key = _keys(settings) if settings.s3_access_key else ("", "")
+    return ServiceProcess(
+        name="mlflow",
+        command=mlflow_server.server_command(
+            host=settings.stack_host,
+            port=settings.mlflow_port,
+            db_file=paths.mlflow_dir / "mlflow.db",
+            artifacts_destination=f"s3://{settings.s3_bucket}/{settings.mlflow_artifact_prefix}",
+        ),
+        env=mlflow_server.server_env(
+            s3_endpoint=settings.s3_endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=settings.s3_region,
+        ),
+        ports=[settings.mlflow_port],
+        log_file=paths.log_dir / "mlflow.log",
+        run_dir=paths.run_dir,
+        is_ready=lambda: mlflow_server.is_ready(settings.mlflow_uri),
+        start_timeout_s=settings.mlflow_start_timeout_s,
+        cwd=paths.mlflow_dir,
+    )
+
+
+def local_processes(settings: Settings) -> list[ServiceProcess]:
+    """The processes this stack runs itself, in start order."""
+    processes = []
+    if settings.local_s3:
+        processes.append(s3_process(settings))
+    if settings.local_kafka:
+        processes.append(kafka_process(settings))
+    if settings.local_mlflow:
+        processes.append(mlflow_process(settings))
+    return processes
+
+
+def up(settings: Settings) -> Settings:
+    """Install what is missing, start every local service, create bucket and topics.
+
+    Returns:
+        The settings, reloaded with the generated local credentials.
+
+    Raises:
+        ServiceStartError: naming the service that did not answer and its log.
+    """
+    settings = ensure_local_credentials(settings)
+    install(settings)
+    for process in local_processes(settings):
+        _prepare(settings, process)
+        supervisor.start(process)
+        _after_start(settings, process.name)
+    _check_external(settings)
+    return settings
+
+
+def _prepare(settings: Settings, process: ServiceProcess) -> None:
+    if process.name == "s3":
+        _write_s3_config(settings)
+    if process.name == "kafka":
+        _write_kafka_config(settings)
+        _format_kafka_storage(settings, process)
+    if process.name == "mlflow":
+        StackPaths(settings.state_dir).mlflow_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _after_start(settings: Settings, name: str) -> None:
+    if name == "s3":
+        s3_server.ensure_bucket(s3_client(settings), settings.s3_bucket)
+    if name == "kafka":
+        kafka_node.ensure_topics(
+            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
+        )
+
+
+def _check_external(settings: Settings) -> None:
+    """Services configured by URL are not ours to start, but they must answer."""
+    if not settings.local_kafka:
+        if not kafka_node.is_ready(settings.kafka_bootstrap, timeout_s=10):
+            raise ServiceStartError(f"kafka at {settings.kafka_bootstrap} does not answer")
+        kafka_node.ensure_topics(
+            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
+        )
+    if not settings.local_mlflow and not mlflow_server.is_ready(settings.mlflow_uri, 10):
+        raise ServiceStartError(f"mlflow at {settings.mlflow_uri} does not answer")
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop every local service, last started first. Returns the names that were running."""
+    stopped = []
+    for process in reversed(local_processes(settings)):
+        if supervisor.stop(process):
+            stopped.append(process.name)
+    return stopped
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    return [supervisor.status(process) for process in local_processes(settings)]
+
+
+def external_services(settings: Settings) -> list[tuple[str, str]]:
+    """Services the stack does not run as processes, with where they are."""
+    services = []
+    if not settings.local_kafka:
+        services.append(("kafka", settings.kafka_bootstrap))
+    if not settings.local_s3:
+        services.append(("s3", settings.s3_endpoint))
+    if not settings.local_mlflow:
+        services.append(("mlflow", settings.mlflow_uri))
+    if settings.clickhouse_url:
+        services.append(("clickhouse", _without_password(settings.clickhouse_url)))
+    else:
+        services.append(("clickhouse", f"embedded chDB, data in {settings.chdb_path}"))
+    return services
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return url.replace(f":{parsed.password}@", ":***@")

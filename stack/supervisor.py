@@ -1,0 +1,245 @@
+"""Start, stop and inspect detached service processes, one pid file each.
+
+Each process runs in its own session so that stopping it stops its children
+too (MLflow forks workers). A start returns only once the service answers.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack.errors import ServiceStartError
+
+# Children started by this process, kept so that they can be reaped and are not
+# garbage-collected while still running (Popen warns then).
+_CHILDREN: dict[int, "subprocess.Popen[bytes]"] = {}
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """How to run one service of the local stack and how to tell it answers."""
+
+    name: str
+    command: list[str]
+    ports: list[int]
+    log_file: Path
+    run_dir: Path
+    is_ready: Callable[[], bool]
+    start_timeout_s: float
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.json"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # running, stopped, or dead (pid file left by a crashed process)
+    pid: int | None
+    ports: list[int]
+    log_file: Path
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nobody listens on now; tests use it to run a stack beside another."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _read_pid(service: ServiceProcess) -> int | None:
+    try:
+        return int(json.loads(service.pid_file.read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def status(service: ServiceProcess) -> ServiceStatus:
+    reap_children()
+    pid = _read_pid(service)
+    if pid is None:
+        state = "stopped"
+    elif pid_alive(pid):
+        state = "running" if service.is_ready() else "starting"
+    else:
+        state = "dead"
+    return ServiceStatus(service.name, state, pid, service.ports, service.log_file)
+
+
+def start(service: ServiceProcess) -> int:
+    """Start ``service`` unless it runs already, and wait until it answers.
+
+    Returns:
+        The pid of the service's process.
+
+    Raises:
+        ServiceStartError: a port is taken, the process exited, or it did not
+            answer within ``start_timeout_s``; the message names the log file.
+    """
+    pid = _read_pid(service)
+    if pid is not None and pid_alive(pid):
+        _wait_ready(service, pid)
+        return pid
+    _check_ports_free(service)
+    pid = _spawn(service)
+    _wait_ready(service, pid)
+    return pid
+
+
+def _check_ports_free(service: ServiceProcess) -> None:
+    taken = [port for port in service.ports if not port_is_free(port)]
+    if taken:
+        raise ServiceStartError(
+            f"{service.name}: port(s) {taken} already in use by another process; "
+            f"free them or set other ports (log: {service.log_file})"
+        )
+
+
+def _spawn(service: ServiceProcess) -> int:
+    service.run_dir.mkdir(parents=True, exist_ok=True)
+    service.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with service.log_file.open("ab") as log:
+        log.write(f"\n--- start {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            service.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **service.env},
+            cwd=service.cwd,
+            start_new_session=True,
+        )
+    _CHILDREN[proc.pid] = proc
+    record = {"pid": proc.pid, "ports": service.ports, "log_file": str(service.log_file)}
+    service.pid_file.write_text(json.dumps(record))
+    return proc.pid
+
+
+def _wait_ready(service: ServiceProcess, pid: int) -> None:
+    deadline = time.monotonic() + service.start_timeout_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            _reap(pid)
+            service.pid_file.unlink(missing_ok=True)
+            raise ServiceStartError(
+                f"{service.name} exited during start-up; see {service.log_file}"
+            )
+        if service.is_ready():
+            return
+        time.sleep(0.25)
+    stop(service)
+    raise ServiceStartError(
+        f"{service.name} did not answer within {service.start_timeout_s:.0f} s; "
+        f"see {service.log_file}"
+    )
+
+
+def _reap(pid: int) -> None:
+    """Collect a child we started in this process so it does not linger as a zombie."""
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:
+        del _CHILDREN[pid]
+
+
+def reap_children() -> None:
+    """Collect every child of ours that has exited, whoever stopped it."""
+    for pid in list(_CHILDREN):
+        _reap(pid)
+
+
+def stop(service: ServiceProcess, *, grace_s: float = 20.0) -> bool:
+    """Stop the service's whole process group: TERM, then KILL after ``grace_s``.
+
+    Returns:
+        True if a process was running.
+    """
+    pid = _read_pid(service)
+    if pid is None:
+        return False
+    was_running = pid_alive(pid)
+    if was_running:
+        _signal_group(pid, signal.SIGTERM)
+        if not _wait_exit(pid, grace_s):
+            _signal_group(pid, signal.SIGKILL)
+            _wait_exit(pid, 5.0)
+    _wait_ports_free(service.ports, timeout_s=10.0)
+    service.pid_file.unlink(missing_ok=True)
+    reap_children()
+    return was_running
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def _wait_exit(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid) and not _group_alive(pid):
+            _reap(pid)
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return any(_in_group(p, pgid) for p in Path("/proc").iterdir() if p.name.isdigit())
+
+
+def _in_group(proc_dir: Path, pgid: int) -> bool:
+    try:
+        fields = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z" and int(fields[2]) == pgid
+
+
+def _wait_ports_free(ports: list[int], *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not all(port_is_free(p) for p in ports):
+        time.sleep(0.1)

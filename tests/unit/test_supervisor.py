@@ -1,0 +1,55 @@
+"""Start-up failures name the service and its log file, and leave nothing running."""
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from stack import supervisor
+from stack.errors import ServiceStartError
+from stack.supervisor import ServiceProcess
+
+
+def _process(tmp_path: Path, command: list[str], port: int) -> ServiceProcess:
+    return ServiceProcess(
+        name="sleepy",
+        command=command,
+        ports=[port],
+        log_file=tmp_path / "logs" / "sleepy.log",
+        run_dir=tmp_path / "run",
+        is_ready=lambda: False,
+        start_timeout_s=1.0,
+    )
+
+
+def test_service_that_never_answers_fails_naming_it_and_its_log(tmp_path: Path) -> None:
+    process = _process(
+        tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"], supervisor.free_port()
+    )
+    with pytest.raises(ServiceStartError) as failed:
+        supervisor.start(process)
+    assert "sleepy did not answer within 1 s" in str(failed.value)
+    assert str(process.log_file) in str(failed.value)
+    assert supervisor.status(process).state == "stopped"
+
+
+def test_service_that_exits_at_once_fails_naming_it_and_its_log(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "print('boom'); raise SystemExit(3)"]
+    process = _process(tmp_path, command, supervisor.free_port())
+    with pytest.raises(ServiceStartError) as failed:
+        supervisor.start(process)
+    assert "sleepy exited during start-up" in str(failed.value)
+    assert str(process.log_file) in str(failed.value)
+    assert "boom" in process.log_file.read_text()
+
+
+def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = _process(tmp_path, [sys.executable, "-c", "pass"], port)
+        with pytest.raises(ServiceStartError, match=f"port\\(s\\) \\[{port}\\] already in use"):
+            supervisor.start(process)
+    assert not process.pid_file.exists()
