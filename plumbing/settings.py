@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     kafka_heap_mb: int = Field(512, description="Local broker JVM heap.")
     kafka_start_timeout_s: float = Field(90.0, description="Wait this long for the broker.")
     topic_prefix: str = Field("", description="Prepended to every topic name.")
+    kafka_linger_ms: int = Field(0, description="Producer linger; 0 sends at once (latency).")
+    kafka_session_timeout_ms: int = Field(
+        6000, description="Consumer session timeout: how fast a dead worker's partitions move."
+    )
+    kafka_max_poll_records: int = Field(500, description="Most records one poll returns.")
+    kafka_fetch_max_wait_ms: int = Field(
+        5, description="Longest a fetch waits for data; small keeps latency low."
+    )
 
     # S3: leave s3_endpoint_url unset to run the local S3 server.
     s3_endpoint_url: str | None = Field(
@@ -73,8 +81,60 @@ class Settings(BaseSettings):
     )
     clickhouse_database: str = Field("splitstream", description="ClickHouse database name.")
 
-    gateway_port: int = Field(7000, description="Gateway HTTP port (the old stack's port).")
     admin_token: SecretStr | None = Field(None, description="Bearer token for admin actions.")
+
+    # The experiment and its split.
+    experiment_id: str = Field("exp-1", description="Experiment id hashed with the split key.")
+    candidate_share: float = Field(
+        0.2, ge=0.0, le=1.0, description="Share of traffic sent to the candidate."
+    )
+
+    # Gateway.
+    gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")
+    gateway_port: int = Field(7000, description="Gateway HTTP port (the old stack's port).")
+    gateway_reply_partition: int = Field(
+        0, ge=0, description="This gateway's own partition of the replies topic."
+    )
+    reply_timeout_s: float = Field(2.0, gt=0, description="Deadline for a prediction reply.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list); none by default."
+    )
+    max_body_bytes: int = Field(16_384, description="Largest request body the gateway reads.")
+
+    # Predictors.
+    predictor_batch_max_rows: int = Field(500, description="Most requests predicted in one call.")
+    predictor_slot_refresh_s: float = Field(
+        15.0, description="Safety net: re-read the routing object this often."
+    )
+    predictor_metrics_port: int = Field(
+        0, description="Port of a predictor's /metrics; 0 picks a free one."
+    )
+
+    # Trainer.
+    data_path: Path = Field(
+        PROJECT_ROOT.parent / "shared" / "data" / "bengaluru_house_prices.csv",
+        description="Local copy of the data set; downloaded when missing.",
+    )
+    data_url: str = Field(
+        "https://raw.githubusercontent.com/codebasics/py/"
+        "801ee0ee4d342fd22b89915dc0c4864250a0ec10/"
+        "DataScience/BangloreHomePrices/model/bengaluru_house_prices.csv",
+        description="Public source of the data set.",
+    )
+    data_sha256: str = Field(
+        "23ddf71be7d79a259b62e125b9d56cb531f9d051b0da650c0fe7cc82365a1015",
+        description="Expected sha256 of the data set.",
+    )
+    train_test_size: float = Field(0.2, description="Share of rows held out for testing.")
+    train_seed: int = Field(42, description="Seed of the split and of every model.")
+    train_r2_floor: float = Field(0.6, description="A model below this test R² is not published.")
+    train_max_mae_regression: float = Field(
+        0.05, description="Refuse a model whose test MAE is worse than best's by more (ratio)."
+    )
+    train_cron: str = Field("0 3 * * 1", description="When `splitstream trainer` trains (cron).")
+    registered_model_name: str = Field(
+        "bengaluru-house-prices", description="MLflow registered model name."
+    )
 
     @property
     def local_kafka(self) -> bool:

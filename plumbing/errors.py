@@ -1,0 +1,17 @@
+"""Errors of the shared plumbing."""
+
+
+class SplitstreamError(Exception):
+    """Root of every Splitstream error."""
+
+
+class SlotConflictError(SplitstreamError):
+    """A conditional S3 write lost: the object changed (If-Match) or exists (If-None-Match)."""
+
+
+class ModelNotFoundError(SplitstreamError):
+    """A model version, or one of its files, is not in the store."""
+
+
+class ModelIntegrityError(SplitstreamError):
+    """A model file's sha256 differs from its manifest; it was not unpickled."""

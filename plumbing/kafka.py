@@ -1,0 +1,88 @@
+"""Kafka clients set up the same way everywhere, and the dead-letter record.
+
+Timeouts are short on purpose: kafka-python's default 45 s session timeout
+would make a killed worker's partitions wait 45 s for a new owner.
+"""
+
+import base64
+import json
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from plumbing.settings import Settings
+from schemas.models import DeadletterRecord
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def encode_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """A JSON producer; ``acks=all`` so an acknowledged message is not lost."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "acks": "all",
+        "linger_ms": settings.kafka_linger_ms,
+        "value_serializer": encode_json,
+        "key_serializer": lambda k: k.encode() if isinstance(k, str) else k,
+        "retries": 5,
+        "request_timeout_ms": 10_000,
+        "max_block_ms": 10_000,
+    }
+    return KafkaProducer(**{**config, **overrides})
+
+
+def consumer(settings: Settings, *, group_id: str | None, **overrides: Any) -> KafkaConsumer:
+    """A consumer that commits by hand (after the work is done) and fails over fast.
+
+    Values stay bytes: decoding is the caller's, so a poison message can be
+    dead-lettered instead of crashing the poll loop.
+    """
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": max(settings.kafka_session_timeout_ms // 3, 500),
+        "max_poll_records": settings.kafka_max_poll_records,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+    }
+    return KafkaConsumer(**{**config, **overrides})
+
+
+def deadletter_record(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    payload: bytes | None,
+    headers: list[tuple[str, bytes]] | None,
+    consumer_name: str,
+    reason: str,
+    error_type: str,
+) -> dict[str, Any]:
+    """The ``deadletter.record`` event for one message that could not be handled."""
+    raw = payload or b""
+    truncated = raw[:MAX_PAYLOAD_BYTES]
+    try:
+        text, encoding = truncated.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(truncated).decode(), "base64"
+    record = DeadletterRecord.create(
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        consumer=consumer_name,
+        reason=reason[:2000],
+        error_type=error_type,
+        payload=text,
+        payload_encoding=encoding,
+        payload_truncated=len(raw) > MAX_PAYLOAD_BYTES,
+        payload_bytes=len(raw),
+        headers={k: v.decode("utf-8", "replace") for k, v in (headers or [])},
+    )
+    return record.model_dump(mode="json")

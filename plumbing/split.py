@@ -1,0 +1,48 @@
+"""The sticky A/B split: the same key always gets the same variant within an experiment."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+BUCKETS = 10_000
+
+Variant = Literal["prod", "candidate"]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    variant: Variant
+    assignment: Literal["hashed", "random"]
+    bucket: int
+
+
+def bucket_of(experiment_id: str, key: str) -> int:
+    """hash(experiment_id + key) mod 10,000, stable across processes and versions."""
+    digest = hashlib.sha256(f"{experiment_id}\x1f{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
+
+
+def assign_variant(
+    *,
+    experiment_id: str,
+    key: str | None,
+    request_id: str,
+    candidate_share: float,
+    candidate_available: bool,
+) -> Assignment:
+    """Candidate when the bucket is below ``candidate_share * 10,000``.
+
+    With no key the request id is hashed, and the assignment is marked random.
+    With no candidate loaded, everything goes to prod.
+    """
+    hashed = key is not None
+    bucket = bucket_of(experiment_id, key if key is not None else request_id)
+    kind: Literal["hashed", "random"] = "hashed" if hashed else "random"
+    if candidate_available and bucket < round(candidate_share * BUCKETS):
+        return Assignment("candidate", kind, bucket)
+    return Assignment("prod", kind, bucket)
+
+
+def experiment_id_for(prefix: str, candidate_version: str | None) -> str:
+    """One experiment per candidate: a new candidate re-draws the split."""
+    return f"{prefix}:{candidate_version}" if candidate_version else f"{prefix}:prod-only"
