@@ -35,6 +35,11 @@ def _status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
+def _missing_key(error: ClientError) -> bool:
+    """A 404 for the object itself; a missing bucket is a configuration error instead."""
+    return _status(error) == 404 and error.response.get("Error", {}).get("Code") != "NoSuchBucket"
+
+
 @dataclass(frozen=True)
 class Slots:
     """Which model version serves each slot, and how many swaps led here."""
@@ -83,7 +88,7 @@ class SlotStore:
         try:
             obj = self._s3.get_object(Bucket=self._bucket, Key=self._key)
         except ClientError as error:
-            if _status(error) == 404:
+            if _missing_key(error):
                 return None
             raise
         return SlotsVersion(Slots.from_json(obj["Body"].read()), obj["ETag"])
@@ -177,7 +182,7 @@ class ModelStore:
         try:
             obj = self._s3.get_object(Bucket=self._bucket, Key=self._key(version, name))
         except ClientError as error:
-            if _status(error) == 404:
+            if _missing_key(error):
                 raise ModelNotFoundError(f"model version {version} has no {name}") from error
             raise
         body: bytes = obj["Body"].read()
