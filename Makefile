@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install jars lint format test test-unit test-integration demo stack-up stack-down stack-status clean
+.PHONY: help install jars docs lint format test test-unit test-integration demo stack-up stack-down stack-status clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ install: $(VENV)/.installed ## Install Python packages into .venv (pinned by uv.
 
 jars: install ## Fetch the Kafka and S3 server jars through Maven
 	$(BIN)/splitstream stack install
+
+docs: install ## Regenerate the README's configuration table from the settings
+	$(BIN)/python -m plumbing.settings_doc
 
 lint: install ## Check lint and format with ruff
 	$(BIN)/ruff check .
@@ -48,13 +51,13 @@ test-unit: install ## Run the unit tests only (no services)
 test-integration: jars ## Run the integration tests (starts and stops its own stack)
 	$(BIN)/pytest tests/integration
 
-demo: jars ## Run the system (today: the local stack; services arrive with the serving issue)
-	$(BIN)/splitstream stack up
+demo: jars ## Run the whole system on port 7000 until Ctrl-C (EXIT=1: run the scenario and stop)
+	$(BIN)/splitstream demo
 
 stack-up: jars ## Start Kafka, S3 and MLflow in .splitstream/ (returns when all answer)
 	$(BIN)/splitstream stack up
 
-stack-down: install ## Stop the local stack (data stays)
+stack-down: install ## Stop the services and the local stack (data stays)
 	$(BIN)/splitstream stack down
 
 stack-status: install ## Show each service's state, port and log file

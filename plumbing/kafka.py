@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.serializer import Serializer
 
 from plumbing.settings import Settings
 from schemas.models import DeadletterRecord
@@ -20,14 +21,28 @@ def encode_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+class CompactJsonSerializer(Serializer):
+    """Values as compact UTF-8 JSON."""
+
+    def serialize(self, topic: str, headers: list[tuple[str, bytes]], data: Any) -> bytes | None:
+        return None if data is None else encode_json(data)
+
+
+class KeySerializer(Serializer):
+    """Keys as UTF-8 text; bytes pass through."""
+
+    def serialize(self, topic: str, headers: list[tuple[str, bytes]], data: Any) -> bytes | None:
+        return data.encode() if isinstance(data, str) else data
+
+
 def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     """A JSON producer; ``acks=all`` so an acknowledged message is not lost."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "acks": "all",
         "linger_ms": settings.kafka_linger_ms,
-        "value_serializer": encode_json,
-        "key_serializer": lambda k: k.encode() if isinstance(k, str) else k,
+        "value_serializer": CompactJsonSerializer(),
+        "key_serializer": KeySerializer(),
         "retries": 5,
         "request_timeout_ms": 10_000,
         "max_block_ms": 10_000,

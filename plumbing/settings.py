@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     )
     mlflow_port: int = Field(5000, description="Local MLflow server port.")
     mlflow_artifact_prefix: str = Field("mlflow", description="Key prefix for MLflow artifacts.")
-    mlflow_start_timeout_s: float = Field(120.0, description="Wait this long for MLflow.")
+    mlflow_start_timeout_s: float = Field(180.0, description="Wait this long for MLflow.")
 
     # ClickHouse: unset clickhouse_url means embedded chDB in state_dir/chdb.
     clickhouse_url: str | None = Field(

@@ -1,8 +1,10 @@
 """The README's configuration table, generated from the settings object.
 
-``python -m plumbing.settings_doc`` prints it; a test checks the README holds
-exactly this text between its markers.
+``python -m plumbing.settings_doc`` (``make docs``) writes it into the README;
+a test checks the README holds exactly this text between its markers.
 """
+
+from pathlib import Path
 
 from pydantic.fields import FieldInfo
 
@@ -34,5 +36,13 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def rewrite_readme(readme: Path) -> None:
+    """Replace the table between the README's markers with the generated one."""
+    text = readme.read_text()
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(f"{head}{BEGIN}\n{settings_table()}\n{END}{tail}")
+
+
 if __name__ == "__main__":
-    print(f"{BEGIN}\n{settings_table()}\n{END}")  # noqa: T201
+    rewrite_readme(PROJECT_ROOT / "README.md")

@@ -159,10 +159,16 @@ class ScoreResult(Event):
 class Feedback(Event):
     event_type: Literal["feedback"]
     request_id: Uuid
-    actual_price_lakhs: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    actual_price_lakhs: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None
     source: Literal["http", "legacy_api", "kafka"]
     feedback_type: Literal["actual_price", "accurate", "too_high", "too_low"] | None
     note: Annotated[str, StringConstraints(max_length=2000)] | None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.feedback_type in ("actual_price", None) and self.actual_price_lakhs is None:
+            raise ValueError("actual_price_lakhs is required when feedback_type is actual_price")
+        return self
 
 
 # --------------------------------------------------------------------------- model.events

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings, local_env_file
-from stack import kafka_node, mlflow_server, s3_server, supervisor
+from stack import kafka_node, mlflow_server, s3_server, services, supervisor
 from stack.errors import ServiceStartError
 from stack.supervisor import ServiceProcess, ServiceStatus
 
@@ -252,8 +252,8 @@ def _check_external(settings: Settings) -> None:
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop every local service, last started first. Returns the names that were running."""
-    stopped = []
+    """Stop Splitstream's services, then the backing ones. Returns the names that ran."""
+    stopped = services.down(settings)
     for process in reversed(local_processes(settings)):
         if supervisor.stop(process):
             stopped.append(process.name)
@@ -261,7 +261,9 @@ def down(settings: Settings) -> list[str]:
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    return [supervisor.status(process) for process in local_processes(settings)]
+    """The backing services, then those of Splitstream's services that were started."""
+    started = [p for p in services.app_processes(settings) if p.pid_file.exists()]
+    return [supervisor.status(process) for process in [*local_processes(settings), *started]]
 
 
 def external_services(settings: Settings) -> list[tuple[str, str]]:

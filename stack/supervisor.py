@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stack.errors import ServiceStartError
 
@@ -86,11 +87,33 @@ def _not_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _read_record(service: ServiceProcess) -> dict[str, Any]:
+    return _read_pid_file(service.pid_file)
+
+
+def _read_pid_file(pid_file: Path) -> dict[str, Any]:
+    try:
+        record: dict[str, Any] = json.loads(pid_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record
+
+
+def ports_in_pid_file(pid_file: Path) -> list[int]:
+    """The ports recorded for a started process; empty when none was started."""
+    return [int(p) for p in _read_pid_file(pid_file).get("ports", [])]
+
+
 def _read_pid(service: ServiceProcess) -> int | None:
     try:
-        return int(json.loads(service.pid_file.read_text())["pid"])
-    except (OSError, ValueError, KeyError):
+        return int(_read_record(service)["pid"])
+    except (KeyError, TypeError, ValueError):
         return None
+
+
+def recorded_ports(service: ServiceProcess) -> list[int]:
+    """The ports the running process was started with (they may differ from settings)."""
+    return [int(p) for p in _read_record(service).get("ports", service.ports)]
 
 
 def status(service: ServiceProcess) -> ServiceStatus:
@@ -102,7 +125,8 @@ def status(service: ServiceProcess) -> ServiceStatus:
         state = "running" if service.is_ready() else "starting"
     else:
         state = "dead"
-    return ServiceStatus(service.name, state, pid, service.ports, service.log_file)
+    ports = recorded_ports(service) if pid is not None else service.ports
+    return ServiceStatus(service.name, state, pid, ports, service.log_file)
 
 
 def start(service: ServiceProcess) -> int:
@@ -196,13 +220,14 @@ def stop(service: ServiceProcess, *, grace_s: float = 20.0) -> bool:
     pid = _read_pid(service)
     if pid is None:
         return False
+    ports = recorded_ports(service)
     was_running = pid_alive(pid)
     if was_running:
         _signal_group(pid, signal.SIGTERM)
         if not _wait_exit(pid, grace_s):
             _signal_group(pid, signal.SIGKILL)
             _wait_exit(pid, 5.0)
-    _wait_ports_free(service.ports, timeout_s=10.0)
+    _wait_ports_free(ports, timeout_s=10.0)
     service.pid_file.unlink(missing_ok=True)
     reap_children()
     return was_running

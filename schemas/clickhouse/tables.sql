@@ -128,7 +128,7 @@ CREATE TABLE IF NOT EXISTS $database.feedback
     schema_version UInt16,
     occurred_at DateTime64(3, 'UTC'),
     request_id String,
-    actual_price_lakhs Float64,
+    actual_price_lakhs Nullable(Float64),
     source LowCardinality(String),
     feedback_type LowCardinality(Nullable(String)),
     note Nullable(String),

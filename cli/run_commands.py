@@ -1,0 +1,101 @@
+"""``splitstream up`` and ``splitstream demo``: the whole system on one machine."""
+
+import contextlib
+import signal
+import sys
+import threading
+
+import click
+from rich.console import Console
+
+from plumbing.settings import Settings, get_settings
+from stack import local, services
+from stack.errors import StackError
+from stack.scenario import bootstrap_models, run_scenario
+
+console = Console()
+
+
+def _start_all() -> Settings:
+    settings = local.up(get_settings())
+    services.up(settings)
+    return settings
+
+
+@click.command()
+def up() -> None:
+    """Start the local stack and every Splitstream service, then return.
+
+    \b
+    Starts Kafka, S3 and MLflow (unless SPLITSTREAM_*_URL settings point elsewhere),
+    then the prod and candidate predictors, the batch scorer and the gateway.
+    `splitstream stack status` shows them; `splitstream stack down` stops them all.
+
+    \b
+    Examples:
+      splitstream up
+      SPLITSTREAM_GATEWAY_PORT=7001 splitstream up
+    """
+    try:
+        settings = _start_all()
+    except StackError as error:
+        raise click.ClickException(str(error)) from error
+    _print_urls(settings)
+
+
+@click.command()
+@click.option(
+    "--exit",
+    "exit_after",
+    is_flag=True,
+    envvar="EXIT",
+    help="Run the scenario, stop everything, and exit with its status (EXIT=1 does the same).",
+)
+def demo(exit_after: bool) -> None:
+    """Run the whole system: stack, services, a best and a candidate model.
+
+    \b
+    It starts everything, trains and publishes a deliberately weak best model (when
+    there is none) and a candidate, serves on the gateway port (7000), and prints the
+    URLs and an example curl. It keeps running until Ctrl-C, which stops everything.
+
+    \b
+    Examples:
+      splitstream demo
+      EXIT=1 splitstream demo      # run the scenario, stop, exit 0 on success
+    """
+    try:
+        settings = _start_all()
+        bootstrap_models(settings, console)
+        _print_urls(settings)
+        if exit_after:
+            ok = run_scenario(settings, console)
+            sys.exit(0 if ok else 1)
+        _wait_for_ctrl_c()
+    except StackError as error:
+        console.print(f"[red]error:[/red] {error}")
+        sys.exit(1)
+    finally:
+        console.print("stopping: " + ", ".join(local.down(get_settings())))
+
+
+def _wait_for_ctrl_c() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print("running; Ctrl-C stops everything")
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+
+
+def _print_urls(settings: Settings) -> None:
+    base = f"http://localhost:{settings.gateway_port}"
+    console.print(f"gateway     {base}  (OpenAPI: {base}/docs, metrics: {base}/metrics)")
+    console.print(f"experiment  {base}/v1/experiment")
+    console.print(f"mlflow      {settings.mlflow_uri}")
+    console.print(f"s3          {settings.s3_endpoint}  bucket {settings.s3_bucket}")
+    console.print("try:")
+    console.print(
+        f"  curl -s {base}/v1/predict -H 'content-type: application/json' "
+        """-d '{"location":"1st Block Jayanagar","total_sqft":1000,"bath":2,"bhk":2}'""",
+        soft_wrap=True,
+    )

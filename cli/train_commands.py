@@ -1,0 +1,202 @@
+"""``splitstream train`` (once) and ``splitstream trainer`` (on a schedule)."""
+
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from plumbing.errors import SplitstreamError
+from plumbing.settings import get_settings
+from trainer.errors import EXIT_ERROR
+from trainer.main import StepHook, TrainResult, planned_steps, train_and_publish
+from trainer.publish import TARGET_SLOTS
+from trainer.schedule import JOB_ID, build_scheduler, training_job
+from trainer.selection import ALGORITHMS, DEFAULT_ALGORITHMS, WEAK
+
+_ALGORITHM_HELP = (
+    "Search only this algorithm (repeatable). Default: all of "
+    f"{', '.join(DEFAULT_ALGORITHMS)}. '{WEAK}' is a deliberately weak depth-3 tree."
+)
+
+
+@click.command()
+@click.option(
+    "--algorithm",
+    "-a",
+    "algorithms",
+    multiple=True,
+    type=click.Choice(list(ALGORITHMS)),
+    help=_ALGORITHM_HELP,
+)
+@click.option(
+    "--slot",
+    type=click.Choice(TARGET_SLOTS),
+    default="auto",
+    show_default=True,
+    help="auto: best for the very first model, candidate after that; or force one.",
+)
+def train(algorithms: tuple[str, ...], slot: str) -> None:
+    """Train once: load and clean the data, choose a model, publish it if it passes the gate.
+
+    The data comes from SPLITSTREAM_DATA_PATH (downloaded and sha256-checked when
+    missing). The model is chosen by 5-fold cross-validated MAE on the training part,
+    reported on the held-out test part, logged to MLflow, and, if its test R² reaches
+    SPLITSTREAM_TRAIN_R2_FLOOR and its MAE is no worse than the best model's by more
+    than SPLITSTREAM_TRAIN_MAX_MAE_REGRESSION, published to S3 and its slot, with a
+    model.candidate_published event.
+
+    \b
+    Exit codes:
+      0  published
+      1  any other error (the message names the stage that failed)
+      2  bad usage
+      3  not published: test R² below SPLITSTREAM_TRAIN_R2_FLOOR
+      4  not published: test MAE worse than the best model's by more than allowed
+
+    \b
+    Examples:
+      splitstream train
+      splitstream train --algorithm ridge --algorithm lasso
+      splitstream train --slot best          # replace the best model directly
+      SPLITSTREAM_TRAIN_R2_FLOOR=0.99 splitstream train    # exits 3
+      # a deliberately weak candidate, for a demo (the regression gate relaxed):
+      SPLITSTREAM_TRAIN_MAX_MAE_REGRESSION=10 splitstream train --algorithm weak
+    """
+    settings = get_settings()
+    chosen = algorithms or None
+    try:
+        with _progress(planned_steps(chosen)) as step:
+            result = train_and_publish(
+                settings,
+                target_slot=slot,  # type: ignore[arg-type]
+                algorithms=chosen,
+                on_step=step,
+            )
+    except SplitstreamError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    _print_result(result, bucket=settings.s3_bucket)
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@click.option(
+    "--cron", default=None, help="Crontab expression (UTC); default SPLITSTREAM_TRAIN_CRON."
+)
+@click.option(
+    "--algorithm",
+    "-a",
+    "algorithms",
+    multiple=True,
+    type=click.Choice(list(ALGORITHMS)),
+    help=_ALGORITHM_HELP,
+)
+@click.option("--now", "run_now", is_flag=True, help="Also train once right away.")
+def trainer(cron: str | None, algorithms: tuple[str, ...], run_now: bool) -> None:
+    """Train on a schedule (APScheduler): every SPLITSTREAM_TRAIN_CRON, read in UTC.
+
+    The default, "0 3 * * 1", trains every Monday at 03:00 UTC. Each run is what
+    `splitstream train` does with --slot auto; a refused or failed run is logged and
+    the schedule goes on. Stop it with Ctrl-C.
+
+    \b
+    Examples:
+      splitstream trainer
+      splitstream trainer --now
+      splitstream trainer --cron "*/30 * * * *" --algorithm ridge
+      SPLITSTREAM_TRAIN_CRON="0 2 * * *" splitstream trainer
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    settings = get_settings()
+    job = training_job(settings, algorithms=algorithms or None)
+    try:
+        scheduler = build_scheduler(job, cron=cron or settings.train_cron)
+    except ValueError as error:
+        raise click.BadParameter(
+            str(error), param_hint="--cron / SPLITSTREAM_TRAIN_CRON"
+        ) from error
+    if run_now:
+        job()
+    trigger = scheduler.get_job(JOB_ID).trigger
+    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+    click.echo(f"training on '{cron or settings.train_cron}' (UTC); next run {upcoming:%c %Z}")
+    # A supervisor stops services with SIGTERM: finish cleanly, as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: scheduler.shutdown(wait=False))
+    with suppress(KeyboardInterrupt):
+        scheduler.start()
+    click.echo("trainer stopped")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[StepHook]:
+    """A progress bar on stderr with one step per stage and per algorithm."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as progress:
+        task = progress.add_task("starting", total=total)
+        started = False
+
+        def step(name: str) -> None:
+            nonlocal started
+            if started:
+                progress.advance(task)
+            started = True
+            progress.update(task, description=name)
+
+        yield step
+        progress.update(task, completed=total, description="done")
+
+
+def _print_result(result: TrainResult, *, bucket: str) -> None:
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    table = Table("algorithm", "best params", "CV MAE", "test MAE", "test RMSE", "test R²")
+    for candidate in result.selection.candidates:
+        mark = " *" if candidate is result.selection.winner else ""
+        table.add_row(
+            candidate.algorithm + mark,
+            ", ".join(f"{k}={v}" for k, v in candidate.params.items()) or "-",
+            f"{-candidate.cv_score:.3f}",
+            f"{candidate.test.mae:.3f}",
+            f"{candidate.test.rmse:.3f}",
+            f"{candidate.test.r2:.4f}",
+        )
+    console.print(table)
+    metrics = result.metrics
+    console.print(
+        f"chosen: {result.algorithm} {result.params} (by CV MAE); test MAE "
+        f"{metrics['test_mae']:.3f}, RMSE {metrics['test_rmse']:.3f}, R² {metrics['test_r2']:.4f}"
+    )
+    console.print(
+        f"data: {result.rows} rows, {result.model_locations} location columns "
+        f"({result.locations} locations known); sha256 {result.data_sha256[:12]}…, "
+        f"s3://{bucket}/{result.raw_data_key}"
+    )
+    console.print(f"MLflow run: {result.mlflow_run_id}")
+    if result.published:
+        console.print(
+            f"published {result.version} to the {result.slot} slot: "
+            f"s3://{bucket}/models/{result.version}/ (registered version "
+            f"{result.registered_version}); took {result.timings_s.get('total', 0):.1f} s"
+        )
+    else:
+        console.print(f"not published (exit {result.exit_code}): {result.gate.reason}")

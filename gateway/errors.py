@@ -1,0 +1,200 @@
+"""The gateway's errors, and the one exception handler that turns them into JSON.
+
+Every error body has one shape::
+
+    {"error": {"code": ..., "message": ..., "field": ..., "allowed": ...}}
+
+Routes raise a ``GatewayError`` subclass; FastAPI's request validation errors and
+Starlette's HTTP errors (404, 405) are mapped to the same shape by ``handle_error``.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.schemas import FIELD_LIMITS
+from plumbing.errors import SplitstreamError
+
+log = logging.getLogger(__name__)
+
+#: The old clients' API; its input errors answer 400 as the old Flask server did.
+LEGACY_PREFIX = "/api/"
+
+
+class GatewayError(SplitstreamError):
+    """Root of the gateway's errors; each maps to one HTTP status and error code."""
+
+    status: int = 500
+    code: str = "internal"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        allowed: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.allowed = allowed
+        self.headers = headers
+
+
+class InvalidInputError(GatewayError):
+    """A request field is missing, has the wrong type, or is out of its range."""
+
+    status = 422
+    code = "invalid_input"
+
+
+class BadRequestError(InvalidInputError):
+    """Invalid input on the old clients' API, which answers 400."""
+
+    status = 400
+    code = "bad_request"
+
+
+class OutOfDomainError(GatewayError):
+    """The input is valid but outside what the model saw in training."""
+
+    status = 422
+    code = "out_of_domain"
+
+
+class UnauthorizedError(GatewayError):
+    """An admin action without the right bearer token."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class NotFoundError(GatewayError):
+    """No such route."""
+
+    status = 404
+    code = "not_found"
+
+
+class BodyTooLargeError(GatewayError):
+    """The request body is larger than max_body_bytes."""
+
+    status = 413
+    code = "body_too_large"
+
+
+class ServiceUnavailableError(GatewayError):
+    """Something the gateway needs is not available right now; retrying may work."""
+
+    status = 503
+    code = "unavailable"
+
+
+class KafkaUnavailableError(ServiceUnavailableError):
+    """Kafka is unreachable, or a send to it failed."""
+
+    code = "kafka_unavailable"
+
+
+class ModelUnavailableError(ServiceUnavailableError):
+    """No production model is known (no slots, or its manifest cannot be read)."""
+
+    code = "model_unavailable"
+
+
+class AdminDisabledError(ServiceUnavailableError):
+    """Admin endpoints answer 503 when no admin token is configured."""
+
+    code = "admin_disabled"
+
+
+class SplitWriteError(ServiceUnavailableError):
+    """The split could not be stored in S3."""
+
+    code = "split_not_stored"
+
+
+class PredictorError(GatewayError):
+    """A predictor answered with an error the client cannot fix."""
+
+    status = 502
+    code = "predictor_error"
+
+
+class ReplyTimeoutError(GatewayError):
+    """No reply arrived before the deadline."""
+
+    status = 504
+    code = "reply_timeout"
+
+
+def error_body(
+    code: str, message: str, *, field: str | None = None, allowed: Any = None
+) -> dict[str, Any]:
+    """The JSON body of every error answer."""
+    return {"error": {"code": code, "message": message, "field": field, "allowed": allowed}}
+
+
+def error_response(error: GatewayError) -> JSONResponse:
+    body = error_body(error.code, error.message, field=error.field, allowed=error.allowed)
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str | None:
+    """``("body", "features", "bhk")`` -> ``"features.bhk"``; headers keep their name."""
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
+    if loc and loc[0] == "header" and len(loc) > 1:
+        return str(loc[1])
+    return ".".join(parts) or None
+
+
+def _allowed(field: str | None) -> Any:
+    """What the field accepts (type and limits, as JSON Schema keywords), when known."""
+    return FIELD_LIMITS.get(field or "") or None
+
+
+def validation_error(exc: RequestValidationError, *, legacy: bool) -> GatewayError:
+    """The first validation problem as a domain error naming the field."""
+    errors = list(exc.errors())
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    loc = tuple(first.get("loc", ()))
+    field = _field_name(loc)
+    kind = first.get("type", "")
+    if kind == "missing":
+        message = f"{field} is required" if field else "a request body is required"
+    elif kind == "json_invalid":
+        message = "the body is not valid JSON"
+        field = None
+    else:
+        message = f"{field}: {first.get('msg', 'invalid value')}" if field else first.get("msg")
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem(s))"
+    error_class = BadRequestError if legacy else InvalidInputError
+    return error_class(str(message), field=field, allowed=_allowed(field))
+
+
+def to_gateway_error(request: Request, exc: Exception) -> GatewayError:
+    """Any exception the app lets out, as a domain error."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return validation_error(exc, legacy=request.url.path.startswith(LEGACY_PREFIX))
+    if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 404:
+            return NotFoundError(f"no route {request.method} {request.url.path}")
+        error = GatewayError(str(exc.detail), headers=dict(exc.headers or {}) or None)
+        error.status = exc.status_code
+        error.code = "method_not_allowed" if exc.status_code == 405 else "http_error"
+        return error
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return GatewayError("internal error; see the gateway log")
+
+
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
+    """The one exception handler: every error answer goes through here."""
+    return error_response(to_gateway_error(request, exc))

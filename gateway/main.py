@@ -1,0 +1,50 @@
+"""The gateway app: ``create_app()`` wires settings, middleware, routes and the error handler.
+
+Run it with ``splitstream gateway`` or ``uvicorn --factory gateway.main:create_app``.
+"""
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.body_limit import BodyLimitMiddleware
+from gateway.deps import SPLIT_KEY_HEADER
+from gateway.errors import GatewayError, handle_error
+from gateway.lifespan import lifespan
+from gateway.routes import admin, feedback, info, legacy, predict
+from gateway.settings_check import check_settings
+from plumbing.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway app; ``settings`` defaults to ``get_settings()``.
+
+    Raises:
+        ValueError: the admin token is a placeholder or too short.
+    """
+    settings = settings or get_settings()
+    check_settings(settings)
+    app = FastAPI(
+        title="Splitstream gateway",
+        summary="Prices Bengaluru houses through Kafka and A/B-tests a candidate model.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.dependency_overrides[get_settings] = lambda: settings
+
+    for router in (predict.router, feedback.router, admin.router, info.router, legacy.router):
+        app.include_router(router)
+
+    for error_class in (GatewayError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(error_class, handle_error)
+
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT"],
+        allow_headers=["Content-Type", "Authorization", SPLIT_KEY_HEADER],
+    )
+    return app

@@ -1,0 +1,204 @@
+"""One prediction: check the input, assign the variant, send it to Kafka, await the reply."""
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from gateway.errors import (
+    GatewayError,
+    KafkaUnavailableError,
+    ModelUnavailableError,
+    OutOfDomainError,
+    PredictorError,
+    ReplyTimeoutError,
+)
+from gateway.kafka_link import KafkaLink
+from gateway.metrics import GatewayMetrics
+from gateway.replies import PendingReplies
+from gateway.routing import Routing, RoutingCache
+from plumbing.features import FeatureRow, normalise_location
+from plumbing.settings import Settings
+from plumbing.split import Assignment, assign_variant
+from schemas.models import PredictReply, PredictRequest
+
+log = logging.getLogger(__name__)
+
+Source = Literal["http", "legacy_api"]
+API_OF_SOURCE = {"http": "v1", "legacy_api": "legacy"}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    request_id: str
+    price_lakhs: float
+    variant: Literal["prod", "candidate"]
+    model_version: str
+    experiment_id: str
+    latency_s: float
+
+
+def check_domain(routing: Routing, row: FeatureRow) -> FeatureRow:
+    """The row with its location normalised, if prod's model knows it.
+
+    A location seen in training but grouped as ``other`` is known (the predictor
+    maps it to the baseline column); only a name never seen is refused.
+
+    Raises:
+        ModelUnavailableError: no prod model, or its domain is unknown.
+        OutOfDomainError: a field is outside the trained domain; ``allowed`` holds
+            the range, or the nearest known locations.
+    """
+    if routing.domain is None:
+        raise ModelUnavailableError(routing.reason or "no production model")
+    normalised = row._replace(location=normalise_location(row.location))
+    violation = routing.domain.violation(normalised)
+    if violation is not None:
+        raise OutOfDomainError(violation.message, field=violation.field, allowed=violation.allowed)
+    return normalised
+
+
+class PredictionService:
+    """Answers predictions through Kafka; one per gateway instance."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        routing: RoutingCache,
+        link: KafkaLink,
+        pending: PendingReplies,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._settings = settings
+        self._routing = routing
+        self._link = link
+        self._pending = pending
+        self._metrics = metrics
+        self._reply_to = {
+            "topic": settings.topic("predict_replies").name,
+            "partition": settings.gateway_reply_partition,
+        }
+        self._topics = {
+            "prod": settings.topic("predict_requests_prod").name,
+            "candidate": settings.topic("predict_requests_candidate").name,
+        }
+
+    async def predict(self, row: FeatureRow, *, key: str | None, source: Source) -> Prediction:
+        """Predict one row; records the outcome in the metrics.
+
+        Raises:
+            GatewayError: 422 out of domain, 503 Kafka or model unavailable,
+                504 no reply in time, 502 the predictor failed.
+        """
+        started = time.perf_counter()
+        variant = "none"
+        self._metrics.in_flight.inc()
+        try:
+            routing = self._routing.current
+            row = check_domain(routing, row)
+            request_id = str(uuid.uuid4())
+            assignment = assign_variant(
+                experiment_id=routing.experiment_id,
+                key=key,
+                request_id=request_id,
+                candidate_share=routing.candidate_share,
+                candidate_available=routing.candidate_available,
+            )
+            variant = assignment.variant
+            reply = await self._round_trip(request_id, row, assignment, routing, key, source)
+            prediction = self._outcome(reply, started)
+        except GatewayError as error:
+            self._count(source, variant, error.status, started)
+            if isinstance(error, ReplyTimeoutError):
+                self._metrics.timeouts.labels(variant=variant).inc()
+            raise
+        except Exception:
+            self._count(source, variant, 500, started)
+            raise
+        finally:
+            self._metrics.in_flight.dec()
+        self._count(source, variant, 200, started)
+        self._metrics.predictions_total += 1
+        return prediction
+
+    def _count(self, source: Source, variant: str, status: int, started: float) -> None:
+        api = API_OF_SOURCE[source]
+        self._metrics.requests.labels(api=api, variant=variant, status=str(status)).inc()
+        self._metrics.latency.labels(variant=variant).observe(time.perf_counter() - started)
+
+    async def _round_trip(
+        self,
+        request_id: str,
+        row: FeatureRow,
+        assignment: Assignment,
+        routing: Routing,
+        key: str | None,
+        source: Source,
+    ) -> PredictReply:
+        timeout_s = self._settings.reply_timeout_s
+        now = datetime.now(UTC)
+        request = PredictRequest.create(
+            occurred_at=now,
+            request_id=request_id,
+            experiment_id=routing.experiment_id,
+            variant=assignment.variant,
+            assignment=assignment.assignment,
+            split_key=key,
+            slot=assignment.variant,
+            shadow=False,
+            source=source,
+            features={
+                "location": row.location,
+                "total_sqft": float(row.total_sqft),
+                "bath": row.bath,
+                "bhk": row.bhk,
+            },
+            reply_to=self._reply_to,
+            deadline_at=now + timedelta(seconds=timeout_s),
+        )
+        future = self._pending.register(request_id)  # before sending: replies can be fast
+        try:
+            delivery = await self._link.send(
+                self._topics[assignment.variant], request.model_dump(mode="json"), key=request_id
+            )
+            delivery.add_done_callback(lambda done: self._delivered(request_id, done))
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError as error:
+            raise ReplyTimeoutError(
+                f"no reply from the {assignment.variant} predictors within {timeout_s} s"
+            ) from error
+        finally:
+            self._pending.discard(request_id)
+
+    def _delivered(self, request_id: str, delivery: "asyncio.Future[object]") -> None:
+        """A request Kafka did not take fails its waiter at once (503), not at the deadline."""
+        if delivery.cancelled():
+            return
+        error = delivery.exception()
+        if error is not None:
+            self._link.mark_unreachable(error)
+            self._pending.fail(request_id, KafkaUnavailableError(f"kafka did not take it: {error}"))
+
+    def _outcome(self, reply: PredictReply, started: float) -> Prediction:
+        if reply.status == "ok" and reply.price_lakhs is not None and reply.model_version:
+            return Prediction(
+                request_id=reply.request_id,
+                price_lakhs=reply.price_lakhs,
+                variant=reply.variant,
+                model_version=reply.model_version,
+                experiment_id=reply.experiment_id,
+                latency_s=time.perf_counter() - started,
+            )
+        error = reply.error
+        code = error.code if error else "unknown"
+        message = error.message if error else "the predictor answered with an error"
+        field = error.field if error else None
+        if code == "out_of_domain":  # the candidate's domain may differ from prod's
+            raise OutOfDomainError(f"{reply.slot} model: {message}", field=field)
+        if code in ("model_unavailable", "no_model"):
+            raise ModelUnavailableError(f"{reply.slot} predictor: {message}", field=field)
+        raise PredictorError(f"{reply.slot} predictor: {code}: {message}", field=field)

@@ -1,0 +1,189 @@
+"""Entry point of a predictor process: build the parts from settings and run the loop.
+
+Roles:
+- ``prod`` / ``candidate``: a predictor of that slot, in consumer group
+  ``splitstream-predictor-<slot>`` on ``predict.requests.<slot>``;
+- ``score``: the batch scorer, in group ``splitstream-scorer`` on ``score.requests``,
+  serving both slots' models.
+
+Group names get the topic prefix too (``SPLITSTREAM_TOPIC_PREFIX``), so two
+deployments (or two tests) sharing a cluster never share a group.
+"""
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kafka import KafkaConsumer
+
+from plumbing import kafka
+from plumbing.model_store import ModelStore, SlotStore
+from plumbing.s3 import s3_client
+from plumbing.settings import Settings
+from predictors.loop import ServingLoop
+from predictors.messages import ReplyAddresses
+from predictors.metrics import PredictorMetrics
+from predictors.model_slot import ModelSlot
+from predictors.reloads import SlotKeeper
+from predictors.scoring import ScoreHandler
+from predictors.worker import PredictHandler
+
+log = logging.getLogger(__name__)
+
+Role = Literal["prod", "candidate", "score"]
+ROLES: tuple[Role, ...] = ("prod", "candidate", "score")
+SCORER_GROUP = "splitstream-scorer"
+
+
+@dataclass(frozen=True)
+class Started:
+    """Told to ``on_ready`` once the models are loaded and /metrics answers."""
+
+    role: Role
+    predictor_id: str
+    metrics_port: int
+    topic: str
+    group_id: str
+
+
+def predictor_id(role: Role) -> str:
+    """``<slot>-<hostname>-<pid>`` (``score-…`` for the scorer)."""
+    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def group_id(settings: Settings, role: Role) -> str:
+    """The role's consumer group, namespaced by the topic prefix like the topics are."""
+    group = SCORER_GROUP if role == "score" else f"splitstream-predictor-{role}"
+    return settings.topic_prefix + group
+
+
+def request_topic(settings: Settings, role: Role) -> str:
+    key = "score_requests" if role == "score" else f"predict_requests_{role}"
+    return settings.topic(key).name
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def run(
+    settings: Settings,
+    role: Role,
+    *,
+    on_ready: Callable[[Started], None] = lambda started: None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run one predictor (or the scorer) until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    stop = stop or threading.Event()
+    me = predictor_id(role)
+    topic, group = request_topic(settings, role), group_id(settings, role)
+    s3 = s3_client(settings)
+    store, slot_store = ModelStore(s3, settings.s3_bucket), SlotStore(s3, settings.s3_bucket)
+    metrics = PredictorMetrics(role)
+    with _stopping_on_signals(stop), contextlib.ExitStack() as close:
+        producer = kafka.producer(settings, client_id=me, linger_ms=0)
+        close.callback(producer.close)
+        events = kafka.consumer(settings, group_id=None, client_id=f"{me}-events")
+        close.callback(events.close)
+        requests = kafka.consumer(
+            settings,
+            group_id=group,
+            client_id=me,
+            max_poll_records=settings.predictor_batch_max_rows,
+        )
+        close.callback(requests.close)
+        slots = [ModelSlot("prod", store), ModelSlot("candidate", store)]
+        if role != "score":
+            slots = [s for s in slots if s.slot == role]
+        keeper = SlotKeeper(
+            slots=slots,
+            slot_store=slot_store,
+            events=events,
+            events_topic=settings.topic("model_events").name,
+            producer=producer,
+            predictor_id=me,
+            refresh_s=settings.predictor_slot_refresh_s,
+            metrics=metrics,
+        )
+        handler = _handler(settings, role, me, slots, producer, requests, metrics)
+        loop = ServingLoop(
+            consumer=requests,
+            topic=topic,
+            producer=producer,
+            deadletter_topic=settings.topic("deadletter").name,
+            handler=handler,
+            keeper=keeper,
+            metrics=metrics,
+            batch_max_rows=settings.predictor_batch_max_rows,
+        )
+        keeper.start()
+        port = metrics.serve_http(host=settings.stack_host, port=settings.predictor_metrics_port)
+        close.callback(metrics.close)
+        log.info("%s ready: %s in group %s, metrics port %d", me, topic, group, port)
+        on_ready(Started(role, me, port, topic, group))
+        loop.run(stop)
+        log.info("%s stopping: closing clients", me)
+    log.info("%s stopped", me)
+
+
+def _handler(
+    settings: Settings,
+    role: Role,
+    me: str,
+    slots: list[ModelSlot],
+    producer: Any,
+    requests: KafkaConsumer,
+    metrics: PredictorMetrics,
+) -> PredictHandler | ScoreHandler:
+    if role == "score":
+        prod, candidate = slots
+        return ScoreHandler(
+            prod=prod,
+            candidate=candidate,
+            producer=producer,
+            results_topic=settings.topic("score_results").name,
+            experiment_prefix=settings.experiment_id,
+            candidate_share=settings.candidate_share,
+            scorer_id=me,
+            metrics=metrics,
+        )
+    return PredictHandler(
+        slot=slots[0],
+        producer=producer,
+        predictor_id=me,
+        reply_addresses=ReplyAddresses(
+            settings.topic("predict_replies").name, requests.partitions_for_topic
+        ),
+        metrics=metrics,
+    )
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop`` (only the main thread may install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(_signum: int, _frame: object) -> None:
+        # Set it from another thread: the handler runs on the main thread, which may hold
+        # the Event's lock (inside stop.wait) at that instant, and the lock is not re-entrant.
+        threading.Thread(target=stop.set, name="stop").start()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,87 @@
+"""The predictor role: answer ``predict.request``s of one slot on their reply address."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+
+from plumbing.features import FeatureRow
+from predictors.inference import BatchPrediction, Outcome, predict_batch
+from predictors.loop import Accepted
+from predictors.messages import ReplyAddresses, decode_predict_request
+from predictors.metrics import PredictorMetrics
+from predictors.model_slot import ModelSlot
+from predictors.replies import build_reply
+from schemas.models import PredictRequest
+from schemas.registry import utc_now
+
+MODEL_UNAVAILABLE = "model_unavailable"
+
+
+def feature_row(request: PredictRequest) -> FeatureRow:
+    f = request.features
+    return FeatureRow(f.location, f.total_sqft, f.bath, f.bhk)
+
+
+class PredictHandler:
+    """Decodes requests for one slot, predicts each batch in one call, replies to each."""
+
+    def __init__(
+        self,
+        *,
+        slot: ModelSlot,
+        producer: KafkaProducer,
+        predictor_id: str,
+        reply_addresses: ReplyAddresses,
+        metrics: PredictorMetrics,
+    ) -> None:
+        self.name = predictor_id
+        self._slot = slot
+        self._producer = producer
+        self._reply_addresses = reply_addresses
+        self._metrics = metrics
+
+    def ready(self) -> bool:
+        return self._slot.live is not None
+
+    def decode(self, record: ConsumerRecord) -> PredictRequest:
+        return decode_predict_request(
+            record.value, slot=self._slot.slot, reply_addresses=self._reply_addresses
+        )
+
+    def write(self, accepted: list[Accepted[PredictRequest]]) -> list[Any]:
+        requests = [a.item for a in accepted]
+        model = self._slot.live  # read once: a reload between batches cannot split this one
+        started_at = datetime.now(UTC)
+        if model is None:
+            outcome = Outcome.failed(MODEL_UNAVAILABLE, f"no model in the {self._slot.slot} slot")
+            prediction = BatchPrediction([outcome] * len(requests), 0.0, 0)
+        else:
+            prediction = predict_batch(model, [feature_row(r) for r in requests])
+            self._metrics.predicted(
+                self._slot.slot, rows=len(requests), seconds=prediction.predict_ms / 1000
+            )
+        for outcome in prediction.outcomes:
+            if outcome.error is not None:
+                self._metrics.error(outcome.error["code"])
+        occurred_at = utc_now()
+        return [
+            self._producer.send(
+                request.reply_to.topic,
+                partition=request.reply_to.partition,
+                key=request.request_id,
+                value=build_reply(
+                    request,
+                    outcome,
+                    slot=self._slot.slot,
+                    model_version=model.version if model else None,
+                    predictor_id=self.name,
+                    predict_ms=prediction.predict_ms,
+                    batch_size=len(requests),
+                    batch_started_at=started_at,
+                    occurred_at=occurred_at,
+                ),
+            )
+            for request, outcome in zip(requests, prediction.outcomes, strict=True)
+        ]

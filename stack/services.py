@@ -1,0 +1,104 @@
+"""Splitstream's own services as local processes: predictors, the scorer, the gateway.
+
+They run under the same supervisor as the backing services, so ``splitstream
+stack status`` and ``stack down`` see them too.
+"""
+
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from plumbing.settings import Settings
+from stack import supervisor
+from stack.supervisor import ServiceProcess
+
+# name, CLI arguments; predictors run one worker per slot here, more can be added by hand.
+APP_SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("predictor-prod", ("predictor", "--slot", "prod")),
+    ("predictor-candidate", ("predictor", "--slot", "candidate")),
+    ("scorer", ("predictor", "--slot", "score")),
+    ("gateway", ("gateway",)),
+)
+APP_START_TIMEOUT_S = 90.0
+
+
+def http_answers(url: str, timeout_s: float = 2.0) -> bool:
+    """True when ``url`` answers 2xx."""
+    if not url.startswith("http://"):
+        raise ValueError(f"not an http URL: {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310
+            return bool(200 <= resp.status < 300)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _process(
+    settings: Settings,
+    name: str,
+    args: tuple[str, ...],
+    port: int,
+    extra_env: dict[str, str] | None = None,
+) -> ServiceProcess:
+    env = {"SPLITSTREAM_STATE_DIR": str(settings.state_dir), **(extra_env or {})}
+    if name.startswith("gateway"):
+        env["SPLITSTREAM_GATEWAY_PORT"] = str(port)
+        url = f"http://{settings.gateway_host}:{port}/healthz"
+    else:
+        env["SPLITSTREAM_PREDICTOR_METRICS_PORT"] = str(port)
+        url = f"http://127.0.0.1:{port}/metrics"
+    log_dir = Path(settings.state_dir) / "logs"
+    return ServiceProcess(
+        name=name,
+        command=[sys.executable, "-m", "cli", *args],
+        ports=[port],
+        log_file=log_dir / f"{name}.log",
+        run_dir=Path(settings.state_dir) / "run",
+        is_ready=lambda: http_answers(url),
+        start_timeout_s=APP_START_TIMEOUT_S,
+        env=env,
+    )
+
+
+def gateway_process(
+    settings: Settings, *, name: str, port: int, reply_partition: int
+) -> ServiceProcess:
+    """One more gateway instance beside the first, on its own port and reply partition."""
+    env = {"SPLITSTREAM_GATEWAY_REPLY_PARTITION": str(reply_partition)}
+    return _process(settings, name, ("gateway",), port, env)
+
+
+def predictor_process(settings: Settings, *, name: str, slot: str) -> ServiceProcess:
+    """One more predictor worker of ``slot``; it joins the slot's consumer group."""
+    return _process(settings, name, ("predictor", "--slot", slot), _metrics_port(settings, name))
+
+
+def _metrics_port(settings: Settings, name: str) -> int:
+    """The port a running predictor was started with, else a free one for a new start."""
+    recorded = supervisor.ports_in_pid_file(Path(settings.state_dir) / "run" / f"{name}.json")
+    return recorded[0] if recorded else supervisor.free_port()
+
+
+def app_processes(settings: Settings) -> list[ServiceProcess]:
+    """The services, each with the port it runs (or would run) on."""
+    return [
+        _process(
+            settings,
+            name,
+            args,
+            settings.gateway_port if name == "gateway" else _metrics_port(settings, name),
+        )
+        for name, args in APP_SERVICES
+    ]
+
+
+def up(settings: Settings) -> None:
+    """Start every service that is not running; each returns once it answers."""
+    for process in app_processes(settings):
+        supervisor.start(process)
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop the services, gateway first so no request is left without a predictor."""
+    return [p.name for p in reversed(app_processes(settings)) if supervisor.stop(p)]

@@ -1,0 +1,269 @@
+"""The gateway's HTTP edge without services: validation, errors, body limit, admin token, CORS.
+
+The app runs with its real lifespan, pointed at closed ports: Kafka and S3 are
+unreachable, which is itself a behaviour under test (503, never a hang).
+"""
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.main import create_app
+from plumbing.settings import Settings, load_settings
+from stack.supervisor import free_port
+
+TOKEN = "unit-test-admin-token-0123456789"
+VALID = {"location": "Whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2}
+
+
+def _settings(**overrides: object) -> Settings:
+    base: dict[str, object] = {
+        "kafka_bootstrap_servers": f"127.0.0.1:{free_port()}",
+        "s3_endpoint_url": f"http://127.0.0.1:{free_port()}",
+        "s3_access_key": "unit",
+        "s3_secret_key": "unit-secret",
+        "admin_token": TOKEN,
+        "max_body_bytes": 1024,
+        "cors_origins": ["https://allowed.example"],
+    }
+    return load_settings(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(_settings()), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def _error(response: object) -> dict[str, object]:
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "field", "allowed"}
+    return body["error"]  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("missing", ["location", "total_sqft", "bath", "bhk"])
+def test_missing_field_is_422_naming_the_field(client: TestClient, missing: str) -> None:
+    body = {k: v for k, v in VALID.items() if k != missing}
+    response = client.post("/v1/predict", json=body)
+    assert response.status_code == 422
+    error = _error(response)
+    assert error["code"] == "invalid_input"
+    assert error["field"] == missing
+    assert error["message"] == f"{missing} is required"
+    assert error["allowed"]["type"] in ("string", "number", "integer")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("bath", "2"), ("bhk", 2.5), ("total_sqft", "1200"), ("location", 5), ("bhk", True)],
+)
+def test_wrong_type_is_422_naming_the_field(client: TestClient, field: str, value: object) -> None:
+    response = client.post("/v1/predict", json={**VALID, field: value})
+    assert response.status_code == 422
+    assert _error(response)["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("total_sqft", -5, {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000}),
+        ("total_sqft", 1e12, {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000}),
+        ("bhk", 0, {"type": "integer", "minimum": 1, "maximum": 50}),
+        ("bhk", 10_000, {"type": "integer", "minimum": 1, "maximum": 50}),
+        ("bath", -1, {"type": "integer", "minimum": 0, "maximum": 50}),
+    ],
+)
+def test_number_out_of_range_is_422_with_the_range(
+    client: TestClient, field: str, value: float, allowed: dict[str, object]
+) -> None:
+    response = client.post("/v1/predict", json={**VALID, field: value})
+    assert response.status_code == 422
+    error = _error(response)
+    assert error["field"] == field
+    assert error["allowed"] == allowed
+
+
+def test_unknown_field_and_bad_json_are_422(client: TestClient) -> None:
+    unknown = client.post("/v1/predict", json={**VALID, "sqft": 1})
+    assert unknown.status_code == 422
+    assert _error(unknown)["field"] == "sqft"
+    broken = client.post(
+        "/v1/predict", content=b'{"location": ', headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422
+    assert _error(broken)["message"] == "the body is not valid JSON"
+
+
+def test_split_key_header_longer_than_200_is_422(client: TestClient) -> None:
+    response = client.post("/v1/predict", json=VALID, headers={"X-Split-Key": "k" * 201})
+    assert response.status_code == 422
+    assert _error(response)["field"] == "X-Split-Key"
+
+
+def test_legacy_input_errors_are_400_naming_the_field(client: TestClient) -> None:
+    form = client.post(
+        "/api/predict_home_price", data={"location": "x", "total_sqft": "1000", "bath": "2"}
+    )
+    assert form.status_code == 400
+    assert _error(form)["field"] == "bhk"
+    feedback = client.post("/api/feedback", json={"feedback_type": "accurate"})
+    assert feedback.status_code == 400
+    assert _error(feedback)["field"] == "prediction_id"
+    wrong_type = client.post(
+        "/api/feedback", json={"prediction_id": "not-an-id", "feedback_type": "accurate"}
+    )
+    assert wrong_type.status_code == 400
+    assert _error(wrong_type)["field"] == "prediction_id"
+
+
+# --------------------------------------------------------------------------- unavailable
+
+
+def test_valid_predict_without_kafka_or_model_is_503_json(client: TestClient) -> None:
+    response = client.post("/v1/predict", json=VALID)
+    assert response.status_code == 503
+    assert _error(response)["code"] in ("model_unavailable", "kafka_unavailable")
+
+
+def test_readyz_is_503_with_reasons_and_healthz_is_200(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["ready"] is False
+    assert any(reason.startswith("kafka") for reason in body["reasons"])
+    assert any(reason.startswith("slots") for reason in body["reasons"])
+    health = client.get("/api/health")
+    assert health.status_code == 503
+    assert health.json()["status"] == "unhealthy"
+
+
+def test_feedback_without_kafka_is_503(client: TestClient) -> None:
+    body = {"request_id": "3f2c6a1e-9b4d-4c1a-8e2f-5a6b7c8d9e0f", "actual_price_lakhs": 70.5}
+    response = client.post("/v1/feedback", json=body)
+    assert response.status_code == 503
+    assert _error(response)["code"] == "kafka_unavailable"
+
+
+def test_unknown_route_and_method_answer_json(client: TestClient) -> None:
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404
+    assert _error(missing)["code"] == "not_found"
+    wrong_method = client.get("/v1/predict")
+    assert wrong_method.status_code == 405
+    assert _error(wrong_method)["code"] == "method_not_allowed"
+
+
+# --------------------------------------------------------------------------- body limit
+
+
+def test_declared_body_over_the_limit_is_413(client: TestClient) -> None:
+    response = client.post(
+        "/v1/predict", content=b" " * 2048, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    error = _error(response)
+    assert error["code"] == "body_too_large"
+    assert error["allowed"] == {"max_body_bytes": 1024}
+
+
+def test_streamed_body_over_the_limit_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(8):
+            yield b" " * 256
+
+    response = client.post(
+        "/v1/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert _error(response)["code"] == "body_too_large"
+
+
+def test_streamed_body_within_the_limit_reaches_the_route(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"location": "x", '
+        yield b'"total_sqft": -1, "bath": 1, "bhk": 1}'
+
+    response = client.post(
+        "/v1/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert _error(response)["field"] == "total_sqft"
+
+
+# --------------------------------------------------------------------------- admin token
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer", TOKEN]
+)
+def test_admin_without_the_right_bearer_token_is_401(
+    client: TestClient, authorization: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.put("/v1/admin/split", json={"candidate_share": 0.3}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert _error(response)["code"] == "unauthorized"
+    assert TOKEN not in caplog.text
+    assert TOKEN not in response.text
+
+
+def test_admin_with_token_validates_the_share(client: TestClient) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    response = client.put("/v1/admin/split", json={"candidate_share": 1.5}, headers=headers)
+    assert response.status_code == 422
+    assert _error(response)["allowed"] == {"type": "number", "minimum": 0.0, "maximum": 1.0}
+
+
+def test_admin_without_a_configured_token_is_503_admin_disabled() -> None:
+    with TestClient(create_app(_settings(admin_token=None))) as client:
+        response = client.put("/v1/admin/split", json={"candidate_share": 0.3})
+    assert response.status_code == 503
+    assert _error(response)["code"] == "admin_disabled"
+
+
+@pytest.mark.parametrize("token", ["changethis", "short-token"])
+def test_placeholder_or_short_admin_token_is_refused_at_start(token: str) -> None:
+    with pytest.raises(ValueError, match="SPLITSTREAM_ADMIN_TOKEN") as caught:
+        create_app(_settings(admin_token=token))
+    assert token not in str(caught.value)
+
+
+# --------------------------------------------------------------------------- CORS, OpenAPI
+
+
+def test_cors_allows_configured_origins_only(client: TestClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = client.options(
+        "/v1/predict", headers={"Origin": "https://allowed.example", **preflight}
+    )
+    assert allowed.headers["access-control-allow-origin"] == "https://allowed.example"
+    other = client.options("/v1/predict", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_lists_every_endpoint(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {(path, method) for path, item in paths.items() for method in item} == {
+        ("/v1/predict", "post"),
+        ("/v1/feedback", "post"),
+        ("/v1/admin/split", "put"),
+        ("/v1/locations", "get"),
+        ("/v1/experiment", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/api/get_location_names", "get"),
+        ("/api/predict_home_price", "post"),
+        ("/api/feedback", "post"),
+        ("/api/health", "get"),
+        ("/api/metrics", "get"),
+    }
