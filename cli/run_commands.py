@@ -72,7 +72,7 @@ def demo(exit_after: bool) -> None:
             ok = run_scenario(settings, console)
             sys.exit(0 if ok else 1)
         _wait_for_ctrl_c()
-    except StackError as error:
+    except (StackError, TimeoutError) as error:
         console.print(f"[red]error:[/red] {error}")
         sys.exit(1)
     finally:

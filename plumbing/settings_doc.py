@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic.fields import FieldInfo
 
-from plumbing.settings import DEFAULT_STATE_DIR, ENV_PREFIX, PROJECT_ROOT, load_settings
+from plumbing.settings import ENV_PREFIX, PROJECT_ROOT, load_settings
 
 BEGIN = "<!-- settings-table:begin -->"
 END = "<!-- settings-table:end -->"
@@ -21,8 +21,11 @@ def _default(field: FieldInfo) -> str:
     text = str(value)
     if text == "":
         return "empty"
-    if text.startswith(str(DEFAULT_STATE_DIR)):
+    # Paths are shown relative to the checkout, whichever folder it is in.
+    if text.startswith(str(PROJECT_ROOT)):
         text = text.replace(str(PROJECT_ROOT), ".", 1)
+    elif text.startswith(str(PROJECT_ROOT.parent)):
+        text = text.replace(str(PROJECT_ROOT.parent), "..", 1)
     return f"`{text}`"
 
 
