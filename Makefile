@@ -42,7 +42,7 @@ format: install ## Format and fix with ruff
 test: ## Install everything, start a stack on free ports, run every test, stop it
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory install jars lint && \
-	$(BIN)/pytest tests; status=$$?; \
+	$(BIN)/pytest tests --durations=15; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s, exit $$status"; exit $$status
 
 test-unit: install ## Run the unit tests only (no services)
