@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: How often the bootstrap servers are probed, and how long one probe may take.
 PROBE_INTERVAL_S = 0.5
 PROBE_TIMEOUT_S = 0.5
+#: Probes in a row that must time out before Kafka counts as unreachable; a refusal counts
+#: at once. Under load the gateway's own event loop can make a probe time out.
+PROBE_TIMEOUTS_BEFORE_DOWN = 3
 #: Longest a send may wait for metadata or buffer space before it counts as a failure.
 SEND_TIMEOUT_S = 1.0
 #: Pause between attempts to connect the producer.
@@ -54,18 +57,26 @@ def bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
     return addresses
 
 
-async def tcp_reachable(addresses: list[tuple[str, int]], timeout_s: float) -> bool:
-    """True when any of the addresses accepts a TCP connection within ``timeout_s``."""
+async def tcp_reachable(addresses: list[tuple[str, int]], timeout_s: float) -> bool | None:
+    """True when any address accepts a TCP connection within ``timeout_s``.
+
+    False when every address refused; None when none answered but some only timed out,
+    which a busy event loop can cause as well as a lost broker.
+    """
+    timed_out = False
     for host, port in addresses:
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-        except (OSError, TimeoutError):
+        except TimeoutError:
+            timed_out = True
+            continue
+        except OSError:
             continue
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return True
-    return False
+    return None if timed_out else False
 
 
 class KafkaLink:
@@ -148,8 +159,11 @@ class KafkaLink:
             await asyncio.sleep(CONNECT_RETRY_S)
 
     async def _probe(self) -> None:
+        timeouts = 0
         while True:
-            reachable = await tcp_reachable(self._addresses, PROBE_TIMEOUT_S)
+            answer = await tcp_reachable(self._addresses, PROBE_TIMEOUT_S)
+            timeouts = timeouts + 1 if answer is None else 0
+            reachable = bool(answer) or (answer is None and timeouts < PROBE_TIMEOUTS_BEFORE_DOWN)
             if reachable != self._reachable and self._producer is not None:
                 log.warning("kafka %s", "reachable again" if reachable else "unreachable")
             self._reachable = reachable

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings, local_env_file
 from stack import kafka_node, mlflow_server, s3_server, services, supervisor
@@ -241,6 +243,13 @@ def _after_start(settings: Settings, name: str) -> None:
 
 def _check_external(settings: Settings) -> None:
     """Services configured by URL are not ours to start, but they must answer."""
+    if not settings.local_s3:
+        try:
+            s3_server.ensure_bucket(s3_client(settings), settings.s3_bucket)
+        except (BotoCoreError, ClientError) as error:
+            raise ServiceStartError(
+                f"s3 at {settings.s3_endpoint}: cannot use bucket {settings.s3_bucket}: {error}"
+            ) from error
     if not settings.local_kafka:
         if not kafka_node.is_ready(settings.kafka_bootstrap, timeout_s=10):
             raise ServiceStartError(f"kafka at {settings.kafka_bootstrap} does not answer")

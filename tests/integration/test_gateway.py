@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -94,13 +95,12 @@ def _metric(text: str, name: str) -> float:
 
 async def _predict_many(url: str, keys: list[str], *, concurrency: int = 16) -> list[Any]:
     limit = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=10.0) as http:
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=10)) as http:
 
         async def one(key: str) -> Any:
-            async with limit:
-                response = await http.post("/v1/predict", json={**LISTING, "key": key})
-                assert response.status_code == 200, response.text
-                return response.json()
+            async with limit, http.post("/v1/predict", json={**LISTING, "key": key}) as response:
+                assert response.status == 200, await response.text()
+                return await response.json()
 
         return await asyncio.gather(*(one(key) for key in keys))
 
