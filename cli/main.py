@@ -18,6 +18,17 @@ COMMANDS = {
     "predictor": "cli.predictor_commands:predictor",
     "gateway": "cli.gateway_commands:gateway",
     "score": "cli.predictor_commands:score",
+    "promoter": "cli.promoter_commands:promoter",
+    "promote": "cli.promoter_commands:promote",
+    "reject": "cli.promoter_commands:reject",
+    "rollback": "cli.promoter_commands:rollback",
+    "pause": "cli.promoter_commands:pause",
+    "resume": "cli.promoter_commands:resume",
+    "replay": "cli.replay_command:replay",
+    "simulate": "cli.simulate_command:simulate",
+    "report": "cli.report_command:report",
+    "sink": "cli.sink_commands:sink",
+    "query": "cli.sink_commands:query",
 }
 
 
@@ -54,4 +65,7 @@ def main() -> None:
       2  bad usage
       3  the trainer's gate refused the model: test R² below the floor
       4  the trainer's gate refused the model: worse than the best model
+      5  promote/reject/rollback/pause/resume: conflict, the slots moved on
+      6  promote/reject/rollback/pause/resume: refused, nothing to act on
+      7  replay --verify: S3's routing object differs from the ledger
     """

@@ -1,6 +1,7 @@
 """``splitstream up`` and ``splitstream demo``: the whole system on one machine."""
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -11,9 +12,18 @@ from rich.console import Console
 from plumbing.settings import Settings, get_settings
 from stack import local, services
 from stack.errors import StackError
+from stack.loop_demo import run_loop
 from stack.scenario import bootstrap_models, run_scenario
 
 console = Console()
+
+#: What the demo changes unless the environment says otherwise: shadow scoring on half of
+#: prod's requests (paired evidence decides with hundreds of feedback events, not thousands)
+#: and a promoter that looks every 5 s, so the loop plays out in minutes.
+DEMO_DEFAULTS = {
+    "SPLITSTREAM_SHADOW_SHARE": "0.5",
+    "SPLITSTREAM_PROMOTER_EVALUATE_EVERY_S": "5",
+}
 
 
 def _start_all() -> Settings:
@@ -52,24 +62,30 @@ def up() -> None:
     help="Run the scenario, stop everything, and exit with its status (EXIT=1 does the same).",
 )
 def demo(exit_after: bool) -> None:
-    """Run the whole system: stack, services, a best and a candidate model.
+    """Run the whole system and its A/B loop: stack, services, models, decisions.
 
     \b
     It starts everything, trains and publishes a deliberately weak best model (when
     there is none) and a candidate, serves on the gateway port (7000), and prints the
-    URLs and an example curl. It keeps running until Ctrl-C, which stops everything.
+    URLs and an example curl. Then it plays the loop on held-out traffic with true
+    prices as feedback: the better candidate is promoted, a worse one rejected, and a
+    bad promotion forced by hand is rolled back; it prints the ledger's decisions and
+    `replay --verify`. It keeps running until Ctrl-C, which stops everything.
 
     \b
     Examples:
       splitstream demo
       EXIT=1 splitstream demo      # run the scenario, stop, exit 0 on success
     """
+    for name, value in DEMO_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    get_settings.cache_clear()
     try:
         settings = _start_all()
         bootstrap_models(settings, console)
         _print_urls(settings)
+        ok = run_scenario(settings, console) and run_loop(settings, console)
         if exit_after:
-            ok = run_scenario(settings, console)
             sys.exit(0 if ok else 1)
         _wait_for_ctrl_c()
     except (StackError, TimeoutError) as error:

@@ -25,11 +25,12 @@ from trainer.errors import EXIT_ERROR
 from trainer.main import StepHook, TrainResult, planned_steps, train_and_publish
 from trainer.publish import TARGET_SLOTS
 from trainer.schedule import JOB_ID, build_scheduler, training_job
-from trainer.selection import ALGORITHMS, DEFAULT_ALGORITHMS, WEAK
+from trainer.selection import ALGORITHMS, BASELINE, DEFAULT_ALGORITHMS, WEAK
 
 _ALGORITHM_HELP = (
     "Search only this algorithm (repeatable). Default: all of "
-    f"{', '.join(DEFAULT_ALGORITHMS)}. '{WEAK}' is a deliberately weak depth-3 tree."
+    f"{', '.join(DEFAULT_ALGORITHMS)}. '{WEAK}' is a deliberately weak depth-3 tree; "
+    f"'{BASELINE}' predicts the training median (no skill)."
 )
 
 

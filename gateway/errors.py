@@ -81,6 +81,20 @@ class NotFoundError(GatewayError):
     code = "not_found"
 
 
+class CommandConflictError(GatewayError):
+    """The promoter did not act: the slots moved on, or the action does not apply now."""
+
+    status = 409
+    code = "conflict"
+
+
+class PromoterUnavailableError(GatewayError):
+    """No promoter answered an admin command in time."""
+
+    status = 503
+    code = "promoter_unavailable"
+
+
 class BodyTooLargeError(GatewayError):
     """The request body is larger than max_body_bytes."""
 

@@ -22,7 +22,7 @@ from gateway.replies import PendingReplies
 from gateway.routing import Routing, RoutingCache
 from plumbing.features import FeatureRow, normalise_location
 from plumbing.settings import Settings
-from plumbing.split import Assignment, assign_variant
+from plumbing.split import Assignment, assign_variant, is_shadowed
 from schemas.models import PredictReply, PredictRequest
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,8 @@ class PredictionService:
                 self._topics[assignment.variant], request.model_dump(mode="json"), key=request_id
             )
             delivery.add_done_callback(lambda done: self._delivered(request_id, done))
+            if assignment.variant == "prod" and routing.candidate_available:
+                await self._mirror(request, routing)
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError as error:
             raise ReplyTimeoutError(
@@ -173,6 +175,22 @@ class PredictionService:
             ) from error
         finally:
             self._pending.discard(request_id)
+
+    async def _mirror(self, request: PredictRequest, routing: Routing) -> None:
+        """Send a shadow copy to the candidate: its reply is recorded, never returned."""
+        share = self._settings.shadow_share
+        if not share or not is_shadowed(routing.experiment_id, request.request_id, share):
+            return
+        # Its own event id: the sink keeps one row per event id, and both copies are events.
+        shadow = request.model_copy(
+            update={"event_id": str(uuid.uuid4()), "shadow": True, "slot": "candidate"}
+        )
+        try:
+            await self._link.send(
+                self._topics["candidate"], shadow.model_dump(mode="json"), key=request.request_id
+            )
+        except GatewayError as error:  # the client's answer does not depend on the shadow
+            log.warning("shadow copy of %s not sent: %s", request.request_id, error)
 
     def _delivered(self, request_id: str, delivery: "asyncio.Future[object]") -> None:
         """A request Kafka did not take fails its waiter at once (503), not at the deadline."""

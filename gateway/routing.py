@@ -14,11 +14,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from gateway.errors import SplitWriteError
-from gateway.split_store import SplitStore, SplitVersion
+from plumbing import errors as plumbing_errors
 from plumbing.features import FeatureDomain
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.settings import Settings
 from plumbing.split import experiment_id_for
+from plumbing.split_store import SplitStore, SplitVersion
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,8 @@ class RoutingCache:
         """Store a new share in S3 (conditional write) and route by it at once."""
         try:
             stored = await asyncio.to_thread(self._split.write, candidate_share)
-        except SplitWriteError:
-            raise
+        except plumbing_errors.SplitWriteError as error:
+            raise SplitWriteError(str(error)) from error
         except Exception as error:  # S3 unreachable or refusing: the share did not change
             raise SplitWriteError(f"the split was not stored: {error}"[:300]) from error
         log.info(

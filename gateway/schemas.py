@@ -59,11 +59,26 @@ class SplitIn(Strict):
     candidate_share: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
+class CommandIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    operator: Annotated[str, Field(min_length=1, max_length=200)] = "admin"
+    expected_generation: Annotated[int, Field(ge=0)] | None = None
+
+
 class SlotsOut(BaseModel):
     best: str | None
     candidate: str | None
     previous_best: str | None
     generation: int
+
+
+class CommandOut(BaseModel):
+    command_id: str
+    action: str
+    outcome: str
+    message: str
+    ledger_sequence: int | None
+    slots: SlotsOut
 
 
 class ExperimentOut(BaseModel):
@@ -155,6 +170,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
     for code, text in {
         401: "Missing or wrong bearer token",
+        409: "The promoter did not act: the slots moved on, or nothing to act on",
         413: "Body larger than max_body_bytes",
         422: "Invalid or out-of-domain input",
         503: "Kafka unreachable or no model serving",

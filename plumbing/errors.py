@@ -15,3 +15,11 @@ class ModelNotFoundError(SplitstreamError):
 
 class ModelIntegrityError(SplitstreamError):
     """A model file's sha256 differs from its manifest; it was not unpickled."""
+
+
+class SplitWriteError(SplitstreamError):
+    """The candidate share could not be stored in S3."""
+
+
+class PromoterUnavailableError(SplitstreamError):
+    """No promoter answered a command in time (none is running, or it is stuck)."""

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
         0.2, ge=0.0, le=1.0, description="Share of traffic sent to the candidate."
     )
 
+    shadow_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of prod requests also sent to the candidate as shadow copies: "
+        "recorded, never returned, and compared pairwise once feedback arrives.",
+    )
+
     # Gateway.
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")
     gateway_port: int = Field(7000, description="Gateway HTTP port (the old stack's port).")
@@ -108,6 +116,77 @@ class Settings(BaseSettings):
     )
     predictor_metrics_port: int = Field(
         0, description="Port of a predictor's /metrics; 0 picks a free one."
+    )
+
+    # Sink (every topic into ClickHouse; its HTTP port also answers read-only SQL).
+    sink_host: str = Field(
+        "127.0.0.1", description="Bind address of the sink's /query, /metrics and /healthz."
+    )
+    sink_port: int = Field(
+        7020, description="Sink HTTP port; other processes send read-only SQL to it."
+    )
+    sink_group: str = Field(
+        "splitstream-sink", description="The sink's consumer group; gets the topic prefix."
+    )
+    sink_batch_rows: int = Field(
+        10_000, ge=1, description="A batch is written once it holds this many messages."
+    )
+    sink_batch_seconds: float = Field(
+        1.0, gt=0, description="A batch is written once its first message is this old."
+    )
+    sink_query_timeout_s: float = Field(
+        30.0, gt=0, description="Readers give up on a sink query after this long."
+    )
+
+    # Promoter (decisions, swaps, ledger).
+    promoter_policy_file: Path = Field(
+        Path(__file__).resolve().parent.parent / "promoter" / "policy.toml",
+        description="The decision policy (TOML); see promoter/policy.toml.",
+    )
+    promoter_evaluate_every_s: float = Field(
+        30.0, gt=0, description="Re-evaluate the running experiment this often, trigger or not."
+    )
+    promoter_ack_timeout_s: float = Field(
+        10.0, gt=0, description="Wait this long for every live predictor to ack a reload."
+    )
+    promoter_metrics_port: int = Field(
+        7010, description="Port of the promoter's Prometheus /metrics (also its health check)."
+    )
+    promoter_command_timeout_s: float = Field(
+        30.0, gt=0, description="An operator command waits this long for the promoter's answer."
+    )
+
+    # Promoter: the Faust stream agent (windowed counts -> experiment.trigger).
+    promoter_trigger_requests: int = Field(
+        100, ge=1, description="Trigger at this many candidate requests in a window, and per more."
+    )
+    promoter_trigger_window_s: int = Field(
+        86_400, ge=1, description="Size of the agent's hopping windows (the trigger's window)."
+    )
+    promoter_window_step_s: int = Field(
+        3_600, ge=1, description="Hop of the agent's windows; must divide the window size."
+    )
+    promoter_agent_app_id: str = Field(
+        "splitstream-stream-agent",
+        description="Faust app id (consumer group, changelog names); gets the topic prefix.",
+    )
+    promoter_agent_store: str = Field(
+        "memory://", description="Faust table store; memory:// rebuilds from changelogs at start."
+    )
+    promoter_agent_partitions: int = Field(
+        1, ge=1, description="Partitions of the agent's internal and changelog topics."
+    )
+    promoter_agent_replication_factor: int = Field(
+        1, ge=1, description="Replication of the agent's topics; 1 suits a single broker."
+    )
+    promoter_agent_web_port: int = Field(
+        6066, description="Port of the agent's web view (/counts/ shows the window counts)."
+    )
+    promoter_agent_join_ttl_s: int = Field(
+        3_600, ge=1, description="Feedback later than this after its reply is not joined."
+    )
+    promoter_agent_counts_log_s: float = Field(
+        60.0, gt=0, description="Log the current window counts this often."
     )
 
     # Trainer.

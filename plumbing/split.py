@@ -46,3 +46,8 @@ def assign_variant(
 def experiment_id_for(prefix: str, candidate_version: str | None) -> str:
     """One experiment per candidate: a new candidate re-draws the split."""
     return f"{prefix}:{candidate_version}" if candidate_version else f"{prefix}:prod-only"
+
+
+def is_shadowed(experiment_id: str, request_id: str, shadow_share: float) -> bool:
+    """Whether a prod request is mirrored to the candidate (shadow scoring), by its id."""
+    return bucket_of(f"{experiment_id}:shadow", request_id) < shadow_share * BUCKETS

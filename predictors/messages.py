@@ -156,3 +156,22 @@ def decode_reload(value: bytes | None) -> ModelReload | None:
     if not isinstance(obj, dict) or obj.get("event_type") != "model.reload":
         return None
     return parse_contract(obj, ModelReload, "model.reload")
+
+
+def reload_reason(value: bytes | None) -> str | None:
+    """Why a model.events message calls for re-reading the slots, or None when it does not.
+
+    A ``model.reload`` broadcast does, and so does a ``model.candidate_published``: the
+    gateway routes to a new candidate as soon as it sees that event, so the candidate
+    worker must not wait for its periodic re-read to load it.
+
+    Raises:
+        MessageRejectedError: as ``decode_reload``.
+    """
+    reload = decode_reload(value)
+    if reload is not None:
+        return f"model.reload generation {reload.generation} ({reload.reason})"
+    obj = decode_json(value)
+    if isinstance(obj, dict) and obj.get("event_type") == "model.candidate_published":
+        return f"model.candidate_published {obj.get('model_version', '?')}"
+    return None

@@ -18,7 +18,7 @@ from kafka.structs import TopicPartition
 from plumbing.model_store import SlotStore
 from predictors.dead_letters import dispose
 from predictors.errors import MessageRejectedError, PredictorError
-from predictors.messages import decode_reload
+from predictors.messages import reload_reason
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot, SlotChange
 from predictors.replies import build_reloaded
@@ -74,20 +74,20 @@ class SlotKeeper:
     def poll(self, timeout_ms: int) -> None:
         """Handle any model.reload broadcast waiting (or arriving within ``timeout_ms``)."""
         batches = self._events.poll(timeout_ms=timeout_ms)
-        generations: list[int] = []
+        reasons: list[str] = []
         for records in batches.values():
             for record in records:
                 try:
-                    reload = decode_reload(record.value)
+                    reason = reload_reason(record.value)
                 except MessageRejectedError as error:
                     dispose(record, error, consumer_name=self._predictor_id, owns_topic=False)
                     continue
-                if reload is not None:
-                    log.info("model.reload generation %d (%s)", reload.generation, reload.reason)
-                    generations.append(reload.generation)
-        if generations:
-            # Several broadcasts in one poll need one re-read: the routing object is the truth.
-            self.refresh(reason=f"model.reload generation {max(generations)}", ack_always=True)
+                if reason is not None:
+                    log.info("%s", reason)
+                    reasons.append(reason)
+        if reasons:
+            # Several events in one poll need one re-read: the routing object is the truth.
+            self.refresh(reason=reasons[-1], ack_always=True)
 
     def maybe_refresh(self) -> None:
         """The safety net: re-read the routing object every ``refresh_s``."""

@@ -174,6 +174,48 @@ class Feedback(Event):
 # --------------------------------------------------------------------------- model.events
 
 
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class NumericDistribution(Contract):
+    """Bins ``[edges[i], edges[i+1])``, the last one closed, and the training share of each."""
+
+    edges: Annotated[list[Finite], Field(min_length=2, max_length=101)]
+    shares: Annotated[list[Share], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if len(self.shares) != len(self.edges) - 1:
+            raise ValueError("shares must have one item fewer than edges")
+        if any(b < a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError("edges must be ascending")
+        return self
+
+
+class CategoryDistribution(Contract):
+    """Categories (the last one, other, holds the rest) and the training share of each."""
+
+    categories: Annotated[list[Location], Field(min_length=1, max_length=200)]
+    shares: Annotated[list[Share], Field(min_length=1, max_length=200)]
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if len(self.shares) != len(self.categories):
+            raise ValueError("shares must have one item per category")
+        if len(set(self.categories)) != len(self.categories):
+            raise ValueError("categories must be unique")
+        return self
+
+
+class TrainingDistribution(Contract):
+    """What a model was trained on: the reference of the drift (PSI) view."""
+
+    total_sqft: NumericDistribution
+    bath: NumericDistribution
+    bhk: NumericDistribution
+    location: CategoryDistribution
+
+
 class ModelCandidatePublished(Event):
     event_type: Literal["model.candidate_published"]
     model_version: ModelVersion
@@ -183,6 +225,7 @@ class ModelCandidatePublished(Event):
     ]
     manifest_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     metrics: dict[str, Finite]
+    training_distribution: TrainingDistribution
 
 
 class ModelReload(Event):
@@ -257,6 +300,28 @@ class ExperimentAlert(Event):
     p_value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None
 
 
+PromoterAction = Literal["promote", "reject", "rollback", "pause", "resume"]
+
+
+class PromoterCommand(Event):
+    event_type: Literal["promoter.command"]
+    command_id: Uuid
+    action: PromoterAction
+    actor: Actor
+    expected_generation: Generation | None
+    reason: Reason
+
+
+class PromoterCommandResult(Event):
+    event_type: Literal["promoter.command_result"]
+    command_id: Uuid
+    action: PromoterAction
+    outcome: Literal["done", "conflict", "refused"]
+    message: Reason
+    ledger_sequence: Annotated[int, Field(ge=0)] | None
+    slots: Slots
+
+
 # --------------------------------------------------------------------------- ledger, dead letters
 
 
@@ -316,6 +381,8 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "model.rolled_back": ModelRolledBack,
     "experiment.trigger": ExperimentTrigger,
     "experiment.alert": ExperimentAlert,
+    "promoter.command": PromoterCommand,
+    "promoter.command_result": PromoterCommandResult,
     "ledger.record": LedgerRecord,
     "deadletter.record": DeadletterRecord,
 }

@@ -27,6 +27,7 @@ SCHEMA_ROOT = Path(__file__).resolve().parent
 EVENTS_DIR = SCHEMA_ROOT / "events"
 TOPICS_FILE = SCHEMA_ROOT / "topics.json"
 TABLES_SQL = SCHEMA_ROOT / "clickhouse" / "tables.sql"
+VIEWS_SQL = SCHEMA_ROOT / "clickhouse" / "views.sql"
 COMMON_FILE = "_common.json"
 
 SCHEMA_VERSION = 1
@@ -195,9 +196,20 @@ def is_valid_event(obj: Any, event_type: str | None = None) -> bool:
 
 def table_ddl(database: str) -> list[str]:
     """The CREATE statements of tables.sql for `database`, one string per statement."""
+    return _ddl(TABLES_SQL, database)
+
+
+def view_ddl(database: str) -> list[str]:
+    """The CREATE OR REPLACE VIEW statements of views.sql for `database`, in file order
+    (a view may read an earlier one, so run them in this order after table_ddl)."""
+    return _ddl(VIEWS_SQL, database)
+
+
+def _ddl(path: Path, database: str) -> list[str]:
+    """The statements of a DDL file with $database filled in, comment lines dropped."""
     if not _IDENTIFIER.match(database):
         raise ValueError(f"invalid ClickHouse database name {database!r}")
-    text = string.Template(TABLES_SQL.read_text(encoding="utf-8")).substitute(database=database)
+    text = string.Template(path.read_text(encoding="utf-8")).substitute(database=database)
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     statements: list[str] = []
     current: list[str] = []

@@ -106,7 +106,7 @@ def run_scenario(settings: Settings, console: Console, *, requests: int = 300) -
     price = first.body.get("price_lakhs")
     checks.append(("README curl", first.status == 200 and (price or 0) > 0, f"{price} lakhs"))
 
-    split = _held_out(settings)
+    split = held_out(settings)
     statuses, variants, feedback = _drive_http(base, split, requests)
     checks.append(("HTTP predictions", statuses == Counter({200: requests}), str(dict(statuses))))
     checks.append(
@@ -126,7 +126,7 @@ def run_scenario(settings: Settings, console: Console, *, requests: int = 300) -
     return _print_checks(console, checks)
 
 
-def _held_out(settings: Settings) -> Any:
+def held_out(settings: Settings) -> Any:
     cleaned = clean(load_raw(settings).frame())
     return split_dataset(cleaned, test_size=settings.train_test_size, seed=settings.train_seed)
 

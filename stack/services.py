@@ -1,4 +1,4 @@
-"""Splitstream's own services as local processes: predictors, the scorer, the gateway.
+"""Splitstream's own services as local processes: the sink, predictors, the scorer, the gateway.
 
 They run under the same supervisor as the backing services, so ``splitstream
 stack status`` and ``stack down`` see them too.
@@ -15,10 +15,13 @@ from stack.supervisor import ServiceProcess
 
 # name, CLI arguments; predictors run one worker per slot here, more can be added by hand.
 APP_SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("sink", ("sink",)),  # stopped last (down runs in reverse): it stores what others produce
     ("predictor-prod", ("predictor", "--slot", "prod")),
     ("predictor-candidate", ("predictor", "--slot", "candidate")),
     ("scorer", ("predictor", "--slot", "score")),
     ("gateway", ("gateway",)),
+    ("promoter", ("promoter",)),
+    ("windows", ("promoter", "--windows")),  # the Faust agent: window counts -> triggers
 )
 APP_START_TIMEOUT_S = 90.0
 
@@ -45,6 +48,15 @@ def _process(
     if name.startswith("gateway"):
         env["SPLITSTREAM_GATEWAY_PORT"] = str(port)
         url = f"http://{settings.gateway_host}:{port}/healthz"
+    elif name == "sink":
+        env["SPLITSTREAM_SINK_PORT"] = str(port)
+        url = f"http://{settings.sink_host}:{port}/healthz"  # 200 once its tables exist
+    elif name == "promoter":
+        env["SPLITSTREAM_PROMOTER_METRICS_PORT"] = str(port)
+        url = f"http://127.0.0.1:{port}/metrics"
+    elif name == "windows":
+        env["SPLITSTREAM_PROMOTER_AGENT_WEB_PORT"] = str(port)
+        url = f"http://{settings.stack_host}:{port}/counts/"
     else:
         env["SPLITSTREAM_PREDICTOR_METRICS_PORT"] = str(port)
         url = f"http://127.0.0.1:{port}/metrics"
@@ -80,6 +92,11 @@ def _metrics_port(settings: Settings, name: str) -> int:
     return recorded[0] if recorded else supervisor.free_port()
 
 
+def _fixed_ports(settings: Settings) -> dict[str, int]:
+    """Services other processes find by a configured port (the rest pick a free one)."""
+    return {"gateway": settings.gateway_port, "sink": settings.sink_port}
+
+
 def app_processes(settings: Settings) -> list[ServiceProcess]:
     """The services, each with the port it runs (or would run) on."""
     return [
@@ -87,16 +104,15 @@ def app_processes(settings: Settings) -> list[ServiceProcess]:
             settings,
             name,
             args,
-            settings.gateway_port if name == "gateway" else _metrics_port(settings, name),
+            _fixed_ports(settings).get(name) or _metrics_port(settings, name),
         )
         for name, args in APP_SERVICES
     ]
 
 
 def up(settings: Settings) -> None:
-    """Start every service that is not running; each returns once it answers."""
-    for process in app_processes(settings):
-        supervisor.start(process)
+    """Start every service that is not running, together; returns once all answer."""
+    supervisor.start_all(app_processes(settings))
 
 
 def down(settings: Settings) -> list[str]:

@@ -149,6 +149,24 @@ def start(service: ServiceProcess) -> int:
     return pid
 
 
+def start_all(services: list[ServiceProcess]) -> list[int]:
+    """Start every service that is not running, all at once, then wait for each to answer.
+
+    Starting them together overlaps their imports and group joins; the wait is in order,
+    so the first that fails is the one named.
+    """
+    pids = []
+    for service in services:
+        pid = _read_pid(service)
+        if pid is None or not pid_alive(pid):
+            _check_ports_free(service)
+            pid = _spawn(service)
+        pids.append(pid)
+    for service, pid in zip(services, pids, strict=True):
+        _wait_ready(service, pid)
+    return pids
+
+
 def _check_ports_free(service: ServiceProcess) -> None:
     taken = [port for port in service.ports if not port_is_free(port)]
     if taken:

@@ -5,16 +5,20 @@ carry each row's own location name, exactly as serving builds them: a location w
 a column (one grouped into ``other``) is the all-zero baseline.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from plumbing.features import NUMERIC_COLUMNS, FeatureRow, feature_matrix
-from trainer.cleaning import Cleaned
+from plumbing.features import NUMERIC_COLUMNS, FeatureRow, feature_matrix, normalise_location
+from trainer.cleaning import OTHER, Cleaned
 
 DECILES = np.linspace(0.0, 1.0, 11)
+#: Locations with a share of their own in the training distribution; the rest are ``other``.
+#: Few enough that each bin holds enough live requests for a stable PSI.
+DRIFT_TOP_LOCATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -83,15 +87,16 @@ def feature_domain(cleaned: Cleaned) -> dict[str, Any]:
     }
 
 
-def training_distribution(rows: list[FeatureRow]) -> dict[str, dict[str, list[float]]]:
-    """Per numeric feature, the training rows' decile edges and each bin's share.
+def training_distribution(rows: list[FeatureRow]) -> dict[str, dict[str, list[Any]]]:
+    """Per feature, the training rows' bins and each bin's share (the drift view's reference).
 
-    ``edges`` are the distinct deciles (min, 10 %, ..., max), so a discrete feature such
-    as bhk has fewer bins. Bins are ``[edges[i], edges[i+1])``, the last one closed;
-    ``shares`` sum to 1. A later PSI view bins live values the same way (values outside
-    [min, max] into the first or last bin) and compares the shares.
+    Numeric features: ``edges`` are the distinct deciles (min, 10 %, ..., max), so a
+    discrete feature such as bhk has fewer bins. Bins are ``[edges[i], edges[i+1])``,
+    the last one closed; ``shares`` sum to 1. The PSI view bins live values the same
+    way (values outside [min, max] into the first or last bin) and compares the shares.
+    ``location``: see ``location_distribution``.
     """
-    out: dict[str, dict[str, list[float]]] = {}
+    out: dict[str, dict[str, list[Any]]] = {}
     for name in NUMERIC_COLUMNS:
         values = np.array([getattr(row, name) for row in rows], dtype=np.float64)
         edges = np.unique(np.quantile(values, DECILES))
@@ -103,4 +108,21 @@ def training_distribution(rows: list[FeatureRow]) -> dict[str, dict[str, list[fl
             "edges": [float(e) for e in edges],
             "shares": [float(c) / len(values) for c in counts],
         }
+    out["location"] = location_distribution(rows)
     return out
+
+
+def location_distribution(rows: list[FeatureRow]) -> dict[str, list[Any]]:
+    """The ``DRIFT_TOP_LOCATIONS`` most common locations (ties by name), then ``other``.
+
+    ``categories`` are normalised names, the last one always ``other`` (every location not
+    listed, its share possibly 0); ``shares`` are the training rows' shares and sum to 1.
+    """
+    counts = Counter(normalise_location(row.location) for row in rows)
+    counts.pop(OTHER, None)  # a location literally named "other" belongs to the rest
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:DRIFT_TOP_LOCATIONS]
+    rest = len(rows) - sum(count for _, count in ranked)
+    return {
+        "categories": [name for name, _ in ranked] + [OTHER],
+        "shares": [float(count) / len(rows) for _, count in ranked] + [float(rest) / len(rows)],
+    }

@@ -188,6 +188,7 @@ def train_and_publish(
         registered = tracking.register(settings, run)
         now = datetime.now(UTC)
         version = version_id(model_sha256(winner.estimator), now)
+        distribution = training_distribution(split.rows_train)
         manifest = build_manifest(
             run_id=run.run_id,
             registered_version=registered,
@@ -195,7 +196,7 @@ def train_and_publish(
             data_sha256=raw.sha256,
             created_at=now,
             feature_domain=feature_domain(cleaned),
-            training_distribution=training_distribution(split.rows_train),
+            training_distribution=distribution,
             extra={"registered_model_name": settings.registered_model_name, "rows": context},
         )
         store.publish(version, estimator=winner.estimator, columns=split.columns, manifest=manifest)
@@ -212,6 +213,7 @@ def train_and_publish(
                 run_id=run.run_id,
                 manifest_sha=manifest_sha,
                 metrics=result.metrics,
+                training_distribution=distribution,
             ),
         )
     timings["total"] = time.perf_counter() - started

@@ -122,15 +122,26 @@ def manifest_sha256(s3: Any, bucket: str, version: str) -> str:
 
 
 def candidate_published_event(
-    *, version: str, slot: Slot, run_id: str, manifest_sha: str, metrics: dict[str, float]
+    *,
+    version: str,
+    slot: Slot,
+    run_id: str,
+    manifest_sha: str,
+    metrics: dict[str, float],
+    training_distribution: dict[str, Any],
 ) -> dict[str, Any]:
-    """The ``model.candidate_published`` event, validated by its pydantic model."""
+    """The ``model.candidate_published`` event, validated by its pydantic model.
+
+    It carries the manifest's ``training_distribution`` too, so the drift view can read
+    it from ClickHouse (``model_events.payload``) without reaching S3.
+    """
     event = ModelCandidatePublished.create(
         model_version=version,
         slot=slot,
         mlflow_run_id=run_id,
         manifest_sha256=manifest_sha,
         metrics=metrics,
+        training_distribution=training_distribution,
     )
     return event.model_dump(mode="json")
 

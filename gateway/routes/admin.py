@@ -1,10 +1,16 @@
-"""``PUT /v1/admin/split``: change the candidate share at run time (bearer token)."""
+"""Admin endpoints (bearer token): the split, and the operator's promoter commands."""
+
+import asyncio
+from typing import Literal
 
 from fastapi import APIRouter, Depends
 
 from gateway.deps import GatewayDep, require_admin
+from gateway.errors import CommandConflictError, PromoterUnavailableError
 from gateway.routes.info import experiment_of
-from gateway.schemas import ERRORS, ExperimentOut, SplitIn
+from gateway.schemas import ERRORS, CommandIn, CommandOut, ExperimentOut, SplitIn
+from plumbing import errors as plumbing_errors
+from plumbing.promoter_client import send_command
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
@@ -18,3 +24,33 @@ async def put_split(body: SplitIn, gateway: GatewayDep) -> ExperimentOut:
     """
     routing = await gateway.routing.set_share(body.candidate_share)
     return experiment_of(routing)
+
+
+@router.post("/{action}", response_model=CommandOut, responses=ERRORS)
+async def post_command(
+    action: Literal["promote", "reject", "rollback", "pause", "resume"],
+    body: CommandIn,
+    gateway: GatewayDep,
+) -> CommandOut:
+    """Ask the active promoter to promote, reject, roll back, pause or resume.
+
+    The promoter runs it through the same swap and ledger as its own decisions, with
+    ``operator`` as the actor. 409 when it did not act (the slots moved on since
+    ``expected_generation``, or there is nothing to act on); 503 when no promoter
+    answered within ``promoter_command_timeout_s``.
+    """
+    try:
+        result = await asyncio.to_thread(
+            send_command,
+            gateway.settings,
+            action=action,
+            operator=body.operator,
+            reason=body.reason,
+            expected_generation=body.expected_generation,
+        )
+    except plumbing_errors.PromoterUnavailableError as error:
+        raise PromoterUnavailableError(str(error)) from error
+    if result.outcome != "done":
+        raise CommandConflictError(f"{result.outcome}: {result.message}")
+    await gateway.routing.refresh()
+    return CommandOut.model_validate(result.model_dump(mode="json"))

@@ -16,13 +16,13 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from gateway.split_store import SplitStore
 from plumbing.errors import SlotConflictError
 from plumbing.kafka import encode_json
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
 from plumbing.split import bucket_of
+from plumbing.split_store import SplitStore
 from schemas import registry
 from schemas.models import PredictReply
 from stack.supervisor import free_port

@@ -104,7 +104,9 @@ def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases
         domain = manifest["feature_domain"]
         assert len(domain["locations"]) > len(domain["model_locations"]) > 100
         assert set(domain["model_locations"]) <= set(domain["locations"])
-        assert set(manifest["training_distribution"]) == {"total_sqft", "bath", "bhk"}
+        distribution = manifest["training_distribution"]
+        assert set(distribution) == {"total_sqft", "bath", "bhk", "location"}
+        assert distribution["location"]["categories"][-1] == "other"
         loaded = ModelStore(s3, fresh.s3_bucket).load(result.version)
         assert loaded.columns[:3] == ["total_sqft", "bath", "bhk"]
         assert loaded.columns[3:] == domain["model_locations"]
@@ -139,6 +141,7 @@ def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases
         assert event["slot"] == result.slot
         assert event["mlflow_run_id"] == result.mlflow_run_id
         assert event["manifest_sha256"] == result.manifest_sha256
+        assert set(event["training_distribution"]) == {"total_sqft", "bath", "bhk", "location"}
 
     # When a weak model is trained, then the gate refuses it as a regression
     weak = train_and_publish(fresh, algorithms=("weak",))

@@ -256,6 +256,7 @@ def test_openapi_lists_every_endpoint(client: TestClient) -> None:
         ("/v1/predict", "post"),
         ("/v1/feedback", "post"),
         ("/v1/admin/split", "put"),
+        ("/v1/admin/{action}", "post"),
         ("/v1/locations", "get"),
         ("/v1/experiment", "get"),
         ("/healthz", "get"),

@@ -19,6 +19,7 @@ from predictors.messages import (
     decode_predict_request,
     decode_reload,
     decode_score_request,
+    reload_reason,
 )
 from schemas.registry import validate_event
 
@@ -156,6 +157,16 @@ def test_reload_listener_ignores_other_model_events() -> None:
     assert decode_reload(b'{"event_type":"model.reloaded"}') is None
     with pytest.raises(SchemaMismatchError):
         decode_reload(b'{"event_type":"model.reload","generation":-1}')
+
+
+def test_a_published_candidate_is_a_reason_to_re_read_the_slots() -> None:
+    published = json.dumps(
+        {"event_type": "model.candidate_published", "model_version": "m-1"}
+    ).encode()
+    assert reload_reason(published) == "model.candidate_published m-1"
+    assert reload_reason(b'{"event_type":"model.reloaded"}') is None
+    with pytest.raises(NotJsonError):
+        reload_reason(b"not json")
 
 
 # --------------------------------------------------------------------------- the decision

@@ -3,9 +3,12 @@
 import numpy as np
 import pandas as pd
 
+from plumbing.features import FeatureRow
 from trainer.cleaning import Cleaned
 from trainer.dataset import (
+    DRIFT_TOP_LOCATIONS,
     feature_domain,
+    location_distribution,
     model_columns,
     split_dataset,
     training_distribution,
@@ -57,11 +60,29 @@ def test_the_domain_lists_every_location_including_the_ones_grouped_as_other() -
 def test_training_distribution_has_decile_edges_and_shares_summing_to_one() -> None:
     split = split_dataset(cleaned_rows(), test_size=0.2, seed=7)
     distribution = training_distribution(split.rows_train)
-    assert set(distribution) == {"total_sqft", "bath", "bhk"}
-    for feature in distribution.values():
+    assert set(distribution) == {"total_sqft", "bath", "bhk", "location"}
+    for feature in (distribution[name] for name in ("total_sqft", "bath", "bhk")):
         edges, shares = feature["edges"], feature["shares"]
         assert edges == sorted(set(edges)) and len(shares) == len(edges) - 1
         assert abs(sum(shares) - 1.0) < 1e-9
     sqft = sorted(row.total_sqft for row in split.rows_train)
     assert distribution["total_sqft"]["edges"][0] == sqft[0]
     assert distribution["total_sqft"]["edges"][-1] == sqft[-1]
+
+
+def test_location_distribution_keeps_the_top_locations_and_folds_the_rest_into_other() -> None:
+    # Given one common location, a tie pair, and more rare names than the top holds
+    rows = [FeatureRow("Whitefield ", 1000.0, 2, 2)] * 30
+    rows += [FeatureRow("hebbal", 1000.0, 2, 2)] * 5 + [FeatureRow("agara", 1000.0, 2, 2)] * 5
+    rows += [FeatureRow(f"place {i:02d}", 1000.0, 2, 2) for i in range(DRIFT_TOP_LOCATIONS + 5)]
+    rows += [FeatureRow("other", 1000.0, 2, 2)] * 3
+    distribution = location_distribution(rows)
+    categories, shares = distribution["categories"], distribution["shares"]
+    # Then the most common come first (ties by name), normalised, and other is last
+    assert categories[:3] == ["whitefield", "agara", "hebbal"]
+    assert len(categories) == DRIFT_TOP_LOCATIONS + 1 and categories[-1] == "other"
+    assert categories.count("other") == 1
+    assert shares[0] == 30 / len(rows)
+    listed = 30 + 5 + 5 + (DRIFT_TOP_LOCATIONS - 3)
+    assert shares[-1] == (len(rows) - listed) / len(rows)
+    assert abs(sum(shares) - 1.0) < 1e-9

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 import pytest
 
 from plumbing.errors import SlotConflictError
+from plumbing.features import FeatureRow
 from plumbing.model_store import Slots, SlotsVersion
 from schemas.registry import validate_event
+from trainer.dataset import training_distribution
 from trainer.errors import PublishError
 from trainer.publish import (
     candidate_published_event,
@@ -115,13 +117,19 @@ def test_a_lost_create_race_makes_the_model_a_candidate() -> None:
     assert slot == "candidate" and written.slots.best == "m-other"
 
 
-def test_the_event_validates_against_its_schema() -> None:
+def test_the_event_validates_against_its_schema_and_carries_the_training_distribution() -> None:
+    rows = [FeatureRow("whitefield", 1000.0 + 10 * i, 1 + i % 3, 1 + i % 4) for i in range(30)] + [
+        FeatureRow(f"place {i}", 800.0, 2, 2) for i in range(25)
+    ]
+    distribution = training_distribution(rows)
     event = candidate_published_event(
         version="m-20261127T021158Z-0123abcd",
         slot="candidate",
         run_id="0123456789abcdef0123456789abcdef",
         manifest_sha="a" * 64,
         metrics={"test_mae": 18.0, "test_rmse": 36.0, "test_r2": 0.8, "cv_score": -17.7},
+        training_distribution=distribution,
     )
     validate_event(event)
     assert event["event_type"] == "model.candidate_published"
+    assert event["training_distribution"] == distribution

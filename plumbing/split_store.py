@@ -12,8 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gateway.errors import SplitWriteError
-from plumbing.errors import SlotConflictError
+from plumbing.errors import SlotConflictError, SplitWriteError
 
 SPLIT_KEY = "control/split.json"
 #: Attempts at a conditional write before giving up.

@@ -1,0 +1,86 @@
+"""Ask the active promoter to act: one ``promoter.command``, one awaited result.
+
+The gateway's admin endpoints and the CLI both come through here, so every manual
+action goes through the promoter's single writer: the same swap, the same ledger.
+"""
+
+import json
+import time
+import uuid
+from typing import Literal
+
+from kafka.structs import TopicPartition
+
+from plumbing import kafka
+from plumbing.errors import PromoterUnavailableError
+from plumbing.settings import Settings
+from schemas.models import PromoterCommand, PromoterCommandResult
+
+CommandAction = Literal["promote", "reject", "rollback", "pause", "resume"]
+
+
+def send_command(
+    settings: Settings,
+    *,
+    action: CommandAction,
+    operator: str,
+    reason: str,
+    expected_generation: int | None = None,
+    timeout_s: float | None = None,
+) -> PromoterCommandResult:
+    """Send the command and wait for the promoter's answer.
+
+    Raises:
+        PromoterUnavailableError: no answer within ``timeout_s`` (default
+            ``promoter_command_timeout_s``).
+    """
+    command = PromoterCommand.create(
+        command_id=str(uuid.uuid4()),
+        action=action,
+        actor={"kind": "operator", "name": operator},
+        expected_generation=expected_generation,
+        reason=reason,
+    )
+    partition = TopicPartition(settings.topic("model_events").name, 0)
+    listener = kafka.consumer(settings, group_id=None, client_id=f"command-{action}")
+    sender = kafka.producer(settings, client_id=f"command-{action}")
+    try:
+        listener.assign([partition])
+        listener.seek_to_end(partition)
+        listener.position(partition)  # resolve now: the answer comes after this point
+        sender.send(partition.topic, command.model_dump(mode="json")).get(timeout=10)
+        return _await_result(listener, partition, str(command.command_id), timeout_s, settings)
+    finally:
+        sender.close(timeout=5)
+        listener.close()
+
+
+def _await_result(
+    listener: object,
+    partition: TopicPartition,
+    command_id: str,
+    timeout_s: float | None,
+    settings: Settings,
+) -> PromoterCommandResult:
+    deadline = time.monotonic() + (timeout_s or settings.promoter_command_timeout_s)
+    while time.monotonic() < deadline:
+        for message in listener.poll(timeout_ms=200).get(partition, []):  # type: ignore[attr-defined]
+            result = _result_for(message.value, command_id)
+            if result is not None:
+                return result
+    raise PromoterUnavailableError(
+        f"no promoter answered within {timeout_s or settings.promoter_command_timeout_s} s; "
+        "is `splitstream promoter` running?"
+    )
+
+
+def _result_for(value: bytes | None, command_id: str) -> PromoterCommandResult | None:
+    try:
+        event = json.loads(value or b"")
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or event.get("event_type") != "promoter.command_result":
+        return None
+    if event.get("command_id") != command_id:
+        return None
+    return PromoterCommandResult.model_validate(event)

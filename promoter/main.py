@@ -1,0 +1,151 @@
+"""``splitstream promoter``: the poll loop around ``Promoter``.
+
+It reads ``model.events`` in the promoter's consumer group. Whoever holds the
+topic's one partition is the active promoter; the others are standbys that take
+over within a session timeout. Trainer announcements are recorded, triggers and a
+timer start evaluations, and operators' commands are executed in order.
+"""
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+
+from plumbing import kafka
+from plumbing.clickhouse import open_clickhouse_reader
+from plumbing.s3 import s3_client
+from plumbing.settings import Settings
+from promoter.ledger import Ledger, read_ledger
+from promoter.policy import load_policy
+from promoter.service import Promoter, PromoterState
+from schemas.models import PromoterCommand
+
+log = logging.getLogger(__name__)
+
+
+def promoter_group(settings: Settings) -> str:
+    return f"{settings.topic_prefix}splitstream-promoter"
+
+
+class _Role(ConsumerRebalanceListener):
+    """Tracks whether this process holds the partition, i.e. is the active promoter."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.changed = False
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.active, self.changed = False, True
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.active, self.changed = bool(assigned), True
+
+
+class PromoterLoop:
+    """Builds the active ``Promoter`` on assignment and feeds it events and ticks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policy = load_policy(settings.promoter_policy_file)
+        self.producer = kafka.producer(settings, client_id="promoter")
+        self.clickhouse = open_clickhouse_reader(settings)
+        self.s3 = s3_client(settings)
+        self.promoter: Promoter | None = None
+
+    def activate(self) -> Promoter:
+        """Become the active promoter: re-read the ledger and the state it implies."""
+        records = read_ledger(self.settings)
+        self.promoter = Promoter(
+            self.settings,
+            clickhouse=self.clickhouse,
+            s3=self.s3,
+            producer=self.producer,
+            policy=self.policy,
+            ledger=Ledger(self.settings, self.producer, records),
+            state=PromoterState.from_ledger(records),
+        )
+        log.info("active promoter; ledger at sequence %d", self.promoter.ledger.next_sequence)
+        return self.promoter
+
+    def on_message(self, message: ConsumerRecord) -> None:
+        promoter = self.promoter
+        if promoter is None:
+            return
+        event = _json_object(message.value)
+        kind = event.get("event_type") if event else None
+        if kind == "model.candidate_published" and event:
+            promoter.record_publish(str(event.get("model_version")), str(event.get("slot")))
+        elif kind == "experiment.trigger":
+            promoter.evaluate(trigger=event)
+        elif kind == "promoter.command":
+            self._command(promoter, message)
+
+    def _command(self, promoter: Promoter, message: ConsumerRecord) -> None:
+        try:
+            command = PromoterCommand.model_validate_json(message.value)
+        except ValidationError as error:
+            log.warning("command at offset %d is malformed: %s", message.offset, error)
+            return
+        age = datetime.now(UTC) - command.occurred_at
+        if age > timedelta(seconds=self.settings.promoter_command_timeout_s):
+            log.warning("command %s is %s old; its requester gave up", command.command_id, age)
+            return
+        result = promoter.execute(command)
+        log.info("command %s %s: %s", command.action, result.outcome, result.message)
+
+    def close(self) -> None:
+        self.producer.close(timeout=5)
+        self.clickhouse.close()
+
+
+def _json_object(value: bytes | None) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(value or b"")
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def run_promoter(settings: Settings, stop: threading.Event) -> None:
+    """Poll until ``stop`` is set; evaluate every ``promoter_evaluate_every_s``."""
+    loop, role = PromoterLoop(settings), _Role()
+    consumer = kafka.consumer(
+        settings, group_id=promoter_group(settings), client_id="promoter", max_poll_records=50
+    )
+    consumer.subscribe([settings.topic("model_events").name], listener=role)
+    next_evaluation = 0.0
+    try:
+        while not stop.is_set():
+            batch = consumer.poll(timeout_ms=500)
+            if role.changed:
+                role.changed = False
+                loop.promoter = loop.activate() if role.active else None
+            _feed(loop, consumer, batch)
+            if loop.promoter is not None and time.monotonic() >= next_evaluation:
+                next_evaluation = time.monotonic() + settings.promoter_evaluate_every_s
+                _guarded(loop.promoter.evaluate)
+    finally:
+        consumer.close()
+        loop.close()
+
+
+def _feed(loop: PromoterLoop, consumer: KafkaConsumer, batch: dict[Any, list[Any]]) -> None:
+    for messages in batch.values():
+        for message in messages:
+            _guarded(loop.on_message, message)
+    if batch:
+        consumer.commit()
+
+
+def _guarded(step: Any, *args: Any) -> None:
+    """One failed step (S3 or ClickHouse unreachable) is logged; the loop goes on."""
+    try:
+        step(*args)
+    except Exception:
+        log.exception("promoter step failed; continuing")

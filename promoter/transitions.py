@@ -1,0 +1,45 @@
+"""What each promoter action does to the routing object, as pure functions.
+
+A promotion moves the candidate to best and keeps the old best as ``previous_best``,
+so a rollback is one more swap. A rollback restores ``previous_best`` and forgets it,
+so a second rollback cannot bounce back to the version just rolled back.
+"""
+
+from typing import Literal
+
+from plumbing.model_store import Slots
+
+SwapAction = Literal["promote", "reject", "rollback"]
+
+
+class TransitionRefusedError(ValueError):
+    """The action makes no sense for these slots (e.g. promote with no candidate)."""
+
+
+def promoted(slots: Slots) -> Slots:
+    """best <- candidate, previous_best <- best, candidate emptied."""
+    if slots.candidate is None:
+        raise TransitionRefusedError("there is no candidate to promote")
+    return slots.next(best=slots.candidate, previous_best=slots.best, candidate=None)
+
+
+def rejected(slots: Slots) -> Slots:
+    """The candidate slot emptied; the gateway then routes everything to prod."""
+    if slots.candidate is None:
+        raise TransitionRefusedError("there is no candidate to reject")
+    return slots.next(candidate=None)
+
+
+def rolled_back(slots: Slots) -> Slots:
+    """best <- previous_best; any candidate is dropped with the experiment it belonged to."""
+    if slots.previous_best is None:
+        raise TransitionRefusedError("there is no previous best version to roll back to")
+    return slots.next(best=slots.previous_best, previous_best=None, candidate=None)
+
+
+TRANSITIONS = {"promote": promoted, "reject": rejected, "rollback": rolled_back}
+
+
+def apply_action(action: SwapAction, slots: Slots) -> Slots:
+    """The slots after ``action``; raises TransitionRefusedError when it cannot apply."""
+    return TRANSITIONS[action](slots)

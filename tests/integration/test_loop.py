@@ -1,0 +1,424 @@
+"""The A/B loop on the real stack, as `make demo` plays it, then checked piece by piece.
+
+The module starts `splitstream demo` once, against the session's Kafka, S3 and MLflow
+(given by URL, in its own bucket and topic prefix) and waits until it has played the
+loop: a weak best model, a better candidate promoted on held-out traffic with feedback,
+a worse one rejected, a bad promotion forced by hand and rolled back. The tests then
+read its ledger, its ClickHouse (through the sink) and its services, and finally stop
+the demo with SIGTERM and check that nothing is left behind.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plumbing.clickhouse import open_clickhouse_reader
+from plumbing.model_store import Slots, SlotStore
+from plumbing.promoter_client import send_command
+from plumbing.s3 import s3_client
+from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
+from predictors.score_client import score_requests
+from promoter.ledger import read_ledger
+from schemas.models import ScoreRequest
+from stack import services, supervisor
+from stack.loop_demo import publish_worse_candidate
+from stack.scenario import held_out
+from stack.supervisor import free_port, port_is_free
+from stack.traffic import drive
+
+READY_LINE = "running; Ctrl-C stops everything"
+DEMO_TIMEOUT_S = 900
+STRICT_POLICY = Path(__file__).with_name("strict_policy.toml")
+
+
+@dataclass
+class DemoRun:
+    settings: Settings
+    env: dict[str, str]
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _demo_env(stack: Settings, state_dir: Path) -> dict[str, str]:
+    assert stack.s3_access_key is not None and stack.s3_secret_key is not None
+    assert stack.admin_token is not None
+    suffix = uuid.uuid4().hex[:8]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPLITSTREAM_")}
+    return {
+        **env,
+        "SPLITSTREAM_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "SPLITSTREAM_S3_ENDPOINT_URL": stack.s3_endpoint,
+        "SPLITSTREAM_S3_ACCESS_KEY": stack.s3_access_key.get_secret_value(),
+        "SPLITSTREAM_S3_SECRET_KEY": stack.s3_secret_key.get_secret_value(),
+        "SPLITSTREAM_ADMIN_TOKEN": stack.admin_token.get_secret_value(),
+        "SPLITSTREAM_MLFLOW_TRACKING_URI": stack.mlflow_uri,
+        "SPLITSTREAM_S3_BUCKET": f"demo-{suffix}",
+        "SPLITSTREAM_TOPIC_PREFIX": f"demo-{suffix}.",
+        "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
+        "SPLITSTREAM_SINK_PORT": str(free_port()),
+        "SPLITSTREAM_STATE_DIR": str(state_dir),
+        "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+    }
+
+
+def _settings_of(env: dict[str, str]) -> Settings:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            if key.startswith("SPLITSTREAM_"):
+                patch.setenv(key, value)
+        return load_settings()
+
+
+def _read_lines(process: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if READY_LINE in line:
+            ready.set()
+    ready.set()  # the demo ended: whoever waits should look
+
+
+@pytest.fixture(scope="module")
+def demo(stack: Settings) -> Iterator[DemoRun]:
+    state_dir = Path(tempfile.mkdtemp(prefix="splitstream-demo-"))
+    env = _demo_env(stack, state_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=_read_lines, args=(process, lines, ready), daemon=True)
+    reader.start()
+    run = DemoRun(_settings_of(env), env, process, lines)
+    try:
+        ready.wait(DEMO_TIMEOUT_S)
+        print("\n".join(lines[-80:]))
+        assert process.poll() is None, "the demo exited:\n" + run.output[-5000:]
+        assert any(READY_LINE in line for line in lines), run.output[-5000:]
+        yield run
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=180)
+        reader.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+        _assert_nothing_left(run)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _assert_nothing_left(run: DemoRun) -> None:
+    assert port_is_free(run.settings.gateway_port)
+    assert port_is_free(run.settings.sink_port)
+    assert not list((run.settings.state_dir / "run").glob("*.json"))
+
+
+def _ledger_actions(settings: Settings) -> list[tuple[str, str]]:
+    return [(r.action, r.actor.kind) for r in read_ledger(settings)]
+
+
+def _cli(run: DemoRun, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=run.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    clickhouse = open_clickhouse_reader(settings)
+    try:
+        rows: list[dict[str, Any]] = clickhouse.query_df(sql).to_dict("records")
+        return rows
+    finally:
+        clickhouse.close()
+
+
+def _wait_for(check: Any, timeout_s: float = 60.0, every_s: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every_s)
+
+
+# --------------------------------------------------------------------------- the scenario
+
+
+def test_demo_serves_the_readme_request_and_plays_the_whole_loop(demo: DemoRun) -> None:
+    readme_row = next(line for line in demo.lines if "README curl" in line)
+    assert "ok" in readme_row and "lakhs" in readme_row
+    assert "FAILED" not in demo.output
+    assert "replay --verify: ok" in demo.output
+
+    actions = _ledger_actions(demo.settings)
+    expected = [
+        ("bootstrap", "trainer"),
+        ("publish", "trainer"),
+        ("promote", "policy"),
+        ("publish", "trainer"),
+        ("reject", "policy"),
+        ("publish", "trainer"),
+        ("promote", "operator"),
+        ("rollback", "policy"),
+    ]
+    decisions = [a for a in actions if a[0] != "wait"]
+    assert decisions[: len(expected)] == expected, actions
+    for record in read_ledger(demo.settings):
+        if record.actor.kind == "policy" and record.action != "wait":
+            assert record.statistics and record.thresholds and record.reasons
+            assert record.etag_before and record.etag_after
+
+
+def test_replay_verify_passes_on_the_ledger_the_demo_wrote(demo: DemoRun) -> None:
+    verified = _cli(demo, "replay", "--verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "S3 matches the ledger" in verified.stdout
+
+
+def test_shadow_answers_are_recorded_never_returned_and_decide_paired(demo: DemoRun) -> None:
+    # The better candidate was promoted on the paired statistic of shadow scoring.
+    promote = next(
+        r for r in read_ledger(demo.settings) if r.action == "promote" and r.actor.kind == "policy"
+    )
+    assert promote.statistics["mae"]["method"] == "paired", promote.statistics
+    assert promote.statistics["feedback"]["pairs"] > 0
+
+    # With a candidate published again, prod answers come from best; shadows only in ClickHouse.
+    publish_worse_candidate(demo.settings, _console())
+    slots = _slots(demo.settings)
+    _wait_for(lambda: _candidate_served(demo.settings), 60)
+    split = held_out(demo.settings)
+    rows = [row._asdict() for row in split.rows_test[:300]]
+    served = drive(demo.settings, rows, list(split.y_test[:300]), rate_per_s=50, feedback=False)
+    prod = [s for s in served if s.variant == "prod"]
+    assert prod and all(s.model_version == slots.best for s in prod)
+    ids = ", ".join(f"'{s.request_id}'" for s in prod)
+    db = demo.settings.clickhouse_database
+
+    def shadow_rows() -> list[dict[str, Any]]:
+        rows = _query(
+            demo.settings,
+            f"SELECT count(DISTINCT request_id) AS n, groupUniqArray(model_version) AS versions "
+            f"FROM {db}.replies WHERE shadow AND request_id IN ({ids})",
+        )
+        return rows if rows and rows[0]["n"] > 0 else []
+
+    found = _wait_for(shadow_rows, 60)
+    assert found, "no shadow reply reached ClickHouse"
+    assert list(found[0]["versions"]) == [slots.candidate]
+    print(f"shadow: {found[0]['n']} of {len(prod)} prod requests have a shadow answer")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _slots(settings: Settings) -> Slots:
+    current = SlotStore(s3_client(settings), settings.s3_bucket).read()
+    assert current is not None
+    return current.slots
+
+
+def _candidate_served(settings: Settings) -> bool:
+    slots = _slots(settings)
+    served = drive(settings, [_LISTING] * 20, [50.0] * 20, rate_per_s=20, feedback=False)
+    return any(s.model_version == slots.candidate for s in served)
+
+
+_LISTING = {"location": "1st Block Jayanagar", "total_sqft": 1000, "bath": 2, "bhk": 2}
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def test_n_requests_and_m_batch_rows_are_stored_exactly_once(demo: DemoRun) -> None:
+    settings, db = demo.settings, demo.settings.clickhouse_database
+    split = held_out(settings)
+    n, m = 400, 1000
+    rows = [row._asdict() for row in split.rows_test[:n]]
+    served = drive(settings, rows, list(split.y_test[:n]), rate_per_s=80, feedback=False)
+    assert all(s.status == 200 for s in served), {s.status for s in served}
+    tag = uuid.uuid4().hex[:8]
+    batch = [
+        ScoreRequest.model_validate({"id": f"{tag}-{i}", **row._asdict()})
+        for i, row in enumerate(split.rows_test[i % len(split.rows_test)] for i in range(m))
+    ]
+    _results, report = score_requests(settings, batch, timeout_s=120)
+    assert report.received == m and not report.missing
+
+    ids = ", ".join(f"'{s.request_id}'" for s in served)
+    count_sql = {
+        "requests": f"FROM {db}.requests WHERE NOT shadow AND request_id IN ({ids})",
+        "replies": f"FROM {db}.replies WHERE NOT shadow AND request_id IN ({ids})",
+        "score_results": f"FROM {db}.score_results WHERE startsWith(id, '{tag}-')",
+    }
+
+    def counted() -> dict[str, tuple[int, int]]:
+        found = {}
+        for table, where in count_sql.items():
+            row = _query(settings, f"SELECT uniqExact(event_id) AS unique, count() AS raw {where}")
+            found[table] = (int(row[0]["unique"]), int(row[0]["raw"]))
+        return found
+
+    wanted = {"requests": n, "replies": n, "score_results": m}
+    _wait_for(lambda: _all_in(counted(), wanted), 60)
+    found = counted()
+    print(f"ClickHouse (unique, raw) per table: {found}")
+    assert {table: unique for table, (unique, _raw) in found.items()} == wanted
+    assert all(raw >= unique for unique, raw in found.values())
+
+
+def _all_in(found: dict[str, tuple[int, int]], wanted: dict[str, int]) -> bool:
+    return all(found[t][0] >= count for t, count in wanted.items())
+
+
+def test_window_counts_agree_with_clickhouse_within_one_percent(demo: DemoRun) -> None:
+    windows = next(p for p in services.app_processes(demo.settings) if p.name == "windows")
+    url = f"http://{demo.settings.stack_host}:{windows.ports[0]}/counts/"
+
+    def compared() -> list[tuple[str, int, int]]:
+        with urllib_open(url) as answer:
+            counts = json.loads(answer.read())
+        return [(_arm_name(arm), arm["requests"], _stored(demo, arm)) for arm in counts["arms"]]
+
+    def agree() -> bool:
+        rows = compared()
+        return len(rows) >= 2 and all(abs(f - c) <= 0.01 * c for _, f, c in rows)
+
+    _wait_for(agree, 90, every_s=3)  # both consume the same topics at their own pace
+    rows = compared()
+    for name, faust_count, stored in rows:
+        print(f"{name}: faust {faust_count} requests, clickhouse {stored}")
+    assert len([row for row in rows if row[2]]) >= 2
+    assert all(abs(f - c) <= 0.01 * c for _, f, c in rows), rows
+
+
+def _arm_name(arm: dict[str, Any]) -> str:
+    return f"{arm['experiment_id']} {arm['variant']}"
+
+
+def _stored(demo: DemoRun, arm: dict[str, Any]) -> int:
+    """Served (non-shadow) requests of the arm in the agent's window, in ClickHouse."""
+    sql = (
+        f"SELECT count() AS n FROM {demo.settings.clickhouse_database}.v_served_requests "
+        f"WHERE experiment_id = '{arm['experiment_id']}' AND variant = '{arm['variant']}' "
+        f"AND occurred_at >= parseDateTime64BestEffort('{arm['window_start']}') "
+        f"AND occurred_at < parseDateTime64BestEffort('{arm['window_end']}')"
+    )
+    return int(_query(demo.settings, sql)[0]["n"])
+
+
+def urllib_open(url: str) -> Any:
+    import urllib.request
+
+    return urllib.request.urlopen(url, timeout=10)  # noqa: S310
+
+
+# --------------------------------------------------------------------------- control
+
+
+def test_two_promoters_promoting_at_once_have_exactly_one_winner(demo: DemoRun) -> None:
+    settings = demo.settings
+    port = free_port()
+    standby = supervisor.ServiceProcess(
+        name="promoter-2",
+        command=[sys.executable, "-m", "cli", "promoter"],
+        ports=[port],
+        log_file=settings.state_dir / "logs" / "promoter-2.log",
+        run_dir=settings.state_dir / "run",
+        is_ready=lambda: services.http_answers(f"http://127.0.0.1:{port}/metrics"),
+        start_timeout_s=60,
+        env={
+            **{k: v for k, v in demo.env.items() if k.startswith("SPLITSTREAM_")},
+            "SPLITSTREAM_PROMOTER_METRICS_PORT": str(port),
+        },
+    )
+    supervisor.start(standby)  # a second promoter in the group: one active, one standby
+    try:
+        if _slots(settings).candidate is None:
+            publish_worse_candidate(settings, _console())
+        generation = _slots(settings).generation
+
+        def promote(operator: str) -> str:
+            result = send_command(
+                settings,
+                action="promote",
+                operator=operator,
+                reason="two operators at once",
+                expected_generation=generation,
+            )
+            return result.outcome
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(promote, ["alice", "bob"]))
+        assert outcomes == ["conflict", "done"]
+        after = _slots(settings)
+        assert after.generation == generation + 1 and after.candidate is None
+        raw = s3_client(settings).get_object(Bucket=settings.s3_bucket, Key="control/slots.json")
+        assert set(json.loads(raw["Body"].read())) == {
+            "best",
+            "candidate",
+            "previous_best",
+            "generation",
+        }
+    finally:
+        supervisor.stop(standby)
+
+
+def test_a_corrupted_routing_object_is_reported_and_restored(demo: DemoRun) -> None:
+    settings = demo.settings
+    paused = send_command(settings, action="pause", operator="test", reason="corruption drill")
+    assert paused.outcome in ("done", "refused")
+    s3 = s3_client(settings)
+    bad = Slots(best="not-a-real-version", candidate=None, previous_best=None, generation=999)
+    s3.put_object(Bucket=settings.s3_bucket, Key="control/slots.json", Body=bad.to_json())
+
+    reported = _cli(demo, "replay", "--verify")
+    assert reported.returncode == 7, reported.stdout + reported.stderr
+    assert "not-a-real-version" in reported.stdout
+
+    restored = _cli(demo, "replay", "--restore")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    again = _cli(demo, "replay", "--verify")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert ("restore", "replay") in _ledger_actions(settings)
+
+
+def test_dry_run_with_a_stricter_policy_decides_differently(demo: DemoRun) -> None:
+    recorded = _cli(demo, "replay", "--dry-run")
+    strict = _cli(demo, "replay", "--dry-run", "--policy", str(STRICT_POLICY))
+    assert recorded.returncode == 0 and strict.returncode == 0, strict.stdout + strict.stderr
+    print(strict.stdout)
+    assert strict.stdout != recorded.stdout
+    differ = next(line for line in strict.stdout.splitlines() if "decisions differ" in line)
+    assert not differ.startswith("0 of")
