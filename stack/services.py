@@ -1,4 +1,4 @@
-"""Splitstream's own services as local processes: the sink, predictors, the scorer, the gateway.
+"""Splitstream's own services as local processes: sink, predictors, scorer, gateway, promoter.
 
 They run under the same supervisor as the backing services, so ``splitstream
 stack status`` and ``stack down`` see them too.
@@ -7,6 +7,7 @@ stack status`` and ``stack down`` see them too.
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from pathlib import Path
 
 from plumbing.settings import Settings
@@ -110,9 +111,15 @@ def app_processes(settings: Settings) -> list[ServiceProcess]:
     ]
 
 
-def up(settings: Settings) -> None:
-    """Start every service that is not running, together; returns once all answer."""
-    supervisor.start_all(app_processes(settings))
+#: The request path alone: what serving needs, without the sink and the promoter.
+SERVING = ("predictor-prod", "predictor-candidate", "scorer", "gateway")
+
+
+def up(settings: Settings, only: Collection[str] | None = None) -> None:
+    """Start every service (or those named in ``only``) that is not running, together;
+    returns once all answer."""
+    chosen = [p for p in app_processes(settings) if only is None or p.name in only]
+    supervisor.start_all(chosen)
 
 
 def down(settings: Settings) -> list[str]:

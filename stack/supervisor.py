@@ -167,8 +167,17 @@ def start_all(services: list[ServiceProcess]) -> list[int]:
     return pids
 
 
+#: A process just killed can still hold its ports for a moment: its leader is a zombie
+#: while its other threads finish exiting, and they own the sockets.
+PORT_RELEASE_WAIT_S = 10.0
+
+
 def _check_ports_free(service: ServiceProcess) -> None:
+    deadline = time.monotonic() + PORT_RELEASE_WAIT_S
     taken = [port for port in service.ports if not port_is_free(port)]
+    while taken and time.monotonic() < deadline:
+        time.sleep(0.2)
+        taken = [port for port in taken if not port_is_free(port)]
     if taken:
         raise ServiceStartError(
             f"{service.name}: port(s) {taken} already in use by another process; "

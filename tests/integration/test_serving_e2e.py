@@ -49,7 +49,7 @@ def serving(stack: Settings) -> Iterator[Settings]:
         train_and_publish(settings, target_slot="best", algorithms=("lasso",))
         train_and_publish(settings, target_slot="candidate", algorithms=("ridge",))
         try:
-            services.up(settings)
+            services.up(settings, only=services.SERVING)
             _wait_for_candidate(settings)
             yield settings
         finally:

@@ -1,7 +1,9 @@
 """Start-up failures name the service and its log file, and leave nothing running."""
 
+import dataclasses
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,10 @@ def test_service_that_exits_at_once_fails_naming_it_and_its_log(tmp_path: Path) 
     assert "boom" in process.log_file.read_text()
 
 
-def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+def test_a_taken_port_is_refused_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervisor, "PORT_RELEASE_WAIT_S", 0.5)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -53,3 +58,19 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
         with pytest.raises(ServiceStartError, match=f"port\\(s\\) \\[{port}\\] already in use"):
             supervisor.start(process)
     assert not process.pid_file.exists()
+
+
+def test_a_port_released_within_the_wait_is_taken(tmp_path: Path) -> None:
+    # Given a port held (as by a process still exiting) and released half a second later
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    threading.Timer(0.5, taken.close).start()
+    process = _process(tmp_path, [sys.executable, "-c", "import time; time.sleep(30)"], port)
+    process = dataclasses.replace(process, is_ready=lambda: True)
+    # Then the start waits for it instead of refusing
+    try:
+        assert supervisor.start(process) > 0
+    finally:
+        supervisor.stop(process)
