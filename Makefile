@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install jars docs lint format test test-unit test-integration demo stack-up stack-down stack-status clean
+.PHONY: help install jars browsers docs lint format test test-unit test-integration screenshots demo stack-up stack-down stack-status clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -28,6 +28,13 @@ install: $(VENV)/.installed ## Install Python packages into .venv (pinned by uv.
 jars: install ## Fetch the Kafka and S3 server jars through Maven
 	$(BIN)/splitstream stack install
 
+browsers: ## Install headless Chromium and its driver from Debian's packages (browser tests)
+	@if [ ! -x /usr/bin/chromedriver ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
+	fi
+
 docs: install ## Regenerate the README's configuration table from the settings
 	$(BIN)/python -m plumbing.settings_doc
 
@@ -41,15 +48,19 @@ format: install ## Format and fix with ruff
 
 test: ## Install everything, start a stack on free ports, run every test, stop it
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory install jars lint && \
+	$(MAKE) --no-print-directory install jars browsers lint && \
 	$(BIN)/pytest tests --durations=15; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s, exit $$status"; exit $$status
 
 test-unit: install ## Run the unit tests only (no services)
 	$(BIN)/pytest tests/unit
 
-test-integration: jars ## Run the integration tests (starts and stops its own stack)
+test-integration: jars browsers ## Run the integration tests (starts and stops its own stack)
 	$(BIN)/pytest tests/integration
+
+screenshots: jars browsers ## Run the browser tests and save PNGs of / and /dashboard in screenshots/
+	SPLITSTREAM_SCREENSHOTS_DIR=screenshots $(BIN)/pytest tests/integration/test_browser.py -q
+	@echo "screenshots in $(CURDIR)/screenshots: $$(ls screenshots/*.png | tr '\n' ' ')"
 
 demo: jars ## Run the whole system on port 7000 until Ctrl-C (EXIT=1: run the scenario and stop)
 	$(BIN)/splitstream demo

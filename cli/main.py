@@ -1,7 +1,8 @@
 """The ``splitstream`` command: one entry point, one subcommand per job.
 
 Subcommands are imported only when they run: a predictor process should not pay for
-importing MLflow, nor the gateway for scikit-learn.
+importing MLflow, nor the gateway for scikit-learn. ``splitstream --help`` imports none
+of them: it lists the one-line summaries kept here.
 """
 
 import importlib
@@ -13,6 +14,7 @@ COMMANDS = {
     "up": "cli.run_commands:up",
     "demo": "cli.run_commands:demo",
     "stack": "cli.stack_commands:stack",
+    "status": "cli.status_command:status",
     "train": "cli.train_commands:train",
     "trainer": "cli.train_commands:trainer",
     "predictor": "cli.predictor_commands:predictor",
@@ -31,13 +33,43 @@ COMMANDS = {
     "query": "cli.sink_commands:query",
 }
 
+#: Subcommand name -> the first sentence of its help, shown by ``splitstream --help``
+#: without importing the command (tests/unit/test_cli_help.py keeps the two equal).
+SUMMARIES = {
+    "up": "Start the local stack and every Splitstream service, then return.",
+    "demo": "Run the whole system and its A/B loop: stack, services, models, decisions.",
+    "stack": "Start, stop and inspect the local stack (state in SPLITSTREAM_STATE_DIR).",
+    "status": "Show the stack's and the services' state, and the routing slots.",
+    "train": "Train once: load and clean the data, choose a model, publish it if it passes "
+    "the gate.",
+    "trainer": "Train on a schedule (APScheduler): every SPLITSTREAM_TRAIN_CRON, read in UTC.",
+    "predictor": "Run one predictor worker; start several per slot to share the load.",
+    "gateway": "Serve predictions over HTTP through Kafka, with the A/B split.",
+    "score": "Score a CSV of listings through Kafka (score.requests -> score.results).",
+    "promoter": "Run the promoter: decide on evidence, swap slots, broadcast, record in the "
+    "ledger.",
+    "promote": "Promote the candidate to best now (the old best is kept for rollback).",
+    "reject": "Reject the candidate: empty its slot; all traffic goes to prod.",
+    "rollback": "Roll best back to the previous best version.",
+    "pause": "Pause the promoter's automatic decisions (commands still work).",
+    "resume": "Resume the promoter's automatic decisions.",
+    "replay": "Replay the promoter's ledger: check S3 against it, repair S3, or try a policy.",
+    "simulate": "Run the promotion policy on synthetic feedback and print three figures.",
+    "report": "Print the A/B summary of an experiment: prod against the candidate.",
+    "sink": "Store every topic's events in ClickHouse, and answer read-only SQL.",
+    "query": "Run one read-only SQL statement on the event tables and print the result.",
+}
+
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use (the pattern of click's docs)."""
 
-    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, lazy: dict[str, str], summaries: dict[str, str], **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._lazy = lazy
+        self._summaries = summaries
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *self._lazy]
@@ -49,14 +81,23 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
         return command
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the subcommands from their summaries, importing none of them."""
+        rows = [(name, self._summaries.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 @click.group(
     cls=LazyGroup,
     lazy=COMMANDS,
+    summaries=SUMMARIES,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 def main() -> None:
     """Splitstream: serve a model through Kafka, A/B-test a candidate, promote on evidence.
+
+    Every subcommand has --help, with examples: splitstream COMMAND --help.
 
     \b
     Exit codes:

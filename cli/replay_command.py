@@ -19,6 +19,8 @@ from promoter.replay import Verification, dry_run, restore, verify
 from promoter.swap import SlotSwap
 
 console = Console()
+#: Spinners go to stderr, so piped output stays clean.
+progress_console = Console(stderr=True)
 
 #: Exit code of ``--verify`` when S3 and the ledger disagree.
 EXIT_MISMATCH = 7
@@ -38,7 +40,7 @@ EXIT_MISMATCH = 7
     help="Policy file for --dry-run [default: SPLITSTREAM_PROMOTER_POLICY_FILE].",
 )
 def replay(mode: str, policy_file: Path | None) -> None:
-    """Replay the promoter's ledger.
+    """Replay the promoter's ledger: check S3 against it, repair S3, or try a policy.
 
     \b
     --verify   rebuild the expected slots from the ledger and compare them with S3
@@ -66,7 +68,8 @@ def replay(mode: str, policy_file: Path | None) -> None:
 
 
 def _verification(settings: Settings) -> Verification:
-    records = read_ledger(settings)
+    with progress_console.status("reading the ledger from Kafka"):
+        records = read_ledger(settings)
     return verify(records, SlotStore(s3_client(settings), settings.s3_bucket).read())
 
 
@@ -104,9 +107,13 @@ def _restore(settings: Settings, verification: Verification) -> None:
 
 
 def _dry_run(settings: Settings, policy_file: Path) -> None:
+    policy = load_policy(policy_file)
     clickhouse = open_clickhouse_reader(settings)
     try:
-        rows = dry_run(read_ledger(settings), clickhouse, settings, load_policy(policy_file))
+        with progress_console.status("reading the ledger from Kafka") as spinner:
+            records = read_ledger(settings)
+            spinner.update(f"re-deciding {len(records):,} ledger records with {policy_file}")
+            rows = dry_run(records, clickhouse, settings, policy)
     finally:
         clickhouse.close()
     table = Table("seq", "at", "experiment", "recorded", "proposed", "why (proposed)")

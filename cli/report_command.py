@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consumers.report import ABReport, VariantStats, latest_experiment, read_report, report_dict
-from plumbing.settings import get_settings
+from plumbing.settings import Settings, get_settings
 
 console = Console()
 
@@ -73,24 +73,11 @@ def report(
       splitstream report --plots charts/          # also writes charts/*.png
       splitstream report --candidate-share 0.5    # after changing the split by hand
     """
-    from plumbing.clickhouse import open_clickhouse_reader  # the reader needs the sink up
-
     settings = get_settings()
     share = settings.candidate_share if candidate_share is None else candidate_share
     try:
-        clickhouse = open_clickhouse_reader(settings)
-        try:
-            chosen = experiment_id or latest_experiment(clickhouse, settings.clickhouse_database)
-            result = None
-            if chosen is not None:
-                result = read_report(
-                    clickhouse,
-                    database=settings.clickhouse_database,
-                    experiment_id=chosen,
-                    candidate_share=share,
-                )
-        finally:
-            clickhouse.close()
+        with Console(stderr=True).status("reading the experiment's views from ClickHouse"):
+            chosen, result = _read(settings, experiment_id, candidate_share=share)
     except Exception as error:  # any engine or transport failure: say what, never a traceback
         click.echo(f"error: cannot read ClickHouse: {type(error).__name__}: {error}", err=True)
         sys.exit(1)
@@ -105,6 +92,28 @@ def report(
     print_report(result, console)
     for path in charts:
         console.print(f"chart: {path}")
+
+
+def _read(
+    settings: Settings, experiment_id: str | None, *, candidate_share: float
+) -> tuple[str | None, ABReport | None]:
+    """The experiment (given, else the latest) and its report; (None, None) before any."""
+    from plumbing.clickhouse import open_clickhouse_reader  # the reader needs the sink up
+
+    clickhouse = open_clickhouse_reader(settings)
+    try:
+        chosen = experiment_id or latest_experiment(clickhouse, settings.clickhouse_database)
+        if chosen is None:
+            return None, None
+        summary = read_report(
+            clickhouse,
+            database=settings.clickhouse_database,
+            experiment_id=chosen,
+            candidate_share=candidate_share,
+        )
+        return chosen, summary
+    finally:
+        clickhouse.close()
 
 
 def _write_charts(result: ABReport, plots_dir: Path | None) -> list[Path]:

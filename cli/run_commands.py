@@ -12,8 +12,6 @@ from rich.console import Console
 from plumbing.settings import Settings, get_settings
 from stack import local, services
 from stack.errors import StackError
-from stack.loop_demo import run_loop
-from stack.scenario import bootstrap_models, run_scenario
 
 console = Console()
 
@@ -77,6 +75,9 @@ def demo(exit_after: bool) -> None:
       splitstream demo
       EXIT=1 splitstream demo      # run the scenario, stop, exit 0 on success
     """
+    from stack.loop_demo import run_loop  # MLflow and scikit-learn: only when the demo runs
+    from stack.scenario import bootstrap_models, run_scenario
+
     for name, value in DEMO_DEFAULTS.items():
         os.environ.setdefault(name, value)
     get_settings.cache_clear()

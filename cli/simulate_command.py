@@ -86,15 +86,16 @@ def simulate(
         policy = load_policy(policy_file or get_settings().promoter_policy_file)
     except PolicyError as error:
         raise click.ClickException(str(error)) from error
-    figures = simulate_policy(
-        policy,
-        seed=seed,
-        experiments=experiments,
-        paired=paired,
-        horizon=horizon,
-        batch=batch,
-        srm_requests=srm_requests,
-    )
+    with Console(stderr=True).status(f"simulating {experiments:,} experiments per figure"):
+        figures = simulate_policy(
+            policy,
+            seed=seed,
+            experiments=experiments,
+            paired=paired,
+            horizon=horizon,
+            batch=batch,
+            srm_requests=srm_requests,
+        )
     console = Console() if sys.stdout.isatty() else Console(width=200)
     console.print(_table(figures, alpha=policy.alpha, srm_p=policy.srm_p_threshold))
 

@@ -24,12 +24,23 @@ def stack() -> None:
       splitstream stack up
       splitstream stack status
       SPLITSTREAM_KAFKA_PORT=19092 splitstream stack up
+      splitstream stack down
     """
 
 
 @stack.command()
 def install() -> None:
-    """Fetch the Kafka and S3 server jars through Maven (skipped when present)."""
+    """Fetch the Kafka and S3 server jars through Maven (skipped when present).
+
+    \b
+    `splitstream stack up` does this too; run it alone to fetch ahead of time.
+    The jars go to SPLITSTREAM_LIB_DIR (default: .splitstream/lib in the checkout).
+
+    \b
+    Examples:
+      splitstream stack install
+      SPLITSTREAM_LIB_DIR=/opt/splitstream/lib splitstream stack install
+    """
     _run(local.install)
     click.echo("installed")
 
@@ -39,27 +50,45 @@ def up() -> None:
     """Start every local service and return once each answers.
 
     \b
-    Example:
+    Examples:
+      splitstream stack up
       splitstream stack up && splitstream stack status
+      SPLITSTREAM_KAFKA_PORT=19092 splitstream stack up
     """
     settings = _run(local.up)
-    _print_status(settings)
+    print_status(settings)
 
 
 @stack.command()
 def down() -> None:
-    """Stop every local service; data stays in the state folder."""
+    """Stop every local service; data stays in the state folder.
+
+    \b
+    It stops Splitstream's own services (those `splitstream up` started) too,
+    before the stack.
+
+    \b
+    Examples:
+      splitstream stack down
+      splitstream stack down && splitstream stack status    # exits 1: all stopped
+    """
     stopped = _run(local.down)
     click.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
 
 
 @stack.command()
 def status() -> None:
-    """Show each service's state, port and log file. Exits 1 unless all run."""
-    settings = get_settings()
-    statuses = _print_status(settings)
-    if any(s.state != "running" for s in statuses):
-        sys.exit(1)
+    """Show each service's state, port and log file. Exits 1 unless all run.
+
+    \b
+    `splitstream status` shows the same, and the routing slots as well.
+
+    \b
+    Examples:
+      splitstream stack status
+      splitstream stack status > status.txt || echo "a service is down"
+    """
+    exit_unless_all_run(print_status(get_settings()))
 
 
 def _run(action: Callable[[Settings], T]) -> T:
@@ -71,7 +100,14 @@ def _run(action: Callable[[Settings], T]) -> T:
         sys.exit(1)
 
 
-def _print_status(settings: Settings) -> list[local.ServiceStatus]:
+def exit_unless_all_run(statuses: list[local.ServiceStatus]) -> None:
+    """Exit 1 when a service is not running (stopped, or dead with its pid file left)."""
+    if any(s.state != "running" for s in statuses):
+        sys.exit(1)
+
+
+def print_status(settings: Settings) -> list[local.ServiceStatus]:
+    """Print the table of services (state, pid, port, log file) and return their states."""
     statuses = local.status(settings)
     table = Table("service", "state", "pid", "port", "log file")
     for s in statuses:

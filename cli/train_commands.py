@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -22,10 +23,11 @@ from rich.table import Table
 from plumbing.errors import SplitstreamError
 from plumbing.settings import get_settings
 from trainer.errors import EXIT_ERROR
-from trainer.main import StepHook, TrainResult, planned_steps, train_and_publish
 from trainer.publish import TARGET_SLOTS
-from trainer.schedule import JOB_ID, build_scheduler, training_job
 from trainer.selection import ALGORITHMS, BASELINE, DEFAULT_ALGORITHMS, WEAK
+
+if TYPE_CHECKING:
+    from trainer.main import StepHook, TrainResult
 
 _ALGORITHM_HELP = (
     "Search only this algorithm (repeatable). Default: all of "
@@ -77,6 +79,8 @@ def train(algorithms: tuple[str, ...], slot: str) -> None:
       # a deliberately weak candidate, for a demo (the regression gate relaxed):
       SPLITSTREAM_TRAIN_MAX_MAE_REGRESSION=10 splitstream train --algorithm weak
     """
+    from trainer.main import planned_steps, train_and_publish  # MLflow: only when it trains
+
     settings = get_settings()
     chosen = algorithms or None
     try:
@@ -121,6 +125,8 @@ def trainer(cron: str | None, algorithms: tuple[str, ...], run_now: bool) -> Non
       splitstream trainer --cron "*/30 * * * *" --algorithm ridge
       SPLITSTREAM_TRAIN_CRON="0 2 * * *" splitstream trainer
     """
+    from trainer.schedule import JOB_ID, build_scheduler, training_job  # MLflow, as above
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     settings = get_settings()
@@ -144,7 +150,7 @@ def trainer(cron: str | None, algorithms: tuple[str, ...], run_now: bool) -> Non
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[StepHook]:
+def _progress(total: int) -> Iterator["StepHook"]:
     """A progress bar on stderr with one step per stage and per algorithm."""
     with Progress(
         SpinnerColumn(),
@@ -168,7 +174,7 @@ def _progress(total: int) -> Iterator[StepHook]:
         progress.update(task, completed=total, description="done")
 
 
-def _print_result(result: TrainResult, *, bucket: str) -> None:
+def _print_result(result: "TrainResult", *, bucket: str) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=200)
     table = Table("algorithm", "best params", "CV MAE", "test MAE", "test RMSE", "test R²")
     for candidate in result.selection.candidates:

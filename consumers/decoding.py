@@ -21,7 +21,7 @@ def decode_json(value: bytes | None) -> Any:
 
     Raises:
         EmptyMessageError: no value (a tombstone).
-        NotJsonError: not UTF-8 JSON.
+        NotJsonError: not UTF-8 JSON, or nested too deeply.
     """
     if value is None:
         raise EmptyMessageError("message has no value (tombstone)")
@@ -29,6 +29,8 @@ def decode_json(value: bytes | None) -> Any:
         return json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise NotJsonError(f"not UTF-8 JSON: {error}") from error
+    except RecursionError:  # json.loads recurses once per level: "[[[[..." exhausts the stack
+        raise NotJsonError("not usable JSON: nested too deeply") from None
 
 
 def event_type_of(obj: dict[str, Any], events: tuple[str, ...], topic: str) -> str:

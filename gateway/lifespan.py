@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from gateway.dashboard import DashboardSource
 from gateway.kafka_link import KafkaLink
 from gateway.metrics import GatewayMetrics
 from gateway.predictions import PredictionService
@@ -35,6 +36,7 @@ class Gateway:
     listener: InboundListener
     routing: RoutingCache
     predictions: PredictionService
+    dashboard: DashboardSource
 
     @classmethod
     def build(cls, settings: Settings) -> "Gateway":
@@ -49,7 +51,8 @@ class Gateway:
         predictions = PredictionService(
             settings, routing=routing, link=link, pending=pending, metrics=metrics
         )
-        return cls(settings, metrics, pending, link, listener, routing, predictions)
+        dashboard = DashboardSource(settings, kafka_up=lambda: link.available)
+        return cls(settings, metrics, pending, link, listener, routing, predictions, dashboard)
 
     async def start(self) -> None:
         await self.routing.start()

@@ -6,14 +6,16 @@ Run it with ``splitstream gateway`` or ``uvicorn --factory gateway.main:create_a
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.deps import SPLIT_KEY_HEADER
 from gateway.errors import GatewayError, handle_error
 from gateway.lifespan import lifespan
-from gateway.routes import admin, feedback, info, legacy, predict
+from gateway.routes import admin, dashboard, feedback, info, legacy, pages, predict
 from gateway.settings_check import check_settings
+from gateway.web import STATIC_DIR
 from plumbing.settings import Settings, get_settings
 
 
@@ -34,8 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings
 
-    for router in (predict.router, feedback.router, admin.router, info.router, legacy.router):
-        app.include_router(router)
+    for routes in (predict, feedback, admin, info, dashboard, legacy, pages):
+        app.include_router(routes.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     for error_class in (GatewayError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(error_class, handle_error)

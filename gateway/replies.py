@@ -176,7 +176,7 @@ class InboundListener:
     def _handle_reply(self, record: ConsumerRecord[Any, Any]) -> None:
         try:
             reply = PredictReply.model_validate(json.loads(record.value))
-        except (ValueError, TypeError, ValidationError) as error:
+        except (ValueError, TypeError, ValidationError, RecursionError) as error:
             log.warning(
                 "dropping undecodable reply at %s[%s]@%s: %s",
                 record.topic,

@@ -77,7 +77,7 @@ def _await_result(
 def _result_for(value: bytes | None, command_id: str) -> PromoterCommandResult | None:
     try:
         event = json.loads(value or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         return None
     if not isinstance(event, dict) or event.get("event_type") != "promoter.command_result":
         return None

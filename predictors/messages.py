@@ -32,7 +32,7 @@ def decode_json(value: bytes | None) -> Any:
 
     Raises:
         EmptyMessageError: the message has no value (a tombstone).
-        NotJsonError: the value is not UTF-8 JSON.
+        NotJsonError: the value is not UTF-8 JSON, or nested too deeply.
     """
     if value is None:
         raise EmptyMessageError("message has no value (tombstone)")
@@ -40,6 +40,8 @@ def decode_json(value: bytes | None) -> Any:
         return json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise NotJsonError(f"not UTF-8 JSON: {error}") from error
+    except RecursionError:  # json.loads recurses once per level: "[[[[..." exhausts the stack
+        raise NotJsonError("not usable JSON: nested too deeply") from None
 
 
 def parse_contract(obj: Any, model: type[M], event_type: str) -> M:

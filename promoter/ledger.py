@@ -2,7 +2,8 @@
 
 ``promoter.ledger`` has one partition and one writer, the active promoter, so a
 record's ``sequence`` is its position: the writer reads the last record when it
-starts and counts on from there.
+starts and counts on from there. Reading it is shared (plumbing/ledger_reader.py);
+writing it belongs here.
 """
 
 import json
@@ -11,53 +12,18 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.structs import TopicPartition
+from kafka import KafkaProducer
 
-from plumbing import kafka
+from plumbing.ledger_reader import read_ledger
 from plumbing.model_store import Slots, SlotsVersion
 from plumbing.settings import Settings
 from schemas.models import LedgerRecord
 
 log = logging.getLogger(__name__)
 
+__all__ = ["EMPTY_SLOTS", "Ledger", "read_ledger", "slots_json"]
+
 EMPTY_SLOTS = Slots(best=None)
-
-
-def _partition(settings: Settings) -> TopicPartition:
-    return TopicPartition(settings.topic("promoter_ledger").name, 0)
-
-
-def read_ledger(settings: Settings, *, timeout_s: float = 10.0) -> list[LedgerRecord]:
-    """Every record from the start to the current end, in sequence order.
-
-    A record that does not parse is skipped with a log line: the sink dead-letters it.
-    """
-    consumer = kafka.consumer(settings, group_id=None, client_id="ledger-reader")
-    try:
-        return _read_all(consumer, _partition(settings), timeout_s)
-    finally:
-        consumer.close()
-
-
-def _read_all(consumer: KafkaConsumer, partition: TopicPartition, timeout_s: float) -> list[Any]:
-    consumer.assign([partition])
-    end = consumer.end_offsets([partition])[partition]
-    consumer.seek_to_beginning(partition)
-    records: list[LedgerRecord] = []
-    polls = max(1, int(timeout_s / 0.5))
-    while consumer.position(partition) < end and polls > 0:
-        polls -= 1
-        for message in consumer.poll(timeout_ms=500).get(partition, []):
-            if message.offset >= end:
-                break
-            try:
-                records.append(LedgerRecord.model_validate_json(message.value))
-            except ValueError as error:
-                log.warning("ledger offset %d is not a ledger record: %s", message.offset, error)
-    if consumer.position(partition) < end:
-        raise TimeoutError(f"ledger not read to its end ({end}) within {timeout_s} s")
-    return sorted(records, key=lambda r: r.sequence)
 
 
 def slots_json(slots: Slots | None) -> dict[str, Any]:

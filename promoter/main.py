@@ -107,7 +107,7 @@ class PromoterLoop:
 def _json_object(value: bytes | None) -> dict[str, Any] | None:
     try:
         obj = json.loads(value or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         return None
     return obj if isinstance(obj, dict) else None
 

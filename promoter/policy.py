@@ -82,6 +82,12 @@ class Policy(BaseModel):
     p95_latency_margin: float = Field(
         0.25, ge=0, description="Allowed excess of the candidate's p95 latency (relative)."
     )
+    p95_latency_margin_ms: float = Field(
+        50.0,
+        ge=0,
+        description="Allowed excess of the candidate's p95 latency (absolute, ms); a breach "
+        "needs both margins exceeded.",
+    )
     watch_min_feedback: int = Field(
         100, ge=2, description="Feedback per version (or pairs) before the watch judges MAE."
     )
@@ -384,10 +390,12 @@ def _guardrail_breaches(
         prod_p95_ms=prod.latency_p95_ms,
         candidate_p95_ms=candidate.latency_p95_ms,
         margin_relative=policy.p95_latency_margin,
+        margin_ms=policy.p95_latency_margin_ms,
     ):
         breaches.append(
             f"guardrail: {challenger}'s p95 latency {candidate.latency_p95_ms:.1f} ms exceeds "
-            f"{incumbent}'s {prod.latency_p95_ms:.1f} ms plus {policy.p95_latency_margin:.0%}"
+            f"{incumbent}'s {prod.latency_p95_ms:.1f} ms plus {policy.p95_latency_margin:.0%} "
+            f"and {policy.p95_latency_margin_ms:g} ms"
         )
     return breaches
 

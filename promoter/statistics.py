@@ -257,12 +257,19 @@ def error_rate_breached(*, prod_rate: float, candidate_rate: float, margin_absol
 
 
 def latency_breached(
-    *, prod_p95_ms: float, candidate_p95_ms: float, margin_relative: float
+    *,
+    prod_p95_ms: float,
+    candidate_p95_ms: float,
+    margin_relative: float,
+    margin_ms: float = 0.0,
 ) -> bool:
-    """The candidate's p95 latency exceeds prod's by more than the relative margin.
+    """The candidate's p95 latency exceeds prod's by more than both margins.
 
-    Unknown latencies (NaN, as ClickHouse returns for no rows) never breach.
+    The absolute margin keeps a few milliseconds of noise on a small p95 (other work on
+    the same cores, a garbage collection) from counting as a regression. Unknown
+    latencies (NaN, as ClickHouse returns for no rows) never breach.
     """
     if not (math.isfinite(prod_p95_ms) and math.isfinite(candidate_p95_ms)):
         return False
-    return candidate_p95_ms > prod_p95_ms * (1 + margin_relative)
+    excess = candidate_p95_ms - prod_p95_ms
+    return excess > prod_p95_ms * margin_relative and excess > margin_ms

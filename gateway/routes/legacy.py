@@ -14,7 +14,7 @@ from gateway.deps import GatewayDep, HeaderKeyDep
 from gateway.errors import BadRequestError
 from gateway.routes.feedback import publish_feedback
 from gateway.schemas import (
-    ERRORS,
+    LEGACY_ERRORS,
     LegacyFeedbackIn,
     LegacyFeedbackOut,
     LegacyHealthOut,
@@ -39,7 +39,7 @@ async def get_location_names(gateway: GatewayDep) -> LegacyLocationsOut:
     return LegacyLocationsOut(locations=list(gateway.routing.current.locations))
 
 
-@router.post("/predict_home_price", response_model=LegacyPredictOut, responses=ERRORS)
+@router.post("/predict_home_price", response_model=LegacyPredictOut, responses=LEGACY_ERRORS)
 async def predict_home_price(
     form: Annotated[LegacyPredictForm, Form()],
     gateway: GatewayDep,
@@ -56,7 +56,7 @@ async def predict_home_price(
     )
 
 
-@router.post("/feedback", response_model=LegacyFeedbackOut, responses=ERRORS)
+@router.post("/feedback", response_model=LegacyFeedbackOut, responses=LEGACY_ERRORS)
 async def feedback(body: LegacyFeedbackIn, gateway: GatewayDep) -> LegacyFeedbackOut:
     """``{prediction_id, feedback_type, feedback_value?, feedback_text?}``; 200 when recorded.
 

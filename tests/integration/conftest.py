@@ -2,20 +2,27 @@
 
 The session starts one stack in a fresh state folder and stops it at the end,
 whatever happened. A service that does not start fails the session; nothing skips.
+``demo`` runs `splitstream demo` on that stack once per session, shared by the loop's
+tests and the browser tests.
 """
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from plumbing.settings import DEFAULT_STATE_DIR, Settings, get_settings, load_settings
 from stack import local
-from stack.supervisor import free_port
+from stack.supervisor import free_port, port_is_free
 
 
 def _stack_env(state_dir: Path) -> dict[str, str]:
@@ -66,3 +73,121 @@ def stack(stack_env: dict[str, str]) -> Iterator[Settings]:
 def unique() -> str:
     """A fresh suffix, so each test has its own topics, groups and keys."""
     return uuid.uuid4().hex[:12]
+
+
+# --------------------------------------------------------------------------- the demo
+
+READY_LINE = "running; Ctrl-C stops everything"
+DEMO_TIMEOUT_S = 900
+
+
+@dataclass
+class DemoRun:
+    settings: Settings
+    env: dict[str, str]
+    process: subprocess.Popen[str]
+    lines: list[str]
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _demo_env(stack: Settings, state_dir: Path) -> dict[str, str]:
+    assert stack.s3_access_key is not None and stack.s3_secret_key is not None
+    assert stack.admin_token is not None
+    suffix = uuid.uuid4().hex[:8]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPLITSTREAM_")}
+    return {
+        **env,
+        "SPLITSTREAM_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "SPLITSTREAM_S3_ENDPOINT_URL": stack.s3_endpoint,
+        "SPLITSTREAM_S3_ACCESS_KEY": stack.s3_access_key.get_secret_value(),
+        "SPLITSTREAM_S3_SECRET_KEY": stack.s3_secret_key.get_secret_value(),
+        "SPLITSTREAM_ADMIN_TOKEN": stack.admin_token.get_secret_value(),
+        "SPLITSTREAM_MLFLOW_TRACKING_URI": stack.mlflow_uri,
+        "SPLITSTREAM_S3_BUCKET": f"demo-{suffix}",
+        "SPLITSTREAM_TOPIC_PREFIX": f"demo-{suffix}.",
+        "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
+        "SPLITSTREAM_SINK_PORT": str(free_port()),
+        "SPLITSTREAM_STATE_DIR": str(state_dir),
+        "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+    }
+
+
+def _settings_of(env: dict[str, str]) -> Settings:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            if key.startswith("SPLITSTREAM_"):
+                patch.setenv(key, value)
+        return load_settings()
+
+
+def _read_lines(process: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if READY_LINE in line:
+            ready.set()
+    ready.set()  # the demo ended: whoever waits should look
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the shared running demo go last: the loop's, then the browser's.
+
+    The demo's services then never run beside other tests (nor through the stack
+    restart of test_stack_lifecycle), and the session's end stops them right after.
+    """
+
+    def rank(item: pytest.Item) -> int:
+        if "demo" not in getattr(item, "fixturenames", ()):
+            return 0
+        return 1 if item.module is not None and item.module.__name__.endswith("test_loop") else 2
+
+    items.sort(key=rank)
+
+
+@pytest.fixture(scope="session")
+def demo(stack: Settings) -> Iterator[DemoRun]:
+    """`splitstream demo` on the session's stack, once it has played the whole loop.
+
+    Shared by every test of the session (it takes minutes to start); at the end it is
+    stopped with SIGTERM and nothing may be left: ports free, no pid files.
+    """
+    state_dir = Path(tempfile.mkdtemp(prefix="splitstream-demo-"))
+    env = _demo_env(stack, state_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=_read_lines, args=(process, lines, ready), daemon=True)
+    reader.start()
+    run = DemoRun(_settings_of(env), env, process, lines)
+    try:
+        ready.wait(DEMO_TIMEOUT_S)
+        print("\n".join(lines[-80:]))
+        assert process.poll() is None, "the demo exited:\n" + run.output[-5000:]
+        assert any(READY_LINE in line for line in lines), run.output[-5000:]
+        yield run
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=180)
+        reader.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+        _assert_nothing_left(run)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _assert_nothing_left(run: DemoRun) -> None:
+    assert port_is_free(run.settings.gateway_port)
+    assert port_is_free(run.settings.sink_port)
+    assert not list((run.settings.state_dir / "run").glob("*.json"))

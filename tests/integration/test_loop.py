@@ -1,140 +1,39 @@
 """The A/B loop on the real stack, as `make demo` plays it, then checked piece by piece.
 
-The module starts `splitstream demo` once, against the session's Kafka, S3 and MLflow
-(given by URL, in its own bucket and topic prefix) and waits until it has played the
-loop: a weak best model, a better candidate promoted on held-out traffic with feedback,
-a worse one rejected, a bad promotion forced by hand and rolled back. The tests then
-read its ledger, its ClickHouse (through the sink) and its services, and finally stop
-the demo with SIGTERM and check that nothing is left behind.
+The session starts `splitstream demo` once (the ``demo`` fixture of conftest.py),
+against the session's Kafka, S3 and MLflow (given by URL, in its own bucket and topic
+prefix) and waits until it has played the loop: a weak best model, a better candidate
+promoted on held-out traffic with feedback, a worse one rejected, a bad promotion forced
+by hand and rolled back. The tests then read its ledger, its ClickHouse (through the
+sink) and its services; at the end of the session the fixture stops the demo with
+SIGTERM and checks that nothing is left behind.
 """
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.model_store import Slots, SlotStore
 from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
-from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
+from plumbing.settings import Settings
 from predictors.score_client import score_requests
 from promoter.ledger import read_ledger
 from schemas.models import ScoreRequest
 from stack import services, supervisor
 from stack.loop_demo import publish_worse_candidate
 from stack.scenario import held_out
-from stack.supervisor import free_port, port_is_free
+from stack.supervisor import free_port
 from stack.traffic import drive
+from tests.integration.conftest import DemoRun
 
-READY_LINE = "running; Ctrl-C stops everything"
-DEMO_TIMEOUT_S = 900
 STRICT_POLICY = Path(__file__).with_name("strict_policy.toml")
-
-
-@dataclass
-class DemoRun:
-    settings: Settings
-    env: dict[str, str]
-    process: subprocess.Popen[str]
-    lines: list[str]
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-
-def _demo_env(stack: Settings, state_dir: Path) -> dict[str, str]:
-    assert stack.s3_access_key is not None and stack.s3_secret_key is not None
-    assert stack.admin_token is not None
-    suffix = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPLITSTREAM_")}
-    return {
-        **env,
-        "SPLITSTREAM_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-        "SPLITSTREAM_S3_ENDPOINT_URL": stack.s3_endpoint,
-        "SPLITSTREAM_S3_ACCESS_KEY": stack.s3_access_key.get_secret_value(),
-        "SPLITSTREAM_S3_SECRET_KEY": stack.s3_secret_key.get_secret_value(),
-        "SPLITSTREAM_ADMIN_TOKEN": stack.admin_token.get_secret_value(),
-        "SPLITSTREAM_MLFLOW_TRACKING_URI": stack.mlflow_uri,
-        "SPLITSTREAM_S3_BUCKET": f"demo-{suffix}",
-        "SPLITSTREAM_TOPIC_PREFIX": f"demo-{suffix}.",
-        "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
-        "SPLITSTREAM_SINK_PORT": str(free_port()),
-        "SPLITSTREAM_STATE_DIR": str(state_dir),
-        "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
-        "PYTHONUNBUFFERED": "1",
-        "COLUMNS": "200",
-    }
-
-
-def _settings_of(env: dict[str, str]) -> Settings:
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            if key.startswith("SPLITSTREAM_"):
-                patch.setenv(key, value)
-        return load_settings()
-
-
-def _read_lines(process: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if READY_LINE in line:
-            ready.set()
-    ready.set()  # the demo ended: whoever waits should look
-
-
-@pytest.fixture(scope="module")
-def demo(stack: Settings) -> Iterator[DemoRun]:
-    state_dir = Path(tempfile.mkdtemp(prefix="splitstream-demo-"))
-    env = _demo_env(stack, state_dir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "demo"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-    reader = threading.Thread(target=_read_lines, args=(process, lines, ready), daemon=True)
-    reader.start()
-    run = DemoRun(_settings_of(env), env, process, lines)
-    try:
-        ready.wait(DEMO_TIMEOUT_S)
-        print("\n".join(lines[-80:]))
-        assert process.poll() is None, "the demo exited:\n" + run.output[-5000:]
-        assert any(READY_LINE in line for line in lines), run.output[-5000:]
-        yield run
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        process.wait(timeout=180)
-        reader.join(timeout=10)
-        assert process.stdout is not None
-        process.stdout.close()
-        _assert_nothing_left(run)
-        shutil.rmtree(state_dir, ignore_errors=True)
-
-
-def _assert_nothing_left(run: DemoRun) -> None:
-    assert port_is_free(run.settings.gateway_port)
-    assert port_is_free(run.settings.sink_port)
-    assert not list((run.settings.state_dir / "run").glob("*.json"))
 
 
 def _ledger_actions(settings: Settings) -> list[tuple[str, str]]:

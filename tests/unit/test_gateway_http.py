@@ -259,6 +259,7 @@ def test_openapi_lists_every_endpoint(client: TestClient) -> None:
         ("/v1/admin/{action}", "post"),
         ("/v1/locations", "get"),
         ("/v1/experiment", "get"),
+        ("/v1/dashboard", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),

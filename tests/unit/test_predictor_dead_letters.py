@@ -77,6 +77,12 @@ def test_non_json_is_a_decode_error() -> None:
     assert caught.value.error_type == "decode"
 
 
+def test_json_nested_too_deeply_is_a_decode_error_not_a_crash() -> None:
+    with pytest.raises(NotJsonError, match="nested too deeply") as caught:
+        _decode(b"[" * 100_000)
+    assert caught.value.error_type == "decode"
+
+
 def test_wrong_schema_is_a_schema_error_naming_the_field() -> None:
     bad = _request(features={"location": "whitefield", "total_sqft": 1200, "bath": 2, "bhk": 0})
     with pytest.raises(SchemaMismatchError, match=r"features\.bhk") as caught:

@@ -131,11 +131,20 @@ def test_candidate_error_rate_above_the_margin_is_rejected() -> None:
 def test_candidate_p95_latency_above_the_margin_is_rejected() -> None:
     stats = replace(
         _feedback(25.0, 20.0),
-        candidate=_variant(requests=10_000, p95_ms=130.0, feedback=20_000, mae=20.0),
+        candidate=_variant(requests=10_000, p95_ms=160.0, feedback=20_000, mae=20.0),
     )
     decision = decide(stats, POLICY)
     assert decision.action == "reject"
-    assert "p95 latency 130.0 ms" in decision.reasons[0]
+    assert "p95 latency 160.0 ms" in decision.reasons[0]
+
+
+def test_a_p95_latency_excess_within_the_absolute_margin_is_noise() -> None:
+    # 30 ms over prod's 100 ms: above 25 %, below the 50 ms absolute margin
+    stats = replace(
+        _feedback(25.0, 20.0),
+        candidate=_variant(requests=10_000, p95_ms=130.0, feedback=20_000, mae=20.0),
+    )
+    assert decide(stats, POLICY).action == "promote"
 
 
 def test_guardrails_wait_for_the_minimum_requests() -> None:

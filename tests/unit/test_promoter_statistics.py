@@ -149,3 +149,10 @@ def test_guardrail_helpers_use_absolute_and_relative_margins() -> None:
     assert latency_breached(prod_p95_ms=100, candidate_p95_ms=130, margin_relative=0.25)
     assert not latency_breached(prod_p95_ms=100, candidate_p95_ms=120, margin_relative=0.25)
     assert not latency_breached(prod_p95_ms=math.nan, candidate_p95_ms=500, margin_relative=0)
+    # 40 ms over a 100 ms p95 passes the relative margin, not an absolute one of 50 ms
+    assert not latency_breached(
+        prod_p95_ms=100, candidate_p95_ms=140, margin_relative=0.25, margin_ms=50
+    )
+    assert latency_breached(
+        prod_p95_ms=100, candidate_p95_ms=151, margin_relative=0.25, margin_ms=50
+    )

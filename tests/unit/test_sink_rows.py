@@ -135,6 +135,8 @@ def test_poison_messages_are_rejected_with_their_cause() -> None:
         decode_event(None, events=feedback.events, topic=feedback.name)
     with pytest.raises(NotJsonError, match="not UTF-8 JSON"):
         decode_event(b"\xff{not json", events=feedback.events, topic=feedback.name)
+    with pytest.raises(NotJsonError, match="nested too deeply"):
+        decode_event(b"[" * 100_000, events=feedback.events, topic=feedback.name)
     with pytest.raises(SchemaMismatchError, match="JSON object"):
         decode_event(b"[1, 2]", events=feedback.events, topic=feedback.name)
     missing = json.dumps({k: v for k, v in valid.items() if k != "request_id"}).encode()

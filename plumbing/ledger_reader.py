@@ -1,0 +1,62 @@
+"""Read the promoter's ledger topic: every record from the start to the current end.
+
+Read-only, so any service may call it (the gateway's dashboard, the CLI's replay); only
+the active promoter writes the ledger (promoter/ledger.py).
+"""
+
+import logging
+
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
+
+from plumbing import kafka
+from plumbing.settings import Settings
+from schemas.models import LedgerRecord
+
+log = logging.getLogger(__name__)
+
+#: How long one poll of the ledger waits for messages.
+POLL_S = 0.5
+
+
+def ledger_partition(settings: Settings) -> TopicPartition:
+    """The ledger's one partition (one writer keeps its records in sequence order)."""
+    return TopicPartition(settings.topic("promoter_ledger").name, 0)
+
+
+def read_ledger(settings: Settings, *, timeout_s: float = 10.0) -> list[LedgerRecord]:
+    """Every record from the start to the current end, in sequence order.
+
+    A record that does not parse is skipped with a log line: the sink dead-letters it.
+
+    Raises:
+        TimeoutError: the end was not reached within ``timeout_s`` seconds.
+    """
+    consumer = kafka.consumer(settings, group_id=None, client_id="ledger-reader")
+    try:
+        return read_partition(consumer, ledger_partition(settings), timeout_s)
+    finally:
+        consumer.close()
+
+
+def read_partition(
+    consumer: KafkaConsumer, partition: TopicPartition, timeout_s: float
+) -> list[LedgerRecord]:
+    """The ledger records of ``partition`` up to its end when called, sorted by sequence."""
+    consumer.assign([partition])
+    end = consumer.end_offsets([partition])[partition]
+    consumer.seek_to_beginning(partition)
+    records: list[LedgerRecord] = []
+    polls = max(1, int(timeout_s / POLL_S))
+    while consumer.position(partition) < end and polls > 0:
+        polls -= 1
+        for message in consumer.poll(timeout_ms=int(POLL_S * 1000)).get(partition, []):
+            if message.offset >= end:
+                break
+            try:
+                records.append(LedgerRecord.model_validate_json(message.value))
+            except ValueError as error:
+                log.warning("ledger offset %d is not a ledger record: %s", message.offset, error)
+    if consumer.position(partition) < end:
+        raise TimeoutError(f"ledger not read to its end ({end}) within {timeout_s} s")
+    return sorted(records, key=lambda r: r.sequence)

@@ -1,0 +1,172 @@
+"""compose.yaml is valid Compose and in step with the code: settings, services and pins.
+
+Docker is not available here, so these tests read the file instead of running it.
+tests/unit/data/compose-spec.json is schema/compose-spec.json of
+github.com/compose-spec/compose-spec at commit 00655e2222608fa6eaecdf12ac5195889ca2244a
+(Apache-2.0), vendored unchanged.
+"""
+
+import json
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+
+from plumbing.settings import ENV_PREFIX, PROJECT_ROOT, load_settings
+from plumbing.settings_doc import settings_table
+from stack import maven, s3_server
+from stack.kafka_node import pinned_kafka_version
+from stack.services import APP_SERVICES
+
+COMPOSE_FILE = PROJECT_ROOT / "compose.yaml"
+DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+SCHEMA_FILE = Path(__file__).parent / "data" / "compose-spec.json"
+#: The services that run once and exit; every other service runs until stopped.
+ONE_SHOT = frozenset({"stack-init", "trainer"})
+#: How compose.yaml builds every Splitstream service: the one Dockerfile at the top.
+ONE_BUILD = {"context": ".", "dockerfile": "Dockerfile"}
+
+
+@cache
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = _compose()["services"]
+    return services
+
+
+def _environment_names(service: dict[str, Any]) -> set[str]:
+    """Variable names of a service's ``environment``, in either of Compose's two forms."""
+    environment = service.get("environment") or {}
+    if isinstance(environment, dict):
+        return set(environment)
+    return {entry.split("=", 1)[0] for entry in environment}
+
+
+def _setting_variables() -> set[str]:
+    """The environment names of the settings, as the README's generated table lists them.
+
+    plumbing/settings_doc.py is the one listing of them; no setting has an alias, so a name
+    is the prefix plus the field name.
+    """
+    return set(re.findall(rf"^\| `({ENV_PREFIX}[A-Z0-9_]+)` \|", settings_table(), re.MULTILINE))
+
+
+def _pyproject_pin(package: str) -> str:
+    dependencies = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in dependencies["dependencies"]:
+        name, _, version = requirement.partition("==")
+        if name.strip() == package:
+            return version.strip()
+    raise AssertionError(f"pyproject.toml pins no {package}")
+
+
+def _s3proxy_version() -> str:
+    return maven.pom_property(s3_server.POM, "s3proxy.version")
+
+
+def _locked_versions() -> dict[str, str]:
+    lock = tomllib.loads((PROJECT_ROOT / "uv.lock").read_text())
+    return {package["name"]: package["version"] for package in lock["package"]}
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    assert "draft-07" in schema["$schema"]  # the validator below must match the schema
+    Draft7Validator.check_schema(schema)
+    errors = Draft7Validator(schema).iter_errors(_compose())
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+    assert problems == []
+    assert _compose().get("name") == "splitstream"
+
+
+def test_every_splitstream_variable_names_an_existing_setting() -> None:
+    used = {
+        name
+        for service in _services().values()
+        for name in _environment_names(service)
+        if name.startswith(ENV_PREFIX)
+    }
+    used |= set(re.findall(rf"\b({ENV_PREFIX}[A-Z0-9_]+)=", DOCKERFILE.read_text()))
+    assert used, "compose.yaml sets no Splitstream setting"
+    assert sorted(used - _setting_variables()) == []
+
+
+@pytest.mark.parametrize(("name", "args"), APP_SERVICES, ids=[name for name, _ in APP_SERVICES])
+def test_each_local_stack_service_runs_in_compose_with_its_command_and_a_healthcheck(
+    name: str, args: tuple[str, ...]
+) -> None:
+    service = _services().get(name)
+    assert service is not None, f"compose.yaml has no service {name!r}"
+    assert service.get("build") == ONE_BUILD
+    assert service.get("command") == list(args)
+    assert service.get("healthcheck", {}).get("test", ["NONE"])[0] in ("CMD", "CMD-SHELL")
+
+
+def test_every_built_service_uses_the_one_dockerfile() -> None:
+    builds = [service["build"] for service in _services().values() if "build" in service]
+    assert DOCKERFILE.is_file()
+    assert builds and all(build == ONE_BUILD for build in builds)
+    assert {"stack-init", "trainer"} <= {n for n, s in _services().items() if "build" in s}
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    missing = [n for n, s in _services().items() if n not in ONE_SHOT and "healthcheck" not in s]
+    assert missing == []
+
+
+def test_every_dependency_exists_and_is_waited_for() -> None:
+    services = _services()
+    problems = []
+    for name, service in services.items():
+        for target, rule in service.get("depends_on", {}).items():
+            if target not in services:
+                problems.append(f"{name} depends on unknown {target}")
+                continue
+            wanted = "service_completed_successfully" if target in ONE_SHOT else "service_healthy"
+            if rule.get("condition") != wanted:
+                problems.append(f"{name} -> {target}: condition should be {wanted}")
+    assert problems == []
+
+
+@pytest.mark.parametrize("name", ["sink", "promoter", "gateway"])
+def test_services_that_open_clickhouse_reach_the_server(name: str) -> None:
+    """Without the URL they would fall back to chDB in their own container, or to the sink's
+    /query endpoint (plumbing/clickhouse.py), neither of which Compose runs."""
+    environment = _services()[name]["environment"]
+    assert environment.get(f"{ENV_PREFIX}CLICKHOUSE_URL", "").endswith("@clickhouse:8123")
+
+
+def test_gateway_is_published_on_its_port() -> None:
+    gateway = _services()["gateway"]
+    port = gateway["environment"][f"{ENV_PREFIX}GATEWAY_PORT"]
+    assert f"{port}:{port}" in gateway.get("ports", [])
+
+
+@pytest.mark.parametrize(
+    ("service", "image"),
+    [
+        ("kafka", f"apache/kafka:{pinned_kafka_version()}"),
+        ("mlflow", f"ghcr.io/mlflow/mlflow:v{_pyproject_pin('mlflow')}"),
+        ("s3", f"andrewgaul/s3proxy:s3proxy-{_s3proxy_version()}"),
+    ],
+)
+def test_backing_service_image_is_the_version_the_project_pins(service: str, image: str) -> None:
+    assert _services()[service]["image"] == image
+
+
+def test_mlflow_server_is_set_up_like_the_local_one() -> None:
+    command = " ".join(_services()["mlflow"]["command"])
+    locked = _locked_versions()
+    for package in ("boto3", "botocore"):
+        assert f"{package}=={locked[package]}" in command
+    settings = load_settings()
+    assert f"s3://{settings.s3_bucket}/{settings.mlflow_artifact_prefix} " in f"{command} "
