@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -54,10 +55,24 @@ def browser() -> Iterator[WebDriver]:
 
 
 def _wait(driver: WebDriver, check: Callable[[WebDriver], Any], timeout_s: float = WAIT_S) -> Any:
-    return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(check)
+    # The dashboard redraws every few seconds: an element read mid-redraw is stale, so the
+    # check is simply tried again.
+    wait = WebDriverWait(
+        driver,
+        timeout_s,
+        poll_frequency=0.2,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    )
+    return wait.until(check)
 
 
 def _text(driver: WebDriver, element_id: str) -> str:
+    """The element's text, read again if the dashboard redrew it between find and read."""
+    for _ in range(20):
+        try:
+            return str(driver.find_element(By.ID, element_id).text)
+        except StaleElementReferenceException:
+            time.sleep(0.05)
     return str(driver.find_element(By.ID, element_id).text)
 
 
@@ -202,13 +217,14 @@ def test_dashboard_counts_match_the_experiment_and_the_clickhouse_views(
     assert _text(browser, "slot-best") == experiment["slots"]["best"]
 
     # Then its counts are the view's, once both have caught up with the traffic
-    def agree(driver: WebDriver) -> bool:
+    def agree(driver: WebDriver) -> dict[str, int] | None:
         page = _page_counts(driver)
         stored = _summary_counts(demo.settings, experiment["experiment_id"])
-        return bool(page) and page == stored and sum(stored.values()) >= len(served)
+        caught_up = bool(page) and page == stored and sum(stored.values()) >= len(served)
+        return page if caught_up else None
 
-    _wait(browser, agree, timeout_s=45)
-    assert set(_page_counts(browser)) <= {"prod", "candidate"}
+    page = _wait(browser, agree, timeout_s=45)
+    assert set(page) <= {"prod", "candidate"}
     assert _text(browser, "srm-status") not in ("", NOTHING_YET)
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-requests svg polyline, "
                                  "#chart-requests svg circle")  # fmt: skip
@@ -250,8 +266,12 @@ def test_a_rollback_from_the_dashboard_shows_in_the_timeline(
         _open_dashboard(browser, demo)
         _wait(browser, lambda d: _text(d, "slot-previous-best") not in ("none", NOTHING_YET))
         newest = int(
-            browser.find_element(By.CSS_SELECTOR, "#timeline li").get_attribute("data-sequence")
-            or "-1"
+            _wait(
+                browser,
+                lambda d: d.find_element(By.CSS_SELECTOR, "#timeline li").get_attribute(
+                    "data-sequence"
+                ),
+            )
         )
         assert not browser.find_element(By.ID, "admin-controls").is_displayed()
 
