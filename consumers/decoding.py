@@ -6,31 +6,14 @@ are about a hundred times faster than the validator; the validator runs only whe
 model refuses, to confirm and to word the reason with the field path.
 """
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
 
-from consumers.errors import EmptyMessageError, NotJsonError, SchemaMismatchError
+from consumers.errors import SchemaMismatchError
+from plumbing.message_errors import decode_json
 from schemas.models import EVENT_MODELS
 from schemas.registry import EventValidationError, validate_event
-
-
-def decode_json(value: bytes | None) -> Any:
-    """The JSON value of a message.
-
-    Raises:
-        EmptyMessageError: no value (a tombstone).
-        NotJsonError: not UTF-8 JSON, or nested too deeply.
-    """
-    if value is None:
-        raise EmptyMessageError("message has no value (tombstone)")
-    try:
-        return json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise NotJsonError(f"not UTF-8 JSON: {error}") from error
-    except RecursionError:  # json.loads recurses once per level: "[[[[..." exhausts the stack
-        raise NotJsonError("not usable JSON: nested too deeply") from None
 
 
 def event_type_of(obj: dict[str, Any], events: tuple[str, ...], topic: str) -> str:

@@ -1,42 +1,32 @@
-"""Errors of the sink: why a message was rejected, why a query was refused."""
+"""Errors of the sink: why a message was rejected, why a query was refused.
 
-from typing import Literal
+The reasons a message is rejected are shared with the predictors
+(plumbing.message_errors); only the unforeseen failure is the sink's own.
+"""
 
 from plumbing.errors import SplitstreamError
+from plumbing.message_errors import (
+    EmptyMessageError,
+    ErrorType,
+    MessageRejectedError,
+    NotJsonError,
+    SchemaMismatchError,
+)
 
-#: The dead-letter record's error_type for each cause.
-ErrorType = Literal["decode", "schema", "internal"]
+__all__ = [
+    "EmptyMessageError",
+    "ErrorType",
+    "MessageRejectedError",
+    "NotJsonError",
+    "QueryRefusedError",
+    "SchemaMismatchError",
+    "SinkError",
+    "UnexpectedMessageError",
+]
 
 
 class SinkError(SplitstreamError):
-    """Root of every sink error."""
-
-
-# --------------------------------------------------------------------------- rejected messages
-
-
-class MessageRejectedError(SinkError):
-    """A consumed message that cannot become a row; the sink dead-letters or skips it."""
-
-    error_type: ErrorType = "schema"
-
-
-class EmptyMessageError(MessageRejectedError):
-    """The message has no value (a tombstone): nothing to store."""
-
-    error_type: ErrorType = "decode"
-
-
-class NotJsonError(MessageRejectedError):
-    """The value is not UTF-8 JSON."""
-
-    error_type: ErrorType = "decode"
-
-
-class SchemaMismatchError(MessageRejectedError):
-    """The JSON is not an event of its topic, or does not fit its table (names the field)."""
-
-    error_type: ErrorType = "schema"
+    """Root of the sink's own errors."""
 
 
 class UnexpectedMessageError(MessageRejectedError):

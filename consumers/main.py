@@ -10,10 +10,9 @@ process, or the server at ``SPLITSTREAM_CLICKHOUSE_URL``), and answers read-only
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from consumers.engine import open_sink_clickhouse
@@ -23,6 +22,7 @@ from consumers.sink import Sink, SinkTopics
 from plumbing import kafka
 from plumbing.clickhouse import create_tables
 from plumbing.settings import Settings
+from plumbing.shutdown import stopping_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def run(
     name, group, topics = sink_name(), group_id(settings), sink_topics(settings)
     metrics = SinkMetrics()
     tables_ready = threading.Event()
-    with _stopping_on_signals(stop), contextlib.ExitStack() as close:
+    with stopping_on_signals(stop), contextlib.ExitStack() as close:
         clickhouse = open_sink_clickhouse(settings)
         close.callback(clickhouse.close)
         app = create_app(reader=clickhouse.reader, metrics=metrics, ready=tables_ready)
@@ -107,25 +107,3 @@ def run(
         on_ready(Started(name, port, group, tuple(topics.by_name), engine))
         sink.run(stop)
         log.info("%s stopped", name)
-
-
-@contextlib.contextmanager
-def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set ``stop`` (only the main thread may install handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def handle(_signum: int, _frame: object) -> None:
-        # Set it from another thread: the handler runs on the main thread, which may hold
-        # the Event's lock (inside stop.wait) at that instant, and the lock is not re-entrant.
-        threading.Thread(target=stop.set, name="stop").start()
-
-    for sig in previous:
-        signal.signal(sig, handle)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -1,41 +1,31 @@
-"""Errors of the predictor workers and the batch scorer."""
+"""Errors of the predictor workers and the batch scorer.
 
-from typing import Literal
+The reasons a message is rejected are shared with the sink (plumbing.message_errors);
+only the missing reply address is the predictors' own.
+"""
 
 from plumbing.errors import SplitstreamError
+from plumbing.message_errors import (
+    EmptyMessageError,
+    ErrorType,
+    MessageRejectedError,
+    NotJsonError,
+    SchemaMismatchError,
+)
 
-ErrorType = Literal["decode", "schema", "missing_header"]
+__all__ = [
+    "EmptyMessageError",
+    "ErrorType",
+    "MessageRejectedError",
+    "MissingReplyAddressError",
+    "NotJsonError",
+    "PredictorError",
+    "SchemaMismatchError",
+]
 
 
 class PredictorError(SplitstreamError):
-    """Root of every predictor error."""
-
-
-# --------------------------------------------------------------------------- rejected messages
-
-
-class MessageRejectedError(PredictorError):
-    """A consumed message that cannot be handled; dead_letters.decide says what happens to it."""
-
-    error_type: ErrorType = "schema"
-
-
-class EmptyMessageError(MessageRejectedError):
-    """The message has no value (a tombstone); there is nothing to answer."""
-
-    error_type: ErrorType = "decode"
-
-
-class NotJsonError(MessageRejectedError):
-    """The value is not UTF-8 JSON."""
-
-    error_type: ErrorType = "decode"
-
-
-class SchemaMismatchError(MessageRejectedError):
-    """The JSON does not match its event schema (the message names the field)."""
-
-    error_type: ErrorType = "schema"
+    """Root of the predictors' own errors."""
 
 
 class MissingReplyAddressError(MessageRejectedError):

@@ -13,10 +13,9 @@ deployments (or two tests) sharing a cluster never share a group.
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from plumbing import kafka
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
+from plumbing.shutdown import stopping_on_signals
 from predictors.loop import ServingLoop
 from predictors.messages import ReplyAddresses
 from predictors.metrics import PredictorMetrics
@@ -89,7 +89,7 @@ def run(
     s3 = s3_client(settings)
     store, slot_store = ModelStore(s3, settings.s3_bucket), SlotStore(s3, settings.s3_bucket)
     metrics = PredictorMetrics(role)
-    with _stopping_on_signals(stop), contextlib.ExitStack() as close:
+    with stopping_on_signals(stop), contextlib.ExitStack() as close:
         producer = kafka.producer(settings, client_id=me, linger_ms=0)
         close.callback(producer.close)
         events = kafka.consumer(settings, group_id=None, client_id=f"{me}-events")
@@ -165,25 +165,3 @@ def _handler(
         ),
         metrics=metrics,
     )
-
-
-@contextlib.contextmanager
-def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set ``stop`` (only the main thread may install handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def handle(_signum: int, _frame: object) -> None:
-        # Set it from another thread: the handler runs on the main thread, which may hold
-        # the Event's lock (inside stop.wait) at that instant, and the lock is not re-entrant.
-        threading.Thread(target=stop.set, name="stop").start()
-
-    for sig in previous:
-        signal.signal(sig, handle)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -8,40 +8,18 @@ about 400 µs for the JSON Schema validator; the validator only runs when the
 model refuses, to confirm and to word the reason.
 """
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from predictors.errors import (
-    EmptyMessageError,
-    MissingReplyAddressError,
-    NotJsonError,
-    SchemaMismatchError,
-)
+from plumbing.message_errors import decode_json
+from predictors.errors import MissingReplyAddressError, SchemaMismatchError
 from schemas.models import ModelReload, PredictRequest, ScoreRequest
 from schemas.registry import EventValidationError, validate_event
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def decode_json(value: bytes | None) -> Any:
-    """The JSON value of a message.
-
-    Raises:
-        EmptyMessageError: the message has no value (a tombstone).
-        NotJsonError: the value is not UTF-8 JSON, or nested too deeply.
-    """
-    if value is None:
-        raise EmptyMessageError("message has no value (tombstone)")
-    try:
-        return json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise NotJsonError(f"not UTF-8 JSON: {error}") from error
-    except RecursionError:  # json.loads recurses once per level: "[[[[..." exhausts the stack
-        raise NotJsonError("not usable JSON: nested too deeply") from None
 
 
 def parse_contract(obj: Any, model: type[M], event_type: str) -> M:

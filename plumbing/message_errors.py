@@ -1,0 +1,55 @@
+"""Why a consumed message was rejected, for every consumer that dead-letters.
+
+Each error carries the dead-letter record's ``error_type``. ``decode_json`` is the one
+way a consumer turns a message value into JSON, so every consumer words a bad value
+the same way.
+"""
+
+import json
+from typing import Any, Literal
+
+from plumbing.errors import SplitstreamError
+
+#: The dead-letter record's error_type for each cause.
+ErrorType = Literal["decode", "schema", "missing_header", "internal"]
+
+
+class MessageRejectedError(SplitstreamError):
+    """A consumed message that cannot be handled; the consumer dead-letters or skips it."""
+
+    error_type: ErrorType = "schema"
+
+
+class EmptyMessageError(MessageRejectedError):
+    """The message has no value (a tombstone): nothing to answer or store."""
+
+    error_type: ErrorType = "decode"
+
+
+class NotJsonError(MessageRejectedError):
+    """The value is not UTF-8 JSON."""
+
+    error_type: ErrorType = "decode"
+
+
+class SchemaMismatchError(MessageRejectedError):
+    """The JSON does not match its event schema, or its table (the message names the field)."""
+
+    error_type: ErrorType = "schema"
+
+
+def decode_json(value: bytes | None) -> Any:
+    """The JSON value of a message.
+
+    Raises:
+        EmptyMessageError: the message has no value (a tombstone).
+        NotJsonError: the value is not UTF-8 JSON, or nested too deeply.
+    """
+    if value is None:
+        raise EmptyMessageError("message has no value (tombstone)")
+    try:
+        return json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NotJsonError(f"not UTF-8 JSON: {error}") from error
+    except RecursionError:  # json.loads recurses once per level: "[[[[..." exhausts the stack
+        raise NotJsonError("not usable JSON: nested too deeply") from None
