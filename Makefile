@@ -8,9 +8,11 @@ TOOLS := .splitstream/tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+VEGETA_VERSION := v12.12.0
+VEGETA := $(TOOLS)/bin/vegeta
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install jars browsers docs lint format test test-unit test-integration screenshots demo stack-up stack-down stack-status clean
+.PHONY: help install jars browsers docs lint format test test-unit test-integration screenshots bench demo stack-up stack-down stack-status clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -61,6 +63,12 @@ test-integration: jars browsers ## Run the integration tests (starts and stops i
 screenshots: jars browsers ## Run the browser tests and save PNGs of / and /dashboard in screenshots/
 	SPLITSTREAM_SCREENSHOTS_DIR=screenshots $(BIN)/pytest tests/integration/test_browser.py -q
 	@echo "screenshots in $(CURDIR)/screenshots: $$(ls screenshots/*.png | tr '\n' ' ')"
+
+$(VEGETA): $(UV)
+	GOBIN=$(CURDIR)/$(TOOLS)/bin go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+bench: jars $(VEGETA) ## Start a private stack, measure latency, throughput, memory, promotion; stop it
+	$(BIN)/python -m bench
 
 demo: jars ## Run the whole system on port 7000 until Ctrl-C (EXIT=1: run the scenario and stop)
 	$(BIN)/splitstream demo

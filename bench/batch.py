@@ -1,0 +1,81 @@
+"""Measurement 4: batch scoring rows/s, against kafka-python's raw consume-and-produce rate."""
+
+import time
+import uuid
+from typing import Any
+
+from kafka.structs import OffsetAndMetadata
+
+from bench.http_load import REQUEST_BODY
+from plumbing import kafka
+from plumbing.settings import Settings
+from predictors.score_client import BULK_LINGER_MS, score_requests
+from schemas.models import ScoreRequest
+from stack import kafka_node
+
+BATCH_ROWS = 20_000
+SCORE_TIMEOUT_S = 300.0
+#: Each message of the raw run is the size of a score request.
+RAW_MESSAGE = b"x" * 120
+
+
+def _valid(result: dict[str, Any]) -> bool:
+    price = result.get("price_lakhs")
+    return result.get("status") == "ok" and isinstance(price, int | float) and price > 0
+
+
+def measure_batch(settings: Settings, rows: int = BATCH_ROWS) -> float:
+    """Valid results per second, first request sent to last result received."""
+    requests = [
+        ScoreRequest.model_validate({"id": f"bench-{i}", **REQUEST_BODY}) for i in range(rows)
+    ]
+    results, report = score_requests(settings, requests, timeout_s=SCORE_TIMEOUT_S)
+    valid = sum(_valid(r) for r in results.values())
+    return valid / report.elapsed_s if report.elapsed_s > 0 else 0.0
+
+
+def measure_raw_consume_produce(settings: Settings, rows: int = BATCH_ROWS) -> float:
+    """Messages per second a kafka-python consumer reads and re-produces, as the scorer does.
+
+    The input is written first and not timed; the clock runs from the first poll that
+    returns records to the acknowledgement of the last output, committing after each batch
+    as the scorer's loop does.
+    """
+    suffix = uuid.uuid4().hex[:8]
+    source = f"{settings.topic_prefix}bench.raw.in.{suffix}"
+    sink = f"{settings.topic_prefix}bench.raw.out.{suffix}"
+    partitions = settings.topic("score_requests").partitions
+    kafka_node.ensure_topics(settings.kafka_bootstrap, {source: partitions, sink: partitions})
+    _fill(settings, source, rows)
+    consumer = kafka.consumer(settings, group_id=f"bench-raw-{suffix}", client_id="bench-raw")
+    producer = kafka.producer(settings, client_id="bench-raw", value_serializer=None)
+    consumer.subscribe([source])
+    try:
+        deadline, started, moved = time.monotonic() + SCORE_TIMEOUT_S, None, 0
+        while moved < rows and time.monotonic() < deadline:
+            polled = consumer.poll(timeout_ms=100)
+            if polled and started is None:
+                started = time.perf_counter()  # the group join is not consume-and-produce
+            offsets = {}
+            for partition, records in polled.items():
+                for record in records:
+                    producer.send(sink, value=record.value)
+                offsets[partition] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                moved += len(records)
+            if offsets:
+                producer.flush()
+                consumer.commit(offsets)
+        return moved / (time.perf_counter() - started) if started is not None else 0.0
+    finally:
+        producer.close(timeout=5)
+        consumer.close()
+
+
+def _fill(settings: Settings, topic: str, rows: int) -> None:
+    producer = kafka.producer(settings, linger_ms=BULK_LINGER_MS, value_serializer=None)
+    try:
+        for _ in range(rows):
+            producer.send(topic, value=RAW_MESSAGE)
+        producer.flush()
+    finally:
+        producer.close(timeout=5)

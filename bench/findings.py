@@ -1,0 +1,38 @@
+"""Everything one bench run found, filled in measurement by measurement."""
+
+from dataclasses import dataclass, field
+
+from bench.results import RatePoint
+
+
+@dataclass
+class LoadFindings:
+    """An HTTP or Kafka request-reply path under open-loop load."""
+
+    #: By rate: the fixed rates first, then the search's steps.
+    points: dict[float, RatePoint] = field(default_factory=dict)
+    #: Highest rate with p99 under the bound and no errors (0: none held).
+    max_sustained_per_s: float | None = None
+
+
+@dataclass
+class Findings:
+    """The run's results; a measurement that failed or did not run stays None."""
+
+    load_tool: str = ""
+    splitstream: LoadFindings | None = None
+    direct: LoadFindings | None = None
+    floor: LoadFindings | None = None
+    #: Floor: most replies per second, with the requester sending as fast as it can.
+    floor_max_throughput_per_s: float | None = None
+    batch_rows: int | None = None
+    batch_rows_per_s: float | None = None
+    floor_consume_produce_per_s: float | None = None
+    #: Service name -> requests served so far -> VmRSS in kB.
+    rss_kb: dict[str, dict[int, int]] = field(default_factory=dict)
+    promotion_ack_s: float | None = None
+    #: The operator's view: send_command until the promoter's answer.
+    promotion_round_trip_s: float | None = None
+    memory_errors: int | None = None
+    #: Measurement -> why it is missing.
+    failures: dict[str, str] = field(default_factory=dict)

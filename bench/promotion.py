@@ -1,0 +1,34 @@
+"""Measurement 6: promote command -> every live predictor's acknowledgement.
+
+The promoter times the reload broadcast itself and records it as ``ack_s`` in the
+ledger record's inputs (promoter/service.py ``swap``); that figure is read back.
+"""
+
+import time
+
+from plumbing.ledger_reader import read_ledger
+from plumbing.promoter_client import send_command
+from plumbing.settings import Settings
+from stack import services
+
+#: The promoter reads ClickHouse through the sink, so both run for this measurement.
+PROMOTION_SERVICES = ("sink", "promoter")
+
+
+def measure_promotion(settings: Settings) -> tuple[float, float]:
+    """Promote the candidate; returns (ack_s from the ledger, command round trip s).
+
+    Raises:
+        RuntimeError: the promoter refused, or its ledger record has no ``ack_s``.
+    """
+    services.up(settings, only=PROMOTION_SERVICES)
+    started = time.perf_counter()
+    result = send_command(settings, action="promote", operator="bench", reason="bench: timing")
+    round_trip_s = time.perf_counter() - started
+    if result.outcome != "done" or result.ledger_sequence is None:
+        raise RuntimeError(f"promote answered {result.outcome}: {result.message}")
+    record = next(r for r in read_ledger(settings) if r.sequence == result.ledger_sequence)
+    ack_s = record.inputs.get("ack_s")
+    if not isinstance(ack_s, int | float):
+        raise RuntimeError(f"ledger record {record.sequence} has no ack_s: {record.inputs}")
+    return float(ack_s), round_trip_s

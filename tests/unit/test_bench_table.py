@@ -1,0 +1,127 @@
+"""The bench's pure parts: the max-rate search, percentiles, reply validation, the table."""
+
+import base64
+import json
+import math
+
+from bench.findings import Findings, LoadFindings
+from bench.http_load import point_from_csv, valid_prediction
+from bench.results import RatePoint, percentile_ms
+from bench.search import max_sustained, next_rate, search
+from bench.table import markdown, rows_of
+
+
+def _point(rate: float, *, p50_ms: float = 5.0, p99_ms: float = 20.0, errors: int = 0) -> RatePoint:
+    return RatePoint(rate, 1000, errors, p50_ms, p50_ms, p99_ms, p99_ms, rate)
+
+
+def test_search_doubles_from_the_best_rate_that_held() -> None:
+    tried = {100.0: True, 300.0: True, 1000.0: True}
+    assert next_rate(tried, start_per_s=100, ceiling_per_s=16_000) == 2000.0
+
+
+def test_search_bisects_between_the_best_that_held_and_the_lowest_failure_above_it() -> None:
+    tried = {100.0: True, 300.0: True, 1000.0: False}
+    assert next_rate(tried, start_per_s=100, ceiling_per_s=16_000) == 650.0
+
+
+def test_search_stops_when_the_bracket_is_within_ten_percent() -> None:
+    assert next_rate({600.0: True, 650.0: False}, start_per_s=100, ceiling_per_s=16_000) is None
+
+
+def test_search_stops_at_the_ceiling() -> None:
+    assert next_rate({16_000.0: True}, start_per_s=100, ceiling_per_s=16_000) is None
+
+
+def test_search_halves_when_nothing_held_and_gives_up_below_the_minimum() -> None:
+    assert next_rate({100.0: False}, start_per_s=100, ceiling_per_s=16_000) == 50.0
+    assert next_rate({40.0: False}, start_per_s=100, ceiling_per_s=16_000) is None
+
+
+def test_search_runs_at_most_max_steps_and_finds_the_threshold() -> None:
+    # Given a path that holds up to 777 req/s
+    calls: list[float] = []
+
+    def sustains(rate: float) -> bool:
+        calls.append(rate)
+        return rate <= 777
+
+    # When searching from the fixed rates
+    tried = search(
+        sustains,
+        tried={100.0: True, 300.0: True, 1000.0: False},
+        start_per_s=100,
+        ceiling_per_s=16_000,
+        max_steps=4,
+    )
+
+    # Then it bisects 300..1000 and never exceeds its step budget
+    assert calls == [650.0, 825.0, 738.0, 782.0]
+    assert max_sustained(tried) == 738.0
+
+
+def test_a_rate_is_sustained_only_with_no_errors_p99_under_100_ms_and_keeping_pace() -> None:
+    assert _point(100).sustained
+    assert not _point(100, errors=1).sustained
+    assert not _point(100, p99_ms=100.0).sustained
+    assert not RatePoint(100, 1000, 0, 5, 5, 20, 20, throughput_per_s=80).sustained
+
+
+def test_percentile_is_nearest_rank_in_ms() -> None:
+    latencies_ns = [i * 1_000_000 for i in range(1, 101)]
+    assert percentile_ms(latencies_ns, 0.50) == 50.0
+    assert percentile_ms(latencies_ns, 0.99) == 99.0
+    assert math.isnan(percentile_ms([], 0.5))
+
+
+def _body(value: object) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def test_only_a_200_with_a_positive_price_is_a_valid_reply() -> None:
+    assert valid_prediction(200, _body({"price_lakhs": 75.2}))
+    assert not valid_prediction(200, _body({"price_lakhs": -1}))
+    assert not valid_prediction(504, _body({"price_lakhs": 75.2}))
+    assert not valid_prediction(200, "not base64 json")
+
+
+def test_vegeta_csv_counts_invalid_replies_as_errors() -> None:
+    ok, bad = _body({"price_lakhs": 50.0}), _body({"error": "timeout"})
+    text = (
+        f"1000000000,200,2000000,80,60,,{ok},,0,POST,u,\n"
+        f"1010000000,504,9000000,80,60,,{bad},,1,POST,u,\n"
+        f"1020000000,200,4000000,80,60,,{ok},,2,POST,u,\n"
+    )
+    point = point_from_csv(text, rate_per_s=100)
+    assert (point.sent, point.errors) == (3, 1)
+    assert point.p50_ms == 2.0 and point.p99_ms == 4.0
+    assert point.throughput_per_s == 2 / 0.024
+
+
+def test_table_judges_each_target_and_lists_missing_measurements() -> None:
+    # Given splitstream twice as slow as the floor at 100 req/s, at 60% of direct's max rate
+    findings = Findings(
+        splitstream=LoadFindings({100.0: _point(100, p50_ms=4.0)}, max_sustained_per_s=600),
+        direct=LoadFindings({100.0: _point(100, p50_ms=1.0)}, max_sustained_per_s=1000),
+        floor=LoadFindings({100.0: _point(100, p50_ms=1.5)}, max_sustained_per_s=900),
+        promotion_ack_s=0.4,
+        rss_kb={"gateway": {1_000: 100_000, 100_000: 120_000}},
+        failures={"batch": "RuntimeError: boom"},
+    )
+
+    rows = {(r.measurement, r.setting): r for r in rows_of(findings)}
+
+    assert rows[("target", "splitstream p50 vs floor p50 at 100 req/s")].met is False
+    assert rows[("target", "splitstream max sustained vs direct")].met is True
+    assert rows[("target", "promote command -> last predictor ack")].met is True
+    assert rows[("target", "gateway RSS growth 1,000 -> 100,000 requests")].met is False
+    assert rows[("batch", "MISSING")].result == "RuntimeError: boom"
+
+
+def test_markdown_has_one_line_per_row_and_the_caption() -> None:
+    findings = Findings(splitstream=LoadFindings({100.0: _point(100)}, max_sustained_per_s=100))
+    text = markdown(rows_of(findings), "caption: vegeta")
+    lines = text.splitlines()
+    assert lines[0] == "| measurement | setting | result | target | met? |"
+    assert len([line for line in lines if line.startswith("| splitstream")]) == 2
+    assert "caption: vegeta" in text
