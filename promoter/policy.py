@@ -380,11 +380,13 @@ def _guardrail_breaches(
         prod_rate=prod.error_rate,
         candidate_rate=candidate.error_rate,
         margin_absolute=policy.error_rate_margin,
+        prod_requests=prod.requests,
+        candidate_requests=candidate.requests,
     ):
         breaches.append(
             f"guardrail: {challenger}'s error rate {candidate.error_rate:.2%} exceeds "
             f"{incumbent}'s {prod.error_rate:.2%} plus the margin of "
-            f"{policy.error_rate_margin:.2%}"
+            f"{policy.error_rate_margin:.2%} (significant at 1%)"
         )
     if latency_breached(
         prod_p95_ms=prod.latency_p95_ms,

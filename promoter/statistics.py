@@ -251,9 +251,34 @@ def error_rate(errors: int, requests: int) -> float:
     return errors / requests if requests else 0.0
 
 
-def error_rate_breached(*, prod_rate: float, candidate_rate: float, margin_absolute: float) -> bool:
-    """The candidate fails more often than prod by more than the absolute margin."""
-    return candidate_rate > prod_rate + margin_absolute
+#: One-sided 1% critical value of the standard normal, for the error-rate guardrail.
+Z_ONE_SIDED_1_PERCENT = 2.326
+
+
+def error_rate_breached(
+    *,
+    prod_rate: float,
+    candidate_rate: float,
+    margin_absolute: float,
+    prod_requests: int | None = None,
+    candidate_requests: int | None = None,
+) -> bool:
+    """The candidate fails more often than prod by more than the absolute margin.
+
+    Given the request counts, the excess over the margin must also be significant (a
+    one-sided two-proportion z-test at 1%): a few timeouts on a busy machine, among a few
+    hundred requests, are noise and must not reject a candidate.
+    """
+    excess = candidate_rate - prod_rate - margin_absolute
+    if excess <= 0:
+        return False
+    if not prod_requests or not candidate_requests:
+        return True
+    variance = (
+        candidate_rate * (1 - candidate_rate) / candidate_requests
+        + prod_rate * (1 - prod_rate) / prod_requests
+    )
+    return variance == 0 or excess > Z_ONE_SIDED_1_PERCENT * math.sqrt(variance)
 
 
 def latency_breached(

@@ -146,6 +146,16 @@ def test_without_two_observations_per_arm_the_interval_is_unbounded_and_json_saf
 def test_guardrail_helpers_use_absolute_and_relative_margins() -> None:
     assert error_rate_breached(prod_rate=0.01, candidate_rate=0.03, margin_absolute=0.01)
     assert not error_rate_breached(prod_rate=0.01, candidate_rate=0.015, margin_absolute=0.01)
+
+
+def test_an_error_rate_excess_within_noise_is_not_a_breach() -> None:
+    # 5.0% of 250 against 3.68% of 750: 0.3 points over the margin, far inside the noise
+    noisy = {"prod_rate": 0.0368, "candidate_rate": 0.05, "margin_absolute": 0.01}
+    assert error_rate_breached(**noisy)
+    assert not error_rate_breached(**noisy, prod_requests=750, candidate_requests=250)
+    # 20% of 200 against 1% of 600: a real regression, significant at any sane level
+    real = {"prod_rate": 0.01, "candidate_rate": 0.20, "margin_absolute": 0.01}
+    assert error_rate_breached(**real, prod_requests=600, candidate_requests=200)
     assert latency_breached(prod_p95_ms=100, candidate_p95_ms=130, margin_relative=0.25)
     assert not latency_breached(prod_p95_ms=100, candidate_p95_ms=120, margin_relative=0.25)
     assert not latency_breached(prod_p95_ms=math.nan, candidate_p95_ms=500, margin_relative=0)
