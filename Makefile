@@ -12,7 +12,7 @@ VEGETA_VERSION := v12.12.0
 VEGETA := $(TOOLS)/bin/vegeta
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install jars browsers docs lint format test test-unit test-integration screenshots bench demo stack-up stack-down stack-status clean
+.PHONY: help install jars browsers docs lint format test test-unit test-integration screenshots bench chaos demo stack-up stack-down stack-status clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ $(VEGETA): $(UV)
 
 bench: jars $(VEGETA) ## Start a private stack, measure latency, throughput, memory, promotion; stop it
 	$(BIN)/python -m bench
+
+chaos: jars ## Kill services under 100 req/s on a private stack, restart the broker and the promoter; check nothing was lost
+	$(BIN)/python -m chaos
 
 demo: jars ## Run the whole system on port 7000 until Ctrl-C (EXIT=1: run the scenario and stop)
 	$(BIN)/splitstream demo

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bench import table
 from bench.batch import BATCH_ROWS, measure_batch, measure_raw_consume_produce
-from bench.environment import private_stack, restart_serving, start_serving, train_models
+from bench.environment import restart_serving, start_serving
 from bench.findings import Findings
 from bench.floor import measure_floor
 from bench.http_load import REQUEST_TIMEOUT_S
@@ -25,6 +25,7 @@ from bench.memory import measure_memory, memory_rate
 from bench.promotion import measure_promotion
 from bench.schedule import FIXED_RATE_S, SEARCH_STEP_S, WARMUP_S
 from plumbing.settings import Settings
+from stack.private import private_stack, train_best_and_candidate
 
 log = logging.getLogger("bench")
 
@@ -93,7 +94,7 @@ def _measure_all(settings: Settings, findings: Findings) -> None:
 
 
 def _set_up(settings: Settings) -> None:
-    train_models(settings)
+    train_best_and_candidate(settings)
     start_serving(settings)
 
 
@@ -128,7 +129,7 @@ def main() -> int:
     caption = _caption(os.getloadavg()[0])
     status = 0
     try:
-        with private_stack() as settings:
+        with private_stack("bench") as settings:
             _step(findings, "setup", lambda: _set_up(settings))
             if "setup" not in findings.failures:
                 _measure_all(settings, findings)

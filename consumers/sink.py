@@ -200,8 +200,10 @@ class Sink:
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
-        except KafkaError as error:
+        except (KafkaError, RuntimeError) as error:
             # The group rebalanced: the new owner re-reads; the rows collapse (at least once).
+            # RuntimeError: kafka-python 3 ran the revoke callback on its IO thread (the broker
+            # went away), where a blocking commit is refused; re-reading is safe there too.
             log.warning("commit failed: %s", error)
             return
         self._committed.update(offsets)

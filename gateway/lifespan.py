@@ -19,6 +19,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.predictions import PredictionService
 from gateway.replies import InboundListener, PendingReplies
 from gateway.routing import RoutingCache
+from plumbing.heap import freeze_startup_objects
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 
@@ -91,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gateway = Gateway.build(settings)
     await gateway.start()
     app.state.gateway = gateway
+    freeze_startup_objects()
     log.info(
         "gateway up: kafka %s, reply partition %s, bucket %s",
         settings.kafka_bootstrap,

@@ -2,6 +2,8 @@
 
 The gateway's admin endpoints and the CLI both come through here, so every manual
 action goes through the promoter's single writer: the same swap, the same ledger.
+``post_command`` only sends one, for a caller that does not wait (a chaos test that
+kills the promoter before it can answer).
 """
 
 import json
@@ -34,25 +36,42 @@ def send_command(
         PromoterUnavailableError: no answer within ``timeout_s`` (default
             ``promoter_command_timeout_s``).
     """
-    command = PromoterCommand.create(
+    command = new_command(
+        action=action, operator=operator, reason=reason, expected_generation=expected_generation
+    )
+    partition = TopicPartition(settings.topic("model_events").name, 0)
+    listener = kafka.consumer(settings, group_id=None, client_id=f"command-{action}")
+    try:
+        listener.assign([partition])
+        listener.seek_to_end(partition)
+        listener.position(partition)  # resolve now: the answer comes after this point
+        post_command(settings, command)
+        return _await_result(listener, partition, str(command.command_id), timeout_s, settings)
+    finally:
+        listener.close()
+
+
+def new_command(
+    *, action: CommandAction, operator: str, reason: str, expected_generation: int | None = None
+) -> PromoterCommand:
+    """An operator's command, with a fresh id; ``post_command`` sends it."""
+    return PromoterCommand.create(
         command_id=str(uuid.uuid4()),
         action=action,
         actor={"kind": "operator", "name": operator},
         expected_generation=expected_generation,
         reason=reason,
     )
-    partition = TopicPartition(settings.topic("model_events").name, 0)
-    listener = kafka.consumer(settings, group_id=None, client_id=f"command-{action}")
-    sender = kafka.producer(settings, client_id=f"command-{action}")
+
+
+def post_command(settings: Settings, command: PromoterCommand) -> None:
+    """Send ``command`` without waiting for an answer (a chaos test kills its promoter)."""
+    sender = kafka.producer(settings, client_id=f"command-{command.action}")
     try:
-        listener.assign([partition])
-        listener.seek_to_end(partition)
-        listener.position(partition)  # resolve now: the answer comes after this point
-        sender.send(partition.topic, command.model_dump(mode="json")).get(timeout=10)
-        return _await_result(listener, partition, str(command.command_id), timeout_s, settings)
+        topic = settings.topic("model_events").name
+        sender.send(topic, command.model_dump(mode="json")).get(timeout=10)
     finally:
         sender.close(timeout=5)
-        listener.close()
 
 
 def _await_result(

@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         "bengaluru-house-prices", description="MLflow registered model name."
     )
 
+    # Chaos tests only (plumbing/failpoints.py).
+    failpoints: str = Field(
+        "",
+        description="Chaos tests only: comma-separated failpoint names (e.g. "
+        "`promoter.after_routing_write`); a process that reaches one SIGKILLs itself there.",
+    )
+
     @property
     def local_kafka(self) -> bool:
         """True when Splitstream runs its own broker."""

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from kafka import KafkaConsumer
 
 from plumbing import kafka
+from plumbing.heap import freeze_startup_objects
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
@@ -126,6 +127,7 @@ def run(
             batch_max_rows=settings.predictor_batch_max_rows,
         )
         keeper.start()
+        freeze_startup_objects()  # the model is loaded: keep full GC passes off the batches
         port = metrics.serve_http(host=settings.stack_host, port=settings.predictor_metrics_port)
         close.callback(metrics.close)
         log.info("%s ready: %s in group %s, metrics port %d", me, topic, group, port)

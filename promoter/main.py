@@ -4,6 +4,10 @@ It reads ``model.events`` in the promoter's consumer group. Whoever holds the
 topic's one partition is the active promoter; the others are standbys that take
 over within a session timeout. Trainer announcements are recorded, triggers and a
 timer start evaluations, and operators' commands are executed in order.
+
+On becoming active it first completes a swap its predecessor wrote to S3 but did
+not record (``Promoter.recover``), so the ledger and the routing object agree again
+before anything else is decided.
 """
 
 import json
@@ -59,9 +63,14 @@ class PromoterLoop:
         self.promoter: Promoter | None = None
 
     def activate(self) -> Promoter:
-        """Become the active promoter: re-read the ledger and the state it implies."""
+        """Become the active promoter: re-read the ledger and the state it implies, and
+        complete a swap the previous promoter left unrecorded.
+
+        A failure here (S3 or Kafka unreachable) ends the process like any failed start,
+        so no decision is taken on a ledger that disagrees with S3.
+        """
         records = read_ledger(self.settings)
-        self.promoter = Promoter(
+        promoter = Promoter(
             self.settings,
             clickhouse=self.clickhouse,
             s3=self.s3,
@@ -70,8 +79,10 @@ class PromoterLoop:
             ledger=Ledger(self.settings, self.producer, records),
             state=PromoterState.from_ledger(records),
         )
-        log.info("active promoter; ledger at sequence %d", self.promoter.ledger.next_sequence)
-        return self.promoter
+        log.info("active promoter; ledger at sequence %d", promoter.ledger.next_sequence)
+        promoter.recover()
+        self.promoter = promoter
+        return promoter
 
     def on_message(self, message: ConsumerRecord) -> None:
         promoter = self.promoter

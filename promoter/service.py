@@ -4,6 +4,12 @@ One instance is active at a time: ``model.events`` has one partition, read in th
 ``splitstream-promoter`` consumer group, so a second promoter waits as a standby and
 takes over when the first dies. The active one is therefore the ledger's only
 writer, and executes operators' commands one at a time.
+
+A swap writes the routing object first and the ledger record last, so a promoter
+killed in between leaves S3 one generation ahead of the ledger. ``recover`` runs
+when a promoter becomes active: if one promote, reject or rollback turns the ledger's
+last slots into S3's, it completes that swap (broadcast, aliases, event, record) as
+actor ``recovery``; any other difference is left alone and logged.
 """
 
 import logging
@@ -15,6 +21,7 @@ from kafka import KafkaProducer
 
 from plumbing.clickhouse import ClickHouse
 from plumbing.errors import SlotConflictError
+from plumbing.failpoints import failpoint
 from plumbing.model_store import ModelStore, Slots, SlotStore, SlotsVersion
 from plumbing.settings import Settings
 from plumbing.split import experiment_id_for
@@ -24,7 +31,12 @@ from promoter.ledger import Ledger
 from promoter.policy import Decision, Policy, decide, decide_watch
 from promoter.registry import mirror_aliases
 from promoter.swap import SlotSwap
-from promoter.transitions import SwapAction, TransitionRefusedError, apply_action
+from promoter.transitions import (
+    SwapAction,
+    TransitionRefusedError,
+    apply_action,
+    interrupted_action,
+)
 from schemas.models import (
     ExperimentAlert,
     LedgerRecord,
@@ -38,6 +50,7 @@ from schemas.models import (
 log = logging.getLogger(__name__)
 
 POLICY_ACTOR = {"kind": "policy", "name": "promoter"}
+RECOVERY_ACTOR = {"kind": "recovery", "name": "promoter"}
 
 
 @dataclass
@@ -224,13 +237,39 @@ class Promoter:
             return Outcome("refused", str(error), None, before)
         except SlotConflictError as error:
             return Outcome("conflict", f"another swap won: {error}", None, self._slots.read())
+        failpoint(self.settings, "promoter.after_routing_write")
         reasons = decision.reasons if decision else [f"{actor['name']} asked to {action}"]
+        record = self._complete(
+            action,
+            before,
+            after,
+            actor=actor,
+            reasons=reasons,
+            experiment_id=experiment_id,
+            inputs=inputs,
+            decision=decision,
+        )
+        return Outcome("done", f"{action}: generation {after.slots.generation}", record, after)
+
+    def _complete(
+        self,
+        action: SwapAction,
+        before: SlotsVersion,
+        after: SlotsVersion,
+        *,
+        actor: dict[str, str],
+        reasons: list[str],
+        experiment_id: str | None,
+        inputs: dict[str, Any],
+        decision: Decision | None = None,
+    ) -> LedgerRecord:
+        """Everything after the routing write: broadcast, aliases, event, record."""
         broadcast = self._swap.broadcast(after, reason=f"{action}: {'; '.join(reasons)}"[:2000])
         mirror_aliases(self.settings, self._store, after.slots)
         self._announce(action, before, after, actor, reasons)
         if action == "promote":
             self.state.promoted_at = datetime.now(UTC)
-        record = self.ledger.append(
+        return self.ledger.append(
             action=action,
             actor=actor,
             reasons=reasons,
@@ -242,7 +281,40 @@ class Promoter:
             thresholds=decision.thresholds if decision else {},
             missing_acks=broadcast.missing,
         )
-        return Outcome("done", f"{action}: generation {after.slots.generation}", record, after)
+
+    def recover(self) -> LedgerRecord | None:
+        """Complete a swap whose routing write landed but whose record did not.
+
+        Returns:
+            The completing ledger record, or None when S3 matches the ledger or the
+            difference is not one swap (e.g. a trainer's publish, which
+            ``record_publish`` records when its event is consumed).
+        """
+        recorded, actual = self._last_slots_version(), self._slots.read()
+        if recorded is None or actual is None or actual.slots == recorded.slots:
+            return None
+        action = interrupted_action(recorded.slots, actual.slots)
+        if action is None:
+            log.warning(
+                "S3 holds %s but the ledger ended at %s; not one swap apart, left alone",
+                actual.slots,
+                recorded.slots,
+            )
+            return None
+        reason = (
+            f"completed after a restart: the routing object was at generation "
+            f"{actual.slots.generation} but the ledger ended at {recorded.slots.generation}"
+        )
+        log.warning("interrupted %s: %s", action, reason)
+        return self._complete(
+            action,
+            recorded,
+            actual,
+            actor=RECOVERY_ACTOR,
+            reasons=[reason],
+            experiment_id=experiment_id_for(self.settings.experiment_id, recorded.slots.candidate),
+            inputs={"interrupted_generation": actual.slots.generation},
+        )
 
     def _announce(
         self,

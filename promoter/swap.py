@@ -2,9 +2,13 @@
 
 Order matters. The routing object is the truth, so it is written first (If-Match on
 the ETag read; a lost race raises SlotConflictError and nothing else happens). The
-MLflow aliases follow it, then the broadcast, then the wait for every live
-predictor's acknowledgement. A predictor that misses the broadcast re-reads the
-routing object on its own (the safety net), so a timeout is recorded, not retried.
+broadcast follows it, then the wait for every live predictor's acknowledgement. A
+predictor that misses the broadcast re-reads the routing object on its own (the
+safety net), so a timeout is recorded, not retried. The MLflow aliases, the event and
+the ledger record come after all of this (promoter/service.py). A promoter killed
+before that record is written leaves S3 ahead of the ledger; the next active one
+completes the swap and broadcasts the reload again (harmless when the first went
+out: predictors re-read the routing object and acknowledge every broadcast).
 """
 
 import json
@@ -17,6 +21,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from plumbing import kafka
+from plumbing.failpoints import failpoint
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.settings import Settings
 from schemas.models import ModelReload
@@ -79,6 +84,7 @@ class SlotSwap:
             listener.seek_to_end(self._events)
             listener.position(self._events)  # resolve now: acks after this point count
             self._send_reload(after, reason)
+            failpoint(self._settings, "promoter.after_reload_broadcast")
             acked = self._await_acks(listener, after.slots.generation, expected)
         finally:
             listener.close()

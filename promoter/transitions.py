@@ -3,9 +3,13 @@
 A promotion moves the candidate to best and keeps the old best as ``previous_best``,
 so a rollback is one more swap. A rollback restores ``previous_best`` and forgets it,
 so a second rollback cannot bounce back to the version just rolled back.
+
+``interrupted_action`` reads them backwards: which one swap turns the slots the ledger
+recorded last into the slots S3 holds, the trace a promoter killed between the routing
+write and the ledger record leaves (promoter/service.py completes that swap).
 """
 
-from typing import Literal
+from typing import Literal, get_args
 
 from plumbing.model_store import Slots
 
@@ -43,3 +47,20 @@ TRANSITIONS = {"promote": promoted, "reject": rejected, "rollback": rolled_back}
 def apply_action(action: SwapAction, slots: Slots) -> Slots:
     """The slots after ``action``; raises TransitionRefusedError when it cannot apply."""
     return TRANSITIONS[action](slots)
+
+
+def interrupted_action(recorded: Slots, actual: Slots) -> SwapAction | None:
+    """The one swap action that turns ``recorded`` into ``actual``, or None.
+
+    None when no action does, or when several do (then the trace is ambiguous and
+    completing a guess could record the wrong decision).
+    """
+    matches = [a for a in get_args(SwapAction) if _result_of(a, recorded) == actual]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _result_of(action: SwapAction, slots: Slots) -> Slots | None:
+    try:
+        return apply_action(action, slots)
+    except TransitionRefusedError:
+        return None

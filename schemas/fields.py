@@ -69,7 +69,7 @@ Bhk = Annotated[int, Field(ge=1, le=50)]
 Variant = Literal["prod", "candidate"]
 ServingSlot = Literal["prod", "candidate"]
 Status = Literal["ok", "error"]
-ActorKind = Literal["policy", "operator", "trainer", "replay"]
+ActorKind = Literal["policy", "operator", "trainer", "replay", "recovery"]
 
 
 class Contract(BaseModel):

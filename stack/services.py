@@ -87,6 +87,16 @@ def predictor_process(settings: Settings, *, name: str, slot: str) -> ServicePro
     return _process(settings, name, ("predictor", "--slot", slot), _metrics_port(settings, name))
 
 
+def promoter_process(settings: Settings, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+    """The promoter, with ``extra_env`` on top (e.g. ``SPLITSTREAM_FAILPOINTS`` for chaos).
+
+    It is the service ``up`` and ``down`` know as ``promoter``, so ``down`` stops it too.
+    """
+    return _process(
+        settings, "promoter", ("promoter",), _metrics_port(settings, "promoter"), extra_env
+    )
+
+
 def _metrics_port(settings: Settings, name: str) -> int:
     """The port a running predictor was started with, else a free one for a new start."""
     recorded = supervisor.ports_in_pid_file(Path(settings.state_dir) / "run" / f"{name}.json")

@@ -260,6 +260,23 @@ def stop(service: ServiceProcess, *, grace_s: float = 20.0) -> bool:
     return was_running
 
 
+def kill(service: ServiceProcess) -> int:
+    """SIGKILL the service's whole process group, as a crash would; returns the pid killed.
+
+    The pid file stays (``status`` then says ``dead``), as a crash leaves it; ``start``
+    starts the service again.
+
+    Raises:
+        ServiceStartError: the service was not running.
+    """
+    pid = _read_pid(service)
+    if pid is None or not pid_alive(pid):
+        raise ServiceStartError(f"{service.name} is not running: nothing to kill")
+    _signal_group(pid, signal.SIGKILL)
+    _wait_exit(pid, 5.0)
+    return pid
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)

@@ -22,38 +22,19 @@ import pytest
 
 from plumbing.settings import DEFAULT_STATE_DIR, Settings, get_settings, load_settings
 from stack import local
+from stack.private import exported, isolated_env
 from stack.supervisor import free_port, port_is_free
-
-
-def _stack_env(state_dir: Path) -> dict[str, str]:
-    return {
-        "SPLITSTREAM_STATE_DIR": str(state_dir),
-        "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
-        "SPLITSTREAM_KAFKA_PORT": str(free_port()),
-        "SPLITSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "SPLITSTREAM_S3_PORT": str(free_port()),
-        "SPLITSTREAM_MLFLOW_PORT": str(free_port()),
-        "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
-    }
 
 
 @pytest.fixture(scope="session")
 def stack_env() -> Iterator[dict[str, str]]:
     """The environment of the test stack, also exported to this process."""
     state_dir = Path(tempfile.mkdtemp(prefix="splitstream-test-"))
-    env = _stack_env(state_dir)
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
+    env = isolated_env(state_dir)
     try:
-        yield env
+        with exported(env):
+            yield env
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
         shutil.rmtree(state_dir, ignore_errors=True)
 
 

@@ -7,7 +7,7 @@ import pytest
 from plumbing.model_store import Slots, SlotsVersion
 from promoter.ledger import slots_json
 from promoter.replay import chain_problems, verify
-from promoter.transitions import TransitionRefusedError, apply_action
+from promoter.transitions import TransitionRefusedError, apply_action, interrupted_action
 from schemas.models import LedgerRecord
 
 RUNNING = Slots(best="v1", candidate="v2", previous_best=None, generation=4)
@@ -34,6 +34,33 @@ def test_rollback_restores_the_previous_best_and_forgets_it() -> None:
 def test_an_action_that_does_not_apply_is_refused(action: str, slots: Slots) -> None:
     with pytest.raises(TransitionRefusedError):
         apply_action(action, slots)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "action"),
+    [(RUNNING, "promote"), (RUNNING, "reject"), (apply_action("promote", RUNNING), "rollback")],
+)
+def test_a_swap_written_but_not_recorded_is_recognised(recorded: Slots, action: str) -> None:
+    actual = apply_action(action, recorded)  # type: ignore[arg-type]
+    assert interrupted_action(recorded, actual) == action
+
+
+def test_a_publish_not_yet_recorded_is_not_an_interrupted_swap() -> None:
+    recorded = Slots("v1", None, None, 1)
+    published = Slots("v1", "v2", None, 2)  # the trainer filled the candidate slot
+    assert interrupted_action(recorded, published) is None
+
+
+def test_equal_slots_and_two_swaps_ahead_are_not_an_interrupted_swap() -> None:
+    two_ahead = apply_action("rollback", apply_action("promote", RUNNING))
+    assert interrupted_action(RUNNING, RUNNING) is None
+    assert interrupted_action(RUNNING, two_ahead) is None
+
+
+def test_a_difference_two_actions_explain_is_left_alone() -> None:
+    # promote and reject both give (v1, None, v1) here: guessing could record the wrong one
+    odd = Slots(best="v1", candidate="v1", previous_best="v1", generation=3)
+    assert interrupted_action(odd, Slots("v1", None, "v1", 4)) is None
 
 
 def record(

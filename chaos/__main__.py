@@ -1,0 +1,3 @@
+from chaos.main import main
+
+main()

@@ -1,0 +1,101 @@
+"""A stack of one's own: fresh state folder, free ports, a bucket and topic prefix per run.
+
+The integration suite, ``make bench`` and ``make chaos`` all start their stacks this
+way, so a run never meets another's data, ports or topics.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from plumbing.s3 import s3_client
+from plumbing.settings import DEFAULT_STATE_DIR, Settings, get_settings, load_settings
+from stack import kafka_node, local, supervisor
+from stack.supervisor import free_port
+from trainer.main import train_and_publish
+
+
+def isolated_env(state_dir: Path) -> dict[str, str]:
+    """A fresh state folder and a free port for every listener; the jars stay shared."""
+    return {
+        "SPLITSTREAM_STATE_DIR": str(state_dir),
+        "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
+        "SPLITSTREAM_KAFKA_PORT": str(free_port()),
+        "SPLITSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "SPLITSTREAM_S3_PORT": str(free_port()),
+        "SPLITSTREAM_MLFLOW_PORT": str(free_port()),
+        "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
+        "SPLITSTREAM_SINK_PORT": str(free_port()),
+    }
+
+
+def namespace_env(name: str) -> dict[str, str]:
+    """A bucket and topic prefix of this run's own, ``name`` plus a random suffix."""
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "SPLITSTREAM_S3_BUCKET": f"{name}-{suffix}",
+        "SPLITSTREAM_TOPIC_PREFIX": f"{name}-{suffix}.",
+    }
+
+
+@contextmanager
+def exported(env: dict[str, str]) -> Iterator[None]:
+    """``env`` in this process's environment (the services inherit it), restored after."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def private_stack(name: str) -> Iterator[Settings]:
+    """Kafka, S3 and MLflow on free ports in a temp folder; stopped and deleted at the end.
+
+    SIGTERM unwinds like Ctrl-C, so ``kill`` of the caller leaves nothing running either.
+    """
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    state_dir = Path(tempfile.mkdtemp(prefix=f"splitstream-{name}-"))
+    try:
+        with exported({**isolated_env(state_dir), **namespace_env(name)}):
+            settings = load_settings()
+            try:
+                settings = local.up(settings)
+                get_settings.cache_clear()
+                yield settings
+            finally:
+                local.down(settings)
+                supervisor.reap_children()
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def train_best_and_candidate(settings: Settings) -> None:
+    """A lasso best and a ridge candidate in the run's bucket, its topics created."""
+    s3 = s3_client(settings)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # local.up made it
+        s3.create_bucket(Bucket=settings.s3_bucket)
+    kafka_node.ensure_topics(
+        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
+    )
+    train_and_publish(settings, target_slot="best", algorithms=("lasso",))
+    train_and_publish(settings, target_slot="candidate", algorithms=("ridge",))
