@@ -133,7 +133,7 @@ def _other_rows(f: Findings) -> list[Row]:
         rows.append(
             Row(
                 "batch",
-                f"{f.batch_rows:,} rows score.requests -> score.results",
+                f"{f.batch_rows:,} rows written first, then score.requests -> score.results",
                 f"{f.batch_rows_per_s:.0f} rows/s",
             )
         )

@@ -38,7 +38,8 @@ class PredictorMetrics:
         self.errors = Counter(
             "splitstream_predictor_errors",
             "Problems by kind: decode, schema, missing_header (dead-lettered), out_of_domain, "
-            "predict_failed, non_finite_prediction (error replies), write, reload.",
+            "predict_failed, non_finite_prediction (error replies), expired (past the deadline, "
+            "not predicted), write, reload.",
             ["kind"],
             registry=self.registry,
         )

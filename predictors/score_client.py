@@ -124,7 +124,7 @@ def _reason(error: Exception) -> str:
     return str(error)
 
 
-def _results_consumer(settings: Settings, topic: str) -> KafkaConsumer:
+def results_consumer(settings: Settings, topic: str) -> KafkaConsumer:
     """A group-less consumer on every partition of ``topic``, positioned at its end now."""
     consumer = kafka.consumer(settings, group_id=None, max_poll_records=5000)
     partitions = consumer.partitions_for_topic(topic)
@@ -156,10 +156,10 @@ def score_requests(
     wanted = {r.id for r in requests}
     results: dict[str, dict[str, Any]] = {}
     duplicates = 0
-    consumer = _results_consumer(settings, settings.topic("score_results").name)
+    consumer = results_consumer(settings, settings.topic("score_results").name)
     try:
         started = time.perf_counter()
-        _produce(settings, requests, notify)
+        produce_requests(settings, requests, notify)
         deadline = time.monotonic() + timeout_s
         while len(results) < len(wanted) and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=200).values():
@@ -181,7 +181,9 @@ def score_requests(
     return results, report
 
 
-def _produce(settings: Settings, requests: Sequence[ScoreRequest], notify: Progress) -> None:
+def produce_requests(
+    settings: Settings, requests: Sequence[ScoreRequest], notify: Progress
+) -> None:
     producer = kafka.producer(settings, linger_ms=BULK_LINGER_MS)
     topic = settings.topic("score_requests").name
     try:

@@ -1,4 +1,7 @@
-"""The predictor role: answer ``predict.request``s of one slot on their reply address."""
+"""The predictor role: answer ``predict.request``s of one slot on their reply address.
+
+A request past its deadline is skipped (``unexpired``): its client has had its 504.
+"""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +20,17 @@ from schemas.models import PredictRequest
 from schemas.registry import utc_now
 
 MODEL_UNAVAILABLE = "model_unavailable"
+
+
+def unexpired(requests: list[PredictRequest], now: datetime) -> list[PredictRequest]:
+    """The requests whose deadline has not passed.
+
+    Past its deadline the gateway has already answered 504 and nobody waits for the
+    reply; predicting it anyway costs the requests behind it their deadlines too, so an
+    overload (or a backlog after a restart) would never drain. ClickHouse shows a request
+    with no reply past its deadline as timed out, as its client saw it.
+    """
+    return [r for r in requests if r.deadline_at > now]
 
 
 def feature_row(request: PredictRequest) -> FeatureRow:
@@ -51,9 +65,12 @@ class PredictHandler:
         )
 
     def write(self, accepted: list[Accepted[PredictRequest]]) -> list[Any]:
-        requests = [a.item for a in accepted]
-        model = self._slot.live  # read once: a reload between batches cannot split this one
         started_at = datetime.now(UTC)
+        requests = unexpired([a.item for a in accepted], started_at)
+        self._metrics.error("expired", len(accepted) - len(requests))
+        if not requests:
+            return []
+        model = self._slot.live  # read once: a reload between batches cannot split this one
         if model is None:
             outcome = Outcome.failed(MODEL_UNAVAILABLE, f"no model in the {self._slot.slot} slot")
             prediction = BatchPrediction([outcome] * len(requests), 0.0, 0)

@@ -67,6 +67,22 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
+def running_stack() -> Iterator[Settings]:
+    """The local stack of this process's environment, started; stopped whatever happens.
+
+    Yields the settings reloaded with the credentials the stack generated.
+    """
+    settings = load_settings()
+    try:
+        settings = local.up(settings)
+        get_settings.cache_clear()
+        yield settings
+    finally:
+        local.down(settings)
+        supervisor.reap_children()
+
+
+@contextmanager
 def private_stack(name: str) -> Iterator[Settings]:
     """Kafka, S3 and MLflow on free ports in a temp folder; stopped and deleted at the end.
 
@@ -75,15 +91,8 @@ def private_stack(name: str) -> Iterator[Settings]:
     previous = signal.signal(signal.SIGTERM, _terminate)
     state_dir = Path(tempfile.mkdtemp(prefix=f"splitstream-{name}-"))
     try:
-        with exported({**isolated_env(state_dir), **namespace_env(name)}):
-            settings = load_settings()
-            try:
-                settings = local.up(settings)
-                get_settings.cache_clear()
-                yield settings
-            finally:
-                local.down(settings)
-                supervisor.reap_children()
+        with exported({**isolated_env(state_dir), **namespace_env(name)}), running_stack() as up:
+            yield up
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)

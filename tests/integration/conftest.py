@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from plumbing.settings import DEFAULT_STATE_DIR, Settings, get_settings, load_settings
-from stack import local
-from stack.private import exported, isolated_env
+from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
+from stack.private import exported, isolated_env, running_stack
 from stack.supervisor import free_port, port_is_free
 
 
@@ -41,13 +40,8 @@ def stack_env() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def stack(stack_env: dict[str, str]) -> Iterator[Settings]:
     """A running local stack; its settings carry the generated credentials."""
-    settings = load_settings()
-    try:
-        settings = local.up(settings)
-        get_settings.cache_clear()
+    with running_stack() as settings:
         yield settings
-    finally:
-        local.down(settings)
 
 
 @pytest.fixture

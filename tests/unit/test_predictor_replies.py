@@ -14,6 +14,7 @@ from predictors.replies import (
     queued_ms,
     score_request_id,
 )
+from predictors.worker import unexpired
 from schemas.models import PredictRequest
 from schemas.registry import validate_event
 
@@ -129,3 +130,11 @@ def test_reload_ack_of_an_empty_candidate_slot_is_ok_with_no_version() -> None:
 
     validate_event(ack, "model.reloaded")
     assert (ack["ok"], ack["model_version"], ack["error"]) == (True, None, None)
+
+
+def test_requests_past_their_deadline_are_not_predicted() -> None:
+    on_time = _request(deadline_at="2026-11-27T02:12:00.123Z")
+    late = _request(deadline_at="2026-11-27T02:11:59.000Z")
+    now = datetime(2026, 11, 27, 2, 11, 59, 500000, tzinfo=UTC)
+    assert unexpired([late, on_time], now) == [on_time]
+    assert unexpired([on_time], datetime(2026, 11, 27, 2, 12, 0, 123000, tzinfo=UTC)) == []
