@@ -125,10 +125,13 @@ def _acceptable_failure(answer: Answer, restarts: Sequence[Restart]) -> bool:
 
 
 def _dropped_by_kill(answer: Answer, restarts: Sequence[Restart]) -> bool:
-    """The connection was open to a gateway when it was SIGKILLed."""
+    """The call to a gateway overlapped its SIGKILL (give or take ``DROP_WINDOW_S``: a
+    connection can be accepted into the dying process's backlog and then reset)."""
     ended = answer.sent_at + answer.waited_s
     return any(
-        r.gateway_url == answer.gateway and answer.sent_at <= r.killed_at <= ended + DROP_WINDOW_S
+        r.gateway_url == answer.gateway
+        and answer.sent_at <= r.killed_at + DROP_WINDOW_S
+        and ended >= r.killed_at - DROP_WINDOW_S
         for r in restarts
     )
 

@@ -127,19 +127,26 @@ def test_distinct_keys_split_20_percent_and_a_key_is_sticky(serving: Settings) -
     assert again[0].body["variant"] == answers[7].body["variant"]
 
 
-def test_share_zero_sends_everything_to_prod(serving: Settings) -> None:
-    token = serving.admin_token
+def _set_share(settings: Settings, share: float) -> None:
+    token = settings.admin_token
     assert token is not None
-    headers = {"authorization": f"Bearer {token.get_secret_value()}"}
-    url = f"{_base(serving)}/v1/admin/split"
-    assert httpx.put(url, json={"candidate_share": 0.0}, headers=headers).status_code == 200
+    answer = httpx.put(
+        f"{_base(settings)}/v1/admin/split",
+        json={"candidate_share": share},
+        headers={"authorization": f"Bearer {token.get_secret_value()}"},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_share_zero_sends_everything_to_prod(serving: Settings) -> None:
+    _set_share(serving, 0.0)
     try:
         bodies = [{**REQUEST, "key": f"zero-{i}"} for i in range(300)]
         answers = asyncio.run(_predict_many(_base(serving), bodies))
         assert {a.status for a in answers} == {200}
         assert {a.body["variant"] for a in answers} == {"prod"}
     finally:
-        assert httpx.put(url, json={"candidate_share": 0.2}, headers=headers).status_code == 200
+        _set_share(serving, 0.2)
 
 
 def _wait_for_ack(settings: Settings, consumer: KafkaConsumer, version: str) -> float:
@@ -235,6 +242,9 @@ def test_reload_under_200_per_second_loses_nothing(serving: Settings) -> None:
 
 def test_no_prod_predictor_gives_504_within_deadline_then_recovers(serving: Settings) -> None:
     prod = next(p for p in services.app_processes(serving) if p.name == "predictor-prod")
+    # Every key to prod: with a 20% share, any fixed key lands on the candidate in one run of
+    # five (the experiment id, which the hash includes, names a new candidate each run).
+    _set_share(serving, 0.0)
     supervisor.stop(prod)
     try:
         started = time.monotonic()
@@ -248,7 +258,10 @@ def test_no_prod_predictor_gives_504_within_deadline_then_recovers(serving: Sett
         assert waited <= serving.reply_timeout_s + 0.5
     finally:
         supervisor.start(prod)
-    assert _eventually_200(serving)
+    try:
+        assert _eventually_200(serving)
+    finally:
+        _set_share(serving, 0.2)
 
 
 def _eventually_200(settings: Settings) -> bool:

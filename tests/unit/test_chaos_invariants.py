@@ -85,6 +85,7 @@ def test_only_json_503_504_or_a_connection_dropped_by_a_gateway_kill() -> None:
         _predict(1, status=503),
         _predict(2, status=504),
         _predict(10, status=0, json_body=False, error="ServerDisconnectedError"),
+        _predict(11, sent_at=10.25, status=0, json_body=False, error="reset in the backlog"),
     ]
     assert only_unavailable_errors(fine, [killed]).holds
     for wrong in (
