@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     )
     kafka_max_poll_records: int = Field(500, description="Most records one poll returns.")
     kafka_fetch_max_wait_ms: int = Field(
-        5, description="Longest a fetch waits for data; small keeps latency low."
+        500,
+        description="Longest the broker holds a fetch with no data. A record answers a "
+        "waiting fetch at once (fetch_min_bytes=1), so this bounds idle polling, not latency.",
     )
 
     # S3: leave s3_endpoint_url unset to run the local S3 server.
