@@ -3,7 +3,6 @@
 import logging
 
 import click
-import uvicorn
 
 from plumbing.settings import get_settings
 
@@ -26,31 +25,30 @@ def gateway(host: str | None, port: int | None, log_level: str) -> None:
     """Serve predictions over HTTP through Kafka, with the A/B split.
 
     Kafka, S3, the reply partition, the deadline and the admin token come from the
-    SPLITSTREAM_* settings. Run one instance per reply partition.
+    SPLITSTREAM_* settings. SPLITSTREAM_GATEWAY_WORKERS=N runs N processes on the one
+    port (SO_REUSEPORT), each owning reply partition SPLITSTREAM_GATEWAY_REPLY_PARTITION
+    + its index; another gateway elsewhere needs its own partitions.
 
     \b
     Examples:
       splitstream gateway
       splitstream gateway --port 7001 --host 0.0.0.0
       SPLITSTREAM_GATEWAY_REPLY_PARTITION=1 splitstream gateway --port 7001
+      SPLITSTREAM_GATEWAY_WORKERS=2 splitstream gateway
       curl -s localhost:7000/v1/predict -H 'content-type: application/json' \\
         -d '{"location": "Whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2, "key": "u1"}'
     """
+    from gateway.workers import run_gateway  # lazy: keeps `--help` fast
+
     settings = get_settings()
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
-        "gateway.main:create_app",
-        factory=True,
+    run_gateway(
+        settings,
         host=host or settings.gateway_host,
         port=settings.gateway_port if port is None else port,
-        workers=1,
-        loop="auto",  # uvloop when installed
-        http="auto",  # httptools when installed
         log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
     )
 
 

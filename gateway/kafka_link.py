@@ -13,10 +13,10 @@ their deadline. When the broker returns, the next probe flips it back: no restar
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
@@ -40,8 +40,8 @@ REQUEST_TIMEOUT_MS = 5_000
 
 
 def encode_json(value: Any) -> bytes:
-    """The wire form of plumbing.kafka's producers (not imported: it loads kafka-python)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON, as plumbing.kafka's producers write it (orjson: ~20x faster)."""
+    return orjson.dumps(value)
 
 
 def _encode_key(key: Any) -> bytes | None:
@@ -186,9 +186,8 @@ class KafkaLink:
         if producer is None or not self._reachable:
             raise KafkaUnavailableError(self.reason or "kafka unavailable")
         try:
-            delivery: asyncio.Future[Any] = await asyncio.wait_for(
-                producer.send(topic, value=value, key=key), SEND_TIMEOUT_S
-            )
+            async with asyncio.timeout(SEND_TIMEOUT_S):  # no task per send, as wait_for makes
+                delivery: asyncio.Future[Any] = await producer.send(topic, value=value, key=key)
         except (KafkaError, OSError, TimeoutError) as error:
             self.mark_unreachable(error)
             raise KafkaUnavailableError(f"kafka send to {topic} failed: {error}") from error

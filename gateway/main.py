@@ -9,11 +9,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.admission import AdmissionMiddleware
 from gateway.body_limit import BodyLimitMiddleware
-from gateway.deps import SPLIT_KEY_HEADER
 from gateway.errors import GatewayError, handle_error
 from gateway.lifespan import lifespan
 from gateway.routes import admin, dashboard, feedback, info, legacy, pages, predict
+from gateway.schemas import SPLIT_KEY_HEADER
 from gateway.settings_check import check_settings
 from gateway.web import STATIC_DIR
 from plumbing.settings import Settings, get_settings
@@ -34,7 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.dependency_overrides[get_settings] = lambda: settings
 
     for routes in (predict, feedback, admin, info, dashboard, legacy, pages):
         app.include_router(routes.router)
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(error_class, handle_error)
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added last, so it runs first: a refusal costs no body read, no routing.
+    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.gateway_max_in_flight)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -64,6 +64,12 @@ class GatewayMetrics:
             ["api"],
             registry=r,
         )
+        self.refusals = Counter(
+            "splitstream_gateway_refused",
+            "Prediction requests refused with 503 at once: max_in_flight were in flight.",
+            ["api"],
+            registry=r,
+        )
         self.kafka_up = Gauge(
             "splitstream_gateway_kafka_up", "1 when Kafka answers the gateway.", registry=r
         )
@@ -75,6 +81,11 @@ class GatewayMetrics:
         # Totals for the old /api/metrics answer (this instance, since it started).
         self.predictions_total = 0
         self.feedback_total = 0
+
+    def refused(self, api: str) -> None:
+        """One prediction refused by admission control (also a 503 in ``requests``)."""
+        self.refusals.labels(api=api).inc()
+        self.requests.labels(api=api, variant="none", status="503").inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -5,8 +5,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.errors import (
     GatewayError,
@@ -19,11 +18,12 @@ from gateway.errors import (
 from gateway.kafka_link import KafkaLink
 from gateway.metrics import GatewayMetrics
 from gateway.replies import PendingReplies
+from gateway.request_events import predict_request_event, shadow_copy, utc_now
 from gateway.routing import Routing, RoutingCache
 from plumbing.features import FeatureRow, normalise_location
 from plumbing.settings import Settings
 from plumbing.split import Assignment, assign_variant, is_shadowed
-from schemas.models import PredictReply, PredictRequest
+from schemas.models import PredictReply
 
 log = logging.getLogger(__name__)
 
@@ -140,35 +140,27 @@ class PredictionService:
         source: Source,
     ) -> PredictReply:
         timeout_s = self._settings.reply_timeout_s
-        now = datetime.now(UTC)
-        request = PredictRequest.create(
-            occurred_at=now,
+        request = predict_request_event(
             request_id=request_id,
             experiment_id=routing.experiment_id,
-            variant=assignment.variant,
-            assignment=assignment.assignment,
+            assignment=assignment,
             split_key=key,
-            slot=assignment.variant,
-            shadow=False,
             source=source,
-            features={
-                "location": row.location,
-                "total_sqft": float(row.total_sqft),
-                "bath": row.bath,
-                "bhk": row.bhk,
-            },
+            row=row,
             reply_to=self._reply_to,
-            deadline_at=now + timedelta(seconds=timeout_s),
+            now=utc_now(),
+            timeout_s=timeout_s,
         )
         future = self._pending.register(request_id)  # before sending: replies can be fast
         try:
             delivery = await self._link.send(
-                self._topics[assignment.variant], request.model_dump(mode="json"), key=request_id
+                self._topics[assignment.variant], request, key=request_id
             )
             delivery.add_done_callback(lambda done: self._delivered(request_id, done))
             if assignment.variant == "prod" and routing.candidate_available:
                 await self._mirror(request, routing)
-            return await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await future
         except TimeoutError as error:
             raise ReplyTimeoutError(
                 f"no reply from the {assignment.variant} predictors within {timeout_s} s"
@@ -176,21 +168,17 @@ class PredictionService:
         finally:
             self._pending.discard(request_id)
 
-    async def _mirror(self, request: PredictRequest, routing: Routing) -> None:
+    async def _mirror(self, request: dict[str, Any], routing: Routing) -> None:
         """Send a shadow copy to the candidate: its reply is recorded, never returned."""
         share = self._settings.shadow_share
-        if not share or not is_shadowed(routing.experiment_id, request.request_id, share):
+        if not share or not is_shadowed(routing.experiment_id, request["request_id"], share):
             return
-        # Its own event id: the sink keeps one row per event id, and both copies are events.
-        shadow = request.model_copy(
-            update={"event_id": str(uuid.uuid4()), "shadow": True, "slot": "candidate"}
-        )
         try:
             await self._link.send(
-                self._topics["candidate"], shadow.model_dump(mode="json"), key=request.request_id
+                self._topics["candidate"], shadow_copy(request), key=request["request_id"]
             )
         except GatewayError as error:  # the client's answer does not depend on the shadow
-            log.warning("shadow copy of %s not sent: %s", request.request_id, error)
+            log.warning("shadow copy of %s not sent: %s", request["request_id"], error)
 
     def _delivered(self, request_id: str, delivery: "asyncio.Future[object]") -> None:
         """A request Kafka did not take fails its waiter at once (503), not at the deadline."""

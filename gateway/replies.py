@@ -9,7 +9,6 @@ model.events, so a promotion refreshes the routing cache at once.
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -175,7 +174,7 @@ class InboundListener:
 
     def _handle_reply(self, record: ConsumerRecord[Any, Any]) -> None:
         try:
-            reply = PredictReply.model_validate(json.loads(record.value))
+            reply = PredictReply.model_validate_json(record.value)
         except (ValueError, TypeError, ValidationError, RecursionError) as error:
             log.warning(
                 "dropping undecodable reply at %s[%s]@%s: %s",

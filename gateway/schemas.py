@@ -18,6 +18,9 @@ PriceLakhs = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Variant = Literal["prod", "candidate"]
 
+#: Header that may carry the split key instead of the body's ``key``.
+SPLIT_KEY_HEADER = "X-Split-Key"
+
 
 class Strict(BaseModel):
     """A JSON body: no type coercion ("3" is not 3), no unknown fields."""

@@ -106,6 +106,18 @@ class Settings(BaseSettings):
         0, ge=0, description="This gateway's own partition of the replies topic."
     )
     reply_timeout_s: float = Field(2.0, gt=0, description="Deadline for a prediction reply.")
+    gateway_workers: int = Field(
+        1,
+        ge=1,
+        description="Gateway processes on the one port (SO_REUSEPORT); worker i owns reply "
+        "partition gateway_reply_partition + i. More than one pays off with more cores.",
+    )
+    gateway_max_in_flight: int = Field(
+        64,
+        ge=1,
+        description="Predictions one gateway process handles at once; more get 503 and "
+        "Retry-After at once (admission control), so an overload cannot sink the rest.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list); none by default."
     )

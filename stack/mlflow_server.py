@@ -43,6 +43,9 @@ def server_env(
         # Newer boto3 adds CRC checksums that S3 clones may not know.
         "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
         "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+        # MLflow 3 starts a job runner and seven huey consumers for GenAI jobs by default;
+        # Splitstream runs none, and they polled at ~15% of a core with nothing to do.
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
 
 

@@ -5,12 +5,18 @@ Input errors answer 400 (as the old server did) with the usual JSON error body.
 """
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from gateway.deps import GatewayDep, HeaderKeyDep
+from gateway.bodies import (
+    FORM_URLENCODED,
+    documented_body,
+    json_response,
+    legacy_predict_form,
+    split_key_header,
+)
+from gateway.deps import GatewayDep, running_gateway
 from gateway.errors import BadRequestError
 from gateway.routes.feedback import publish_feedback
 from gateway.schemas import (
@@ -39,20 +45,26 @@ async def get_location_names(gateway: GatewayDep) -> LegacyLocationsOut:
     return LegacyLocationsOut(locations=list(gateway.routing.current.locations))
 
 
-@router.post("/predict_home_price", response_model=LegacyPredictOut, responses=LEGACY_ERRORS)
-async def predict_home_price(
-    form: Annotated[LegacyPredictForm, Form()],
-    gateway: GatewayDep,
-    header_key: HeaderKeyDep,
-) -> LegacyPredictOut:
+@router.post(
+    "/predict_home_price",
+    response_model=LegacyPredictOut,
+    responses=LEGACY_ERRORS,
+    openapi_extra=documented_body(LegacyPredictForm, FORM_URLENCODED),
+)
+async def predict_home_price(request: Request) -> Response:
     """Form fields ``total_sqft, location, bhk, bath``; the price in lakhs."""
+    gateway = running_gateway(request)
+    form = await legacy_predict_form(request)
     row = FeatureRow(form.location, form.total_sqft, form.bath, form.bhk)
-    prediction = await gateway.predictions.predict(row, key=header_key, source="legacy_api")
-    return LegacyPredictOut(
-        estimated_price=round(prediction.price_lakhs, 2),
-        prediction_id=prediction.request_id,
-        response_time_ms=round(prediction.latency_s * 1000, 2),
-        variant=prediction.variant,
+    key = split_key_header(request)
+    prediction = await gateway.predictions.predict(row, key=key, source="legacy_api")
+    return json_response(
+        {
+            "estimated_price": round(prediction.price_lakhs, 2),
+            "prediction_id": prediction.request_id,
+            "response_time_ms": round(prediction.latency_s * 1000, 2),
+            "variant": prediction.variant,
+        }
     )
 
 

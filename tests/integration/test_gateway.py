@@ -329,6 +329,71 @@ def test_kafka_unreachable_is_503_at_once_and_not_ready(
         assert any(reason.startswith("kafka") for reason in ready.json()["reasons"])
 
 
+def test_past_max_in_flight_is_503_at_once_with_retry_after(
+    gw_settings: Settings, echo: EchoPredictor, run_dir: Path
+) -> None:
+    env = gateway_env(
+        gw_settings,
+        SPLITSTREAM_GATEWAY_REPLY_PARTITION="3",
+        SPLITSTREAM_GATEWAY_MAX_IN_FLIGHT="2",
+    )
+    with run_gateway("gateway-bounded", run_dir, env) as process:
+
+        async def scenario() -> tuple[list[int], int, dict[str, Any], str | None, float]:
+            async with aiohttp.ClientSession(process.url) as http:
+
+                async def silent() -> int:  # no reply comes: held until the 504
+                    body = {**LISTING, "key": f"{SILENT_PREFIX}{uuid.uuid4()}"}
+                    async with http.post("/v1/predict", json=body) as response:
+                        return response.status
+
+                held = [asyncio.create_task(silent()) for _ in range(2)]
+                await asyncio.sleep(0.5)
+                started = time.monotonic()
+                async with http.post(
+                    "/api/predict_home_price", data={k: str(v) for k, v in LISTING.items()}
+                ) as refused:
+                    body = await refused.json()
+                    elapsed = time.monotonic() - started
+                    retry_after = refused.headers.get("Retry-After")
+                    status = refused.status
+                return list(await asyncio.gather(*held)), status, body, retry_after, elapsed
+
+        held, status, body, retry_after, elapsed = asyncio.run(scenario())
+        assert held == [504, 504]
+        assert status == 503 and retry_after == "1"
+        assert body["error"]["code"] == "overloaded"
+        assert body["error"]["allowed"] == {"max_in_flight": 2}
+        assert elapsed < 0.5  # refused at once, not after the deadline
+        metrics = httpx.get(f"{process.url}/metrics").text
+        assert _metric(metrics, "splitstream_gateway_refused_total") == 1
+        assert httpx.post(f"{process.url}/v1/predict", json=LISTING).status_code == 200
+
+
+def test_two_workers_share_the_port_each_owning_its_reply_partition(
+    gw_settings: Settings, echo: EchoPredictor, run_dir: Path
+) -> None:
+    env = gateway_env(
+        gw_settings, SPLITSTREAM_GATEWAY_REPLY_PARTITION="4", SPLITSTREAM_GATEWAY_WORKERS="2"
+    )
+    with run_gateway("gateway-workers", run_dir, env) as process:
+        deadline = time.monotonic() + 60
+        while True:  # both workers ready: every answer of a burst of fresh connections is 200
+            codes = {httpx.get(f"{process.url}/readyz").status_code for _ in range(20)}
+            if codes == {200}:
+                break
+            assert time.monotonic() < deadline, f"workers not ready: {codes}"
+            time.sleep(0.5)
+        answers = [
+            httpx.post(f"{process.url}/v1/predict", json={**LISTING, "key": f"w-{i}"})
+            for i in range(100)
+        ]  # one connection each: the kernel spreads them over the workers
+        assert {a.status_code for a in answers} == {200}
+        reply_partition = {r["request_id"]: r["reply_to"]["partition"] for r in echo.requests}
+        used = {reply_partition[a.json()["request_id"]] for a in answers}
+        assert used == {4, 5}
+
+
 # --------------------------------------------------------------------------- other endpoints
 
 
