@@ -22,6 +22,10 @@ START_TIMEOUT_S = 90.0
 SERVING_READY_TIMEOUT_S = 60.0
 
 
+def gateway_url(settings: Settings) -> str:
+    return f"http://{settings.gateway_host}:{settings.gateway_port}"
+
+
 def start_serving(settings: Settings) -> None:
     """The request path (gateway, predictors, scorer) as ``splitstream`` subprocesses.
 

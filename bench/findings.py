@@ -1,7 +1,10 @@
 """Everything one bench run found, filled in measurement by measurement."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from bench.cpu_budget import CpuBudget
+from bench.overload import OverloadFindings
 from bench.results import RatePoint
 
 
@@ -17,10 +20,19 @@ class LoadFindings:
 
 @dataclass
 class Findings:
-    """The run's results; a measurement that failed or did not run stays None."""
+    """The run's results; a measurement that failed or did not run stays None or empty."""
 
     load_tool: str = ""
-    splitstream: LoadFindings | None = None
+    #: Gateway, predictors and scorer only; by endpoint ("v1", "legacy").
+    request_path: dict[str, LoadFindings] = field(default_factory=dict)
+    #: Every service ``splitstream up`` starts; by endpoint.
+    full_system: dict[str, LoadFindings] = field(default_factory=dict)
+    #: The full system on /v1 with more gateway processes (SO_REUSEPORT), by worker count.
+    full_system_workers: dict[int, LoadFindings] = field(default_factory=dict)
+    cpu: CpuBudget | None = None
+    overload: OverloadFindings | None = None
+    #: The Faust agent's restart on a long history (bench.restart), as its findings' fields.
+    restart: dict[str, Any] | None = None
     direct: LoadFindings | None = None
     floor: LoadFindings | None = None
     #: Floor: most replies per second, with the requester sending as fast as it can.

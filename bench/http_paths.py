@@ -1,21 +1,37 @@
-"""Measurements 1 and 2: Splitstream's HTTP path and the in-process model, same schedule."""
+"""Splitstream's HTTP paths and the in-process model, under the same open-loop schedule.
+
+*Request path*: the gateway, the predictors and the scorer only. *Full system*: every
+service ``splitstream up`` starts (sink, promoter and Faust agent included), as users run
+it. Each is measured on ``/v1/predict`` and on the old form endpoint.
+"""
 
 from functools import partial
 
 from bench import http_load
-from bench.environment import bench_process, running
+from bench.environment import bench_process, gateway_url, running
 from bench.findings import LoadFindings
+from bench.http_load import LEGACY_PREDICT, V1_PREDICT, HttpTarget
 from bench.results import RatePoint
 from bench.schedule import run_schedule
 from plumbing.settings import Settings
 from stack.services import http_answers
 from stack.supervisor import free_port
 
+TARGETS = (V1_PREDICT, LEGACY_PREDICT)
 
-def measure_splitstream(settings: Settings) -> LoadFindings:
-    """HTTP -> gateway -> Kafka -> predictor -> Kafka -> HTTP, open loop."""
-    url = f"http://{settings.gateway_host}:{settings.gateway_port}/v1/predict"
-    return run_schedule("splitstream", partial(_attack, url))
+
+def measure_targets(settings: Settings, name: str) -> dict[str, LoadFindings]:
+    """The schedule on each prediction endpoint of the running gateway, by target name."""
+    return {
+        target.name: run_schedule(
+            f"{name} {target.name}", partial(_attack, gateway_url(settings), target)
+        )
+        for target in TARGETS
+    }
+
+
+def measure_one(settings: Settings, name: str, target: HttpTarget = V1_PREDICT) -> LoadFindings:
+    return run_schedule(f"{name} {target.name}", partial(_attack, gateway_url(settings), target))
 
 
 def measure_direct(settings: Settings) -> LoadFindings:
@@ -31,8 +47,8 @@ def measure_direct(settings: Settings) -> LoadFindings:
         is_ready=lambda: http_answers(f"{base}/healthz"),
     )
     with running(server):
-        return run_schedule("direct", partial(_attack, f"{base}/v1/predict"))
+        return run_schedule("direct", partial(_attack, base, V1_PREDICT))
 
 
-def _attack(url: str, rate_per_s: float, duration_s: float) -> RatePoint:
-    return http_load.attack(url, rate_per_s=rate_per_s, duration_s=duration_s)
+def _attack(base_url: str, target: HttpTarget, rate_per_s: float, duration_s: float) -> RatePoint:
+    return http_load.attack(base_url, target, rate_per_s=rate_per_s, duration_s=duration_s)

@@ -5,6 +5,7 @@ and the next still runs. Whatever happens (failure, Ctrl-C, SIGTERM) every proce
 bench started is stopped, and the table of what was measured is written and printed.
 """
 
+import argparse
 import logging
 import os
 import sys
@@ -19,12 +20,20 @@ from bench.batch import BATCH_ROWS, measure_batch, measure_raw_consume_produce
 from bench.environment import restart_serving, start_serving
 from bench.findings import Findings
 from bench.floor import measure_floor
+from bench.full_system import (
+    measure_cpu_budget,
+    measure_full_overload,
+    measure_full_system,
+    measure_more_workers,
+    start_full_system,
+)
 from bench.http_load import REQUEST_TIMEOUT_S
-from bench.http_paths import measure_direct, measure_splitstream
+from bench.http_paths import measure_direct, measure_targets
 from bench.memory import measure_memory, memory_rate
 from bench.promotion import measure_promotion
 from bench.schedule import FIXED_RATE_S, SEARCH_STEP_S, WARMUP_S
-from plumbing.settings import Settings
+from plumbing.settings import Settings, load_settings
+from stack import services
 from stack.private import private_stack, train_best_and_candidate
 
 log = logging.getLogger("bench")
@@ -57,40 +66,50 @@ def _step(findings: Findings, name: str, measure: Callable[[], None]) -> None:
         findings.failures[name] = f"{type(error).__name__}: {error}"[:300]
 
 
-def _measure_all(settings: Settings, findings: Findings) -> None:
-    def splitstream() -> None:
-        findings.splitstream = measure_splitstream(settings)
+def _measure_all(settings: Settings, findings: Findings, only: set[str]) -> None:
+    def request_path() -> None:
+        findings.request_path = measure_targets(settings, "request path")
 
     def direct() -> None:
+        services.down(settings)  # nothing of Splitstream runs beside the in-process model
         findings.direct = measure_direct(settings)
 
     def floor() -> None:
         findings.floor, findings.floor_max_throughput_per_s = measure_floor(settings)
 
     def batch() -> None:
+        start_serving(settings)
         findings.batch_rows = BATCH_ROWS
         findings.batch_rows_per_s = measure_batch(settings)
         findings.floor_consume_produce_per_s = measure_raw_consume_produce(settings)
 
     def memory() -> None:
         restart_serving(settings)
-        best = findings.splitstream.max_sustained_per_s if findings.splitstream else None
+        best = findings.request_path.get("v1")
         findings.memory_errors = measure_memory(
-            settings, rate_per_s=memory_rate(best), rss_kb=findings.rss_kb
+            settings,
+            rate_per_s=memory_rate(best.max_sustained_per_s if best else None),
+            rss_kb=findings.rss_kb,
         )
 
     def promotion() -> None:
         findings.promotion_ack_s, findings.promotion_round_trip_s = measure_promotion(settings)
 
     for name, measure in (
-        ("splitstream", splitstream),
+        ("request path", request_path),
+        ("full system start", lambda: start_full_system(settings)),
+        ("full system", lambda: measure_full_system(settings, findings)),
+        ("cpu budget", lambda: measure_cpu_budget(settings, findings)),
+        ("overload", lambda: measure_full_overload(settings, findings)),
+        ("gateway workers", lambda: measure_more_workers(settings, findings)),
         ("direct", direct),
         ("floor", floor),
         ("batch", batch),
         ("memory", memory),
         ("promotion", promotion),
     ):
-        _step(findings, name, measure)
+        if not only or name in only:
+            _step(findings, name, measure)
 
 
 def _set_up(settings: Settings) -> None:
@@ -108,15 +127,29 @@ def _busy_machine() -> str | None:
 
 
 def _report(findings: Findings, caption: str, console: Console) -> None:
-    rows = table.rows_of(findings)
+    rows = table.rows_of(findings, deadline_ms=load_settings().reply_timeout_s * 1000)
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "bench.json").write_text(table.to_json(findings, rows, caption))
-    (RESULTS_DIR / "bench.md").write_text(table.markdown(rows, caption))
-    console.print(table.rich_table(rows, caption))
+    (RESULTS_DIR / "bench.md").write_text(table.markdown(rows, caption, findings.cpu))
+    for printed in table.rich_tables(rows, findings.cpu, caption):
+        console.print(printed)
     console.print(f"written: {RESULTS_DIR / 'bench.json'}, {RESULTS_DIR / 'bench.md'}")
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="STEP",
+        help="run only these steps (e.g. 'request path' 'full system start' 'full system')",
+    )
+    return parser.parse_args()
+
+
 def main() -> int:
+    only = set(_arguments().only)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -132,7 +165,7 @@ def main() -> int:
         with private_stack("bench") as settings:
             _step(findings, "setup", lambda: _set_up(settings))
             if "setup" not in findings.failures:
-                _measure_all(settings, findings)
+                _measure_all(settings, findings, only)
     except KeyboardInterrupt:
         findings.failures["run"] = "interrupted; everything it started was stopped"
         status = 130

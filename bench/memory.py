@@ -5,6 +5,7 @@ from pathlib import Path
 
 from bench import http_load
 from bench.environment import service_pid
+from bench.http_load import V1_PREDICT
 from plumbing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,12 @@ def measure_memory(
     Returns:
         How many requests failed along the way.
     """
-    url = f"http://{settings.gateway_host}:{settings.gateway_port}/v1/predict"
+    url = f"http://{settings.gateway_host}:{settings.gateway_port}"
     pids = {name: service_pid(settings, name) for name in WATCHED}
     served, errors = 0, 0
     for checkpoint in CHECKPOINTS:
         duration_s = (checkpoint - served) / rate_per_s
-        point = http_load.attack(url, rate_per_s=rate_per_s, duration_s=duration_s)
+        point = http_load.attack(url, V1_PREDICT, rate_per_s=rate_per_s, duration_s=duration_s)
         served, errors = served + point.sent, errors + point.errors
         for name, pid in pids.items():
             rss_kb.setdefault(name, {})[checkpoint] = vm_rss_kb(pid)

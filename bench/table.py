@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from bench.cpu_budget import CpuBudget
 from bench.findings import Findings, LoadFindings
 from bench.results import FIXED_RATES_PER_S, SUSTAINED_P99_MS, Row
 
@@ -16,6 +17,10 @@ MAX_RATE_VS_DIRECT_MIN = 0.5
 BATCH_VS_FLOOR_MIN = 0.5
 PROMOTION_MAX_S = 2.0
 RSS_GROWTH_MAX = 0.10
+REST_PERCENT_MAX = 5.0
+RESTART_MAX_S = 15.0
+OVERLOAD_GOODPUT_MIN = 0.9
+REFUSAL_MAX_MS = 50.0
 
 
 def _ms(value: float) -> str:
@@ -52,50 +57,113 @@ def _p50_at(found: LoadFindings | None, rate: float) -> float | None:
     return None if point is None or point.errors == point.sent else point.p50_ms
 
 
-def _target_rows(f: Findings) -> list[Row]:
+def _target(setting: str, result: str, target: str, met: bool) -> Row:
+    return Row("target", setting, result, target, met)
+
+
+def _speed_targets(f: Findings) -> list[Row]:
     rows = []
-    ours, floor = (
-        _p50_at(f.splitstream, FIXED_RATES_PER_S[0]),
-        _p50_at(f.floor, FIXED_RATES_PER_S[0]),
-    )
+    ours = _p50_at(f.request_path.get("v1"), FIXED_RATES_PER_S[0])
+    floor = _p50_at(f.floor, FIXED_RATES_PER_S[0])
     if ours is not None and floor is not None:
         rows.append(
-            Row(
-                "target",
-                "splitstream p50 vs floor p50 at 100 req/s",
+            _target(
+                "request path p50 vs floor p50 at 100 req/s",
                 f"{ours:.1f} vs {floor:.1f} ms = {ours / floor:.2f}x",
                 f"<= {P50_VS_FLOOR_MAX:g}x",
                 ours <= P50_VS_FLOOR_MAX * floor,
             )
         )
-    ours_max = f.splitstream.max_sustained_per_s if f.splitstream else None
     direct_max = f.direct.max_sustained_per_s if f.direct else None
-    if ours_max is not None and direct_max:
-        share = ours_max / direct_max
-        rows.append(
-            Row(
-                "target",
-                "splitstream max sustained vs direct",
-                f"{ours_max:g} vs {direct_max:g} req/s = {share:.0%}",
-                f">= {MAX_RATE_VS_DIRECT_MIN:.0%}",
-                share >= MAX_RATE_VS_DIRECT_MIN,
+    for endpoint, found in f.full_system.items():
+        if found.max_sustained_per_s is not None and direct_max:
+            share = found.max_sustained_per_s / direct_max
+            rows.append(
+                _target(
+                    f"full system {endpoint} max sustained vs direct",
+                    f"{found.max_sustained_per_s:g} vs {direct_max:g} req/s = {share:.0%}",
+                    f">= {MAX_RATE_VS_DIRECT_MIN:.0%}",
+                    share >= MAX_RATE_VS_DIRECT_MIN,
+                )
             )
-        )
     if f.batch_rows_per_s is not None and f.floor_consume_produce_per_s:
         share = f.batch_rows_per_s / f.floor_consume_produce_per_s
         rows.append(
-            Row(
-                "target",
+            _target(
                 "batch rows/s vs floor consume+produce",
                 f"{f.batch_rows_per_s:.0f} vs {f.floor_consume_produce_per_s:.0f}/s = {share:.0%}",
                 f">= {BATCH_VS_FLOOR_MIN:.0%}",
                 share >= BATCH_VS_FLOOR_MIN,
             )
         )
+    return rows
+
+
+def _rest_and_restart_targets(f: Findings) -> list[Row]:
+    rows = []
+    if f.cpu is not None and f.cpu.rest_percent:
+        total = sum(f.cpu.rest_percent.values())
+        rows.append(
+            _target(
+                f"full system at rest, all processes, {f.cpu.rest_seconds:.0f} s",
+                f"{total:.1f}% of one core",
+                f"<= {REST_PERCENT_MAX:g}%",
+                total <= REST_PERCENT_MAX,
+            )
+        )
+    seconds = (f.restart or {}).get("seconds_to_counting")
+    if isinstance(seconds, int | float):
+        events = (f.restart or {}).get("history_requests", 0)
+        rows.append(
+            _target(
+                f"Faust agent counts again after a restart on {events:,} past requests",
+                f"{seconds:.1f} s",
+                f"<= {RESTART_MAX_S:g} s",
+                seconds <= RESTART_MAX_S,
+            )
+        )
+    return rows
+
+
+def _overload_targets(f: Findings, deadline_ms: float) -> list[Row]:
+    o = f.overload
+    best = f.full_system.get("v1")
+    if o is None or best is None or not best.max_sustained_per_s:
+        return []
+    share = o.goodput_per_s / best.max_sustained_per_s
+    return [
+        _target(
+            f"overload goodput vs full system max ({o.rate_per_s:g} req/s for {o.duration_s:g} s)",
+            f"{o.goodput_per_s:.0f} vs {best.max_sustained_per_s:g} req/s = {share:.0%}",
+            f">= {OVERLOAD_GOODPUT_MIN:.0%}",
+            share >= OVERLOAD_GOODPUT_MIN,
+        ),
+        _target(
+            "overload: slowest refusal (503)",
+            f"{o.refused_max_ms:.1f} ms over {o.refused:,} refusals",
+            f"<= {REFUSAL_MAX_MS:g} ms",
+            o.refused > 0 and o.refused_max_ms <= REFUSAL_MAX_MS,
+        ),
+        _target(
+            "overload: p99 of the accepted",
+            f"{_ms(o.accepted_p99_ms)} ms; {o.failed} failed otherwise",
+            f"< {deadline_ms:g} ms (reply deadline), 0 failed",
+            o.accepted_p99_ms < deadline_ms and o.failed == 0,
+        ),
+        _target(
+            "overload: accepted requests stored in ClickHouse",
+            f"{o.accepted_stored:,} of {o.accepted:,}",
+            "all",
+            o.accepted_stored == o.accepted,
+        ),
+    ]
+
+
+def _kept_targets(f: Findings) -> list[Row]:
+    rows = []
     if f.promotion_ack_s is not None:
         rows.append(
-            Row(
-                "target",
+            _target(
                 "promote command -> last predictor ack",
                 f"{f.promotion_ack_s:.2f} s",
                 f"<= {PROMOTION_MAX_S:g} s",
@@ -107,8 +175,7 @@ def _target_rows(f: Findings) -> list[Row]:
             first, last = min(by_count), max(by_count)
             growth = by_count[last] / by_count[first] - 1
             rows.append(
-                Row(
-                    "target",
+                _target(
                     f"{service} RSS growth {first:,} -> {last:,} requests",
                     f"{by_count[first] / 1024:.1f} -> {by_count[last] / 1024:.1f} MiB "
                     f"({growth:+.1%})",
@@ -117,6 +184,15 @@ def _target_rows(f: Findings) -> list[Row]:
                 )
             )
     return rows
+
+
+def _target_rows(f: Findings, deadline_ms: float) -> list[Row]:
+    return [
+        *_speed_targets(f),
+        *_rest_and_restart_targets(f),
+        *_overload_targets(f, deadline_ms),
+        *_kept_targets(f),
+    ]
 
 
 def _other_rows(f: Findings) -> list[Row]:
@@ -161,41 +237,121 @@ def _other_rows(f: Findings) -> list[Row]:
     return rows
 
 
-def rows_of(findings: Findings) -> list[Row]:
+def rows_of(findings: Findings, *, deadline_ms: float = 2000.0) -> list[Row]:
     """The table's rows: measurements in the issue's order, then the targets, then failures."""
     rows = [
-        *_load_rows("splitstream", findings.splitstream),
+        *(
+            r
+            for e, found in findings.request_path.items()
+            for r in _load_rows(f"request path {e}", found)
+        ),
+        *(
+            r
+            for e, found in findings.full_system.items()
+            for r in _load_rows(f"full system {e}", found)
+        ),
+        *(
+            r
+            for n, found in findings.full_system_workers.items()
+            for r in _load_rows(f"full system v1, {n} gateway workers", found)
+        ),
         *_load_rows("direct", findings.direct),
         *_load_rows("floor", findings.floor),
+        *_overload_rows(findings),
         *_other_rows(findings),
-        *_target_rows(findings),
+        *_target_rows(findings, deadline_ms),
     ]
     rows += [Row(name, "MISSING", reason) for name, reason in findings.failures.items()]
     return rows
+
+
+def _overload_rows(f: Findings) -> list[Row]:
+    o = f.overload
+    if o is None:
+        return []
+    return [
+        Row(
+            "overload",
+            f"{o.rate_per_s:g} req/s for {o.duration_s:g} s, {o.sent:,} sent",
+            f"{o.accepted:,} accepted ({o.goodput_per_s:.0f}/s, p99 {_ms(o.accepted_p99_ms)} ms), "
+            f"{o.refused:,} refused (p99 {_ms(o.refused_p99_ms)} ms, max "
+            f"{o.refused_max_ms:.1f} ms), {o.failed} failed otherwise",
+        )
+    ]
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def cpu_budget_table(budget: CpuBudget) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: each process at rest (% of one core) and in CPU ms per request at
+    each budget rate, then the total."""
+    rates = sorted(budget.ms_per_request)
+    header = [
+        "process",
+        f"at rest, % of one core ({budget.rest_seconds:.0f} s)",
+        *(f"CPU ms per request at {rate} req/s" for rate in rates),
+    ]
+    names = sorted({*budget.rest_percent, *(n for r in rates for n in budget.ms_per_request[r])})
+    rows = [
+        [
+            name,
+            _cell(budget.rest_percent.get(name), 1),
+            *(_cell(budget.ms_per_request[r].get(name), 2) for r in rates),
+        ]
+        for name in names
+    ]
+    rows.append(
+        [
+            "total",
+            _cell(sum(budget.rest_percent.values()), 1),
+            *(_cell(sum(budget.ms_per_request[r].values()), 2) for r in rates),
+        ]
+    )
+    return header, rows
 
 
 def _met(met: bool | None) -> str:
     return "" if met is None else ("yes" if met else "NO")
 
 
-def rich_table(rows: list[Row], caption: str) -> Table:
-    table = Table(title="make bench", caption=caption, show_lines=False)
-    for column in ("measurement", "setting", "result", "target", "met?"):
+COLUMNS = ["measurement", "setting", "result", "target", "met?"]
+
+
+def _cells(row: Row) -> list[str]:
+    return [row.measurement, row.setting, row.result, row.target, _met(row.met)]
+
+
+def _rich(title: str, header: list[str], rows: list[list[str]], caption: str = "") -> Table:
+    table = Table(title=title, caption=caption or None, show_lines=False)
+    for column in header:
         table.add_column(column)
     for row in rows:
-        table.add_row(row.measurement, row.setting, row.result, row.target, _met(row.met))
+        table.add_row(*row)
     return table
 
 
-def markdown(rows: list[Row], caption: str) -> str:
-    """A GitHub table, the caption under it."""
-    lines = [
-        "| measurement | setting | result | target | met? |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
-        cells = (row.measurement, row.setting, row.result, row.target, _met(row.met))
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    return lines
+
+
+def rich_tables(rows: list[Row], budget: CpuBudget | None, caption: str) -> list[Table]:
+    """The results table, and the CPU budget table when it was measured."""
+    tables = [_rich("make bench", COLUMNS, [_cells(r) for r in rows], caption)]
+    if budget is not None and budget.rest_percent:
+        tables.append(_rich("CPU budget (full system)", *cpu_budget_table(budget)))
+    return tables
+
+
+def markdown(rows: list[Row], caption: str, budget: CpuBudget | None = None) -> str:
+    """GitHub tables: the results, then the CPU budget; the caption under them."""
+    lines = _markdown(COLUMNS, [_cells(r) for r in rows])
+    if budget is not None and budget.rest_percent:
+        lines += ["", *_markdown(*cpu_budget_table(budget))]
     return "\n".join([*lines, "", caption, ""])
 
 

@@ -1,8 +1,10 @@
 """What the gateway routes by: the slots, the candidate share and prod's feature domain.
 
-A background task re-reads ``control/slots.json`` and ``control/split.json`` every
-``REFRESH_INTERVAL_S`` (and at once on a model event), so every gateway instance
-converges on the same split. A failed read keeps the last good view. Manifests are
+A background task re-reads ``control/slots.json`` and ``control/split.json`` at once on
+any model.events message (a promotion, a reload, a share change), and every
+``gateway_routing_refresh_s`` as a safety net, so every gateway instance converges on
+the same split. The safety net is slow on purpose: each read is two boto3 GETs, the
+biggest part of an idle gateway's CPU. A failed read keeps the last good view. Manifests are
 immutable, so each version's feature domain is read once.
 """
 
@@ -22,8 +24,6 @@ from plumbing.split import experiment_id_for
 from plumbing.split_store import SplitStore, SplitVersion
 
 log = logging.getLogger(__name__)
-
-REFRESH_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,6 @@ class RoutingCache:
 
     settings: Settings
     s3: Any
-    interval_s: float = REFRESH_INTERVAL_S
     current: Routing = field(init=False)
     _domains: dict[str, tuple[FeatureDomain, tuple[str, ...]]] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -104,7 +103,7 @@ class RoutingCache:
         while True:
             await self.refresh()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                await asyncio.wait_for(self._wake.wait(), self.settings.gateway_routing_refresh_s)
             self._wake.clear()
 
     async def refresh(self) -> Routing:

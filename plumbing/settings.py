@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         0, ge=0, description="This gateway's own partition of the replies topic."
     )
     reply_timeout_s: float = Field(2.0, gt=0, description="Deadline for a prediction reply.")
+    gateway_routing_refresh_s: float = Field(
+        10.0,
+        gt=0,
+        description="Safety net: re-read the slots and the split this often (any "
+        "model.events message makes the gateway re-read them at once).",
+    )
     gateway_workers: int = Field(
         1,
         ge=1,

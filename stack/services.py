@@ -75,10 +75,13 @@ def _process(
 
 
 def gateway_process(
-    settings: Settings, *, name: str, port: int, reply_partition: int
+    settings: Settings, *, name: str, port: int, reply_partition: int, workers: int = 1
 ) -> ServiceProcess:
-    """One more gateway instance beside the first, on its own port and reply partition."""
-    env = {"SPLITSTREAM_GATEWAY_REPLY_PARTITION": str(reply_partition)}
+    """A gateway on its own port and reply partitions (``workers`` processes from there)."""
+    env = {
+        "SPLITSTREAM_GATEWAY_REPLY_PARTITION": str(reply_partition),
+        "SPLITSTREAM_GATEWAY_WORKERS": str(workers),
+    }
     return _process(settings, name, ("gateway",), port, env)
 
 

@@ -40,6 +40,8 @@ from tests.integration.test_gateway_support import (
 )
 
 LISTING = {"location": "Whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2}
+#: The main gateway's safety-net re-read of the slots (a slot change without any event).
+ROUTING_REFRESH_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,11 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def gateway(gw_settings: Settings, echo: EchoPredictor, run_dir: Path) -> Iterator[GatewayProcess]:
-    env = gateway_env(gw_settings, SPLITSTREAM_GATEWAY_REPLY_PARTITION="0")
+    env = gateway_env(
+        gw_settings,
+        SPLITSTREAM_GATEWAY_REPLY_PARTITION="0",
+        SPLITSTREAM_GATEWAY_ROUTING_REFRESH_S=str(ROUTING_REFRESH_S),
+    )
     with run_gateway("gateway-p0", run_dir, env) as process:
         yield process
 
@@ -530,7 +536,7 @@ def test_slot_change_is_followed_within_the_refresh_interval(
     slots.swap(current, current.slots.next(candidate=None))
     try:
         # Then the gateway follows within the refresh interval, and all traffic is prod
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + ROUTING_REFRESH_S + 3
         while client.get("/v1/experiment").json()["candidate_available"]:
             assert time.monotonic() < deadline, "the gateway did not re-read the slots"
             time.sleep(0.1)

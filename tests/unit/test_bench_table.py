@@ -4,11 +4,13 @@ import base64
 import json
 import math
 
+from bench.cpu_budget import CpuBudget
 from bench.findings import Findings, LoadFindings
-from bench.http_load import point_from_csv, valid_prediction
+from bench.http_load import point_from_csv, valid_legacy_prediction, valid_prediction
+from bench.overload import OverloadFindings
 from bench.results import RatePoint, percentile_ms
 from bench.search import max_sustained, next_rate, search
-from bench.table import markdown, rows_of
+from bench.table import cpu_budget_table, markdown, rows_of
 
 
 def _point(rate: float, *, p50_ms: float = 5.0, p99_ms: float = 20.0, errors: int = 0) -> RatePoint:
@@ -83,6 +85,8 @@ def test_only_a_200_with_a_positive_price_is_a_valid_reply() -> None:
     assert not valid_prediction(200, _body({"price_lakhs": -1}))
     assert not valid_prediction(504, _body({"price_lakhs": 75.2}))
     assert not valid_prediction(200, "not base64 json")
+    assert valid_legacy_prediction(200, _body({"estimated_price": 75.2}))
+    assert not valid_legacy_prediction(200, _body({"price_lakhs": 75.2}))
 
 
 def test_vegeta_csv_counts_invalid_replies_as_errors() -> None:
@@ -99,9 +103,14 @@ def test_vegeta_csv_counts_invalid_replies_as_errors() -> None:
 
 
 def test_table_judges_each_target_and_lists_missing_measurements() -> None:
-    # Given splitstream twice as slow as the floor at 100 req/s, at 60% of direct's max rate
+    # Given the request path twice as slow as the floor at 100 req/s, the full system at 60%
+    # of direct's max rate on /v1 and 40% on the old form endpoint
     findings = Findings(
-        splitstream=LoadFindings({100.0: _point(100, p50_ms=4.0)}, max_sustained_per_s=600),
+        request_path={"v1": LoadFindings({100.0: _point(100, p50_ms=4.0)}, 700)},
+        full_system={
+            "v1": LoadFindings({100.0: _point(100, p50_ms=4.0)}, max_sustained_per_s=600),
+            "legacy": LoadFindings({100.0: _point(100, p50_ms=5.0)}, max_sustained_per_s=400),
+        },
         direct=LoadFindings({100.0: _point(100, p50_ms=1.0)}, max_sustained_per_s=1000),
         floor=LoadFindings({100.0: _point(100, p50_ms=1.5)}, max_sustained_per_s=900),
         promotion_ack_s=0.4,
@@ -111,17 +120,72 @@ def test_table_judges_each_target_and_lists_missing_measurements() -> None:
 
     rows = {(r.measurement, r.setting): r for r in rows_of(findings)}
 
-    assert rows[("target", "splitstream p50 vs floor p50 at 100 req/s")].met is False
-    assert rows[("target", "splitstream max sustained vs direct")].met is True
+    assert rows[("target", "request path p50 vs floor p50 at 100 req/s")].met is False
+    assert rows[("target", "full system v1 max sustained vs direct")].met is True
+    assert rows[("target", "full system legacy max sustained vs direct")].met is False
     assert rows[("target", "promote command -> last predictor ack")].met is True
     assert rows[("target", "gateway RSS growth 1,000 -> 100,000 requests")].met is False
     assert rows[("batch", "MISSING")].result == "RuntimeError: boom"
 
 
+def test_rest_restart_and_overload_targets() -> None:
+    # Given a system that idles at 4.5% of a core, restarts its agent in 20 s, and under
+    # overload serves 95% of its maximum but once refuses in 60 ms
+    budget = CpuBudget(rest_percent={"kafka": 2.0, "gateway": 2.5}, rest_seconds=60)
+    findings = Findings(
+        full_system={"v1": LoadFindings({}, max_sustained_per_s=500)},
+        cpu=budget,
+        restart={"seconds_to_counting": 20.0, "history_requests": 1_000_000},
+        overload=OverloadFindings(
+            rate_per_s=2000,
+            duration_s=30,
+            sent=60_000,
+            accepted=14_250,
+            refused=45_750,
+            failed=0,
+            goodput_per_s=475,
+            refused_p99_ms=12.0,
+            refused_max_ms=60.0,
+            accepted_p99_ms=400.0,
+            accepted_stored=14_250,
+        ),
+    )
+
+    rows = {r.setting: r for r in rows_of(findings) if r.measurement == "target"}
+
+    assert rows["full system at rest, all processes, 60 s"].met is True
+    assert rows["Faust agent counts again after a restart on 1,000,000 past requests"].met is False
+    assert rows["overload goodput vs full system max (2000 req/s for 30 s)"].met is True
+    assert rows["overload: slowest refusal (503)"].met is False
+    assert rows["overload: p99 of the accepted"].met is True
+    assert rows["overload: accepted requests stored in ClickHouse"].met is True
+
+
+def test_cpu_budget_table_has_each_process_and_the_total() -> None:
+    budget = CpuBudget(
+        rest_percent={"kafka": 1.5, "sink": 0.5},
+        rest_seconds=60,
+        ms_per_request={100: {"kafka": 0.5, "sink": 0.25}, 400: {"kafka": 0.25, "sink": 0.125}},
+    )
+    header, rows = cpu_budget_table(budget)
+    assert header[1:] == [
+        "at rest, % of one core (60 s)",
+        "CPU ms per request at 100 req/s",
+        "CPU ms per request at 400 req/s",
+    ]
+    assert rows == [
+        ["kafka", "1.5", "0.50", "0.25"],
+        ["sink", "0.5", "0.25", "0.12"],
+        ["total", "2.0", "0.75", "0.38"],
+    ]
+
+
 def test_markdown_has_one_line_per_row_and_the_caption() -> None:
-    findings = Findings(splitstream=LoadFindings({100.0: _point(100)}, max_sustained_per_s=100))
+    findings = Findings(
+        request_path={"v1": LoadFindings({100.0: _point(100)}, max_sustained_per_s=100)}
+    )
     text = markdown(rows_of(findings), "caption: vegeta")
     lines = text.splitlines()
     assert lines[0] == "| measurement | setting | result | target | met? |"
-    assert len([line for line in lines if line.startswith("| splitstream")]) == 2
+    assert len([line for line in lines if line.startswith("| request path v1")]) == 2
     assert "caption: vegeta" in text

@@ -1,0 +1,101 @@
+"""Overload: 4x the maximum sustained rate for 30 s, on the full system.
+
+Admission control should keep the system serving its maximum rate and refuse the rest at
+once (503), never sink. Measured here: goodput, how fast refusals come back, the p99 of
+the accepted requests, and that every accepted request reached ClickHouse.
+"""
+
+import base64
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bench.environment import gateway_url
+from bench.http_load import V1_PREDICT, Answer, HttpTarget, run_vegeta
+from bench.results import percentile_ms
+from plumbing.clickhouse import open_clickhouse_reader
+from plumbing.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OVERLOAD_FACTOR = 4
+OVERLOAD_S = 30.0
+#: The sink writes a batch at least every second; give it this long to catch up.
+STORED_WAIT_S = 60.0
+_STORED_SQL = """
+SELECT DISTINCT request_id FROM {db}.requests WHERE occurred_at >= {{since:DateTime64(3, 'UTC')}}
+"""
+
+
+@dataclass(frozen=True)
+class OverloadFindings:
+    rate_per_s: float
+    duration_s: float
+    sent: int
+    accepted: int
+    refused: int
+    #: Anything else: 504s, other statuses, connection errors.
+    failed: int
+    goodput_per_s: float
+    refused_p99_ms: float
+    refused_max_ms: float
+    accepted_p99_ms: float
+    accepted_stored: int
+
+
+def _request_ids(answers: list[Answer], target: HttpTarget) -> set[str]:
+    ids = set()
+    for a in answers:
+        if not a.error and target.valid(a.status, a.body_b64):
+            ids.add(str(json.loads(base64.b64decode(a.body_b64))[target.id_field]))
+    return ids
+
+
+def stored_request_ids(settings: Settings, since: datetime) -> set[str]:
+    """Request ids ClickHouse holds for requests that occurred after ``since``."""
+    reader = open_clickhouse_reader(settings)
+    try:
+        frame = reader.query_df(
+            _STORED_SQL.format(db=settings.clickhouse_database), {"since": since}
+        )
+    finally:
+        reader.close()
+    return {str(v) for v in frame["request_id"]}
+
+
+def _wait_stored(settings: Settings, accepted: set[str], since: datetime) -> int:
+    deadline = time.monotonic() + STORED_WAIT_S
+    while True:
+        found = len(accepted & stored_request_ids(settings, since))
+        if found == len(accepted) or time.monotonic() > deadline:
+            return found
+        time.sleep(2.0)
+
+
+def measure_overload(settings: Settings, max_sustained_per_s: float) -> OverloadFindings:
+    """``OVERLOAD_FACTOR`` x ``max_sustained_per_s`` on ``/v1/predict`` for ``OVERLOAD_S``."""
+    rate = OVERLOAD_FACTOR * max_sustained_per_s
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    answers = run_vegeta(gateway_url(settings), V1_PREDICT, rate_per_s=rate, duration_s=OVERLOAD_S)
+    accepted = [a for a in answers if not a.error and V1_PREDICT.valid(a.status, a.body_b64)]
+    refused = [a for a in answers if not a.error and a.status == 503]
+    first_ns = min((a.sent_ns for a in answers), default=0)
+    last_ns = max((a.sent_ns + a.latency_ns for a in accepted), default=first_ns)
+    span_s = max((last_ns - first_ns) / 1e9, 1e-9)
+    accepted_ids = _request_ids(answers, V1_PREDICT)
+    log.info("overload at %g/s: %d accepted, %d refused", rate, len(accepted), len(refused))
+    return OverloadFindings(
+        rate_per_s=rate,
+        duration_s=OVERLOAD_S,
+        sent=len(answers),
+        accepted=len(accepted),
+        refused=len(refused),
+        failed=len(answers) - len(accepted) - len(refused),
+        goodput_per_s=len(accepted) / span_s,
+        refused_p99_ms=percentile_ms([a.latency_ns for a in refused], 0.99),
+        refused_max_ms=max((a.latency_ns for a in refused), default=0) / 1e6,
+        accepted_p99_ms=percentile_ms([a.latency_ns for a in accepted], 0.99),
+        accepted_stored=_wait_stored(settings, accepted_ids, since),
+    )
