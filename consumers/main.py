@@ -77,7 +77,12 @@ def run(
     with stopping_on_signals(stop), contextlib.ExitStack() as close:
         clickhouse = open_sink_clickhouse(settings)
         close.callback(clickhouse.close)
-        app = create_app(reader=clickhouse.reader, metrics=metrics, ready=tables_ready)
+        app = create_app(
+            reader=clickhouse.reader,
+            metrics=metrics,
+            ready=tables_ready,
+            query_token=settings.query_token,
+        )
         server = QueryServer(app, host=settings.sink_host, port=settings.sink_port)
         port = server.start()
         close.callback(server.stop)

@@ -7,6 +7,7 @@ through the sink's /query endpoint, as any other process must.
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -76,7 +77,9 @@ class SinkRun:
         supervisor.stop(self.service, grace_s=15.0)
 
     def reader(self) -> SinkQueryClickHouse:
-        return SinkQueryClickHouse(self.url, self.db, timeout_s=10)
+        token = self.settings.query_token
+        assert token is not None
+        return SinkQueryClickHouse(self.url, self.db, token=token.get_secret_value(), timeout_s=10)
 
     def count(self, sql: str) -> int:
         frame = self.reader().query_df(sql.replace("$db", self.db))
@@ -103,6 +106,7 @@ def _sink_world(folder: Path) -> Iterator[SinkRun]:
         "SPLITSTREAM_SINK_PORT": str(free_port()),
         "SPLITSTREAM_SINK_BATCH_ROWS": "1000",
         "SPLITSTREAM_SINK_BATCH_SECONDS": "0.2",
+        "SPLITSTREAM_QUERY_TOKEN": secrets.token_urlsafe(16),
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
