@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from consumers.errors import QueryRefusedError, SinkError
-from consumers.statements import PARSE_SQL, check_tree_json, parse_error_reason
+from consumers.statements import PARSE_SQL, check_tree_json, escaped, parse_error_reason
 from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, ServerClickHouse, query_limits
 from plumbing.settings import Settings
@@ -77,13 +77,16 @@ class CheckedReader(SerialClickHouse):
         """
         with self._lock:
             try:
-                parsed = self._inner.query_json(PARSE_SQL, {"statement": sql})
+                parsed = self._inner.query_json(PARSE_SQL, {"statement": escaped(sql)})
             except Exception as error:  # ClickHouse's parse error: refused or a plain failure
                 reason = parse_error_reason(str(error))
                 if reason is None:
                     raise
                 raise QueryRefusedError(reason) from error
-            check_tree_json(str(parsed["data"][0][0]))
+            tree, echo = parsed["data"][0]
+            if echo != sql:  # what was checked must be what runs
+                raise QueryRefusedError("the statement did not reach ClickHouse's parser intact")
+            check_tree_json(str(tree))
             return self._inner.query_json(sql, params)
 
 

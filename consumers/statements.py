@@ -28,11 +28,21 @@ from consumers.errors import QueryRefusedError
 READ_STATEMENTS = frozenset({"SelectWithUnionQuery", "ShowTablesQuery", "ExplainQuery"})
 #: Scalar functions that reach outside the database in chDB's local mode (lower case).
 OUTSIDE_FUNCTIONS = frozenset({"file"})
-#: ClickHouse's own query: the statement travels as a bound parameter, never as SQL.
-PARSE_SQL = "SELECT parseQueryToJSON({statement:String}) AS tree"
+#: ClickHouse's own query: the statement travels as a bound parameter, never as SQL, and
+#: comes back beside its tree so the caller can see it arrived unchanged.
+PARSE_SQL = "SELECT parseQueryToJSON({statement:String}) AS tree, {statement:String} AS echo"
+#: A parameter value is read in ClickHouse's escaped text format: these must be escaped.
+_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0", "\b": "\\b", "\f": "\\f"}
+)
 MULTI_STATEMENTS = "Multi-statements are not allowed"
 #: ClickHouse's SYNTAX_ERROR: the statement does not parse (the caller's mistake, a 400).
 SYNTAX_ERROR = "Code: 62."
+
+
+def escaped(value: str) -> str:
+    """``value`` as a query parameter must be sent so that ClickHouse reads it unchanged."""
+    return value.translate(_ESCAPES)
 
 
 def parse_error_reason(message: str) -> str | None:

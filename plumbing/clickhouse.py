@@ -6,6 +6,7 @@ every process may talk to the server directly. ``open_clickhouse_reader``
 picks the right one for a process that only reads.
 """
 
+import contextlib
 import json
 import re
 import urllib.error
@@ -101,7 +102,14 @@ class ChdbClickHouse:
 
     def query_json(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The result as ClickHouse's JSONCompact document: ``meta`` (name, type), ``data``."""
-        result = self._session.query(sql, "JSONCompact", params=params or {})
+        try:
+            result = self._session.query(sql, "JSONCompact", params=params or {})
+        except Exception:
+            # chDB 4.4 puts a failed query's (empty) JSON document in front of the next
+            # result on the connection; a throwaway query takes it.
+            with contextlib.suppress(Exception):
+                self._session.query("SELECT 1", "JSONCompact")
+            raise
         return _json_document(result.bytes())
 
     def insert_df(self, table: str, df: pd.DataFrame, *, dedup_token: str | None = None) -> None:

@@ -29,7 +29,7 @@ from tests.integration.test_analyst_queries_chdb import EXAMPLES_OF_DOC
 #: ClickHouse's refusals: READONLY, ACCESS_DENIED, DATABASE_ACCESS_DENIED, SUPPORT_IS_DISABLED.
 CLICKHOUSE_REFUSAL = re.compile(r"Code: (164|497|291|344)\.")
 #: What a function could only return by reading outside the database.
-PASSWD_LINE = "root:x:0:0"
+OUTSIDE_MARKER = "root:x:0:0"
 
 #: Arguments tried for each table function until ClickHouse answers with a refusal: a file,
 #: a URL, a server, a program, a table of the sink, a Python object of the sink, ….
@@ -50,13 +50,21 @@ ARGUMENTS = (
     "(CSV, '1')",
     "('DSN=x', 'db', 't')",
     "('x')",
+    "('$db', 'requests', 'up', 0, 1)",
+    "('EXPLAIN', 'actions = 1', (SELECT 1))",
     "()",
 )
 #: Table functions whose target cannot exist for the reader, so ClickHouse stops them before
 #: any access check (each with the error that proves it): no cluster is configured
-#: (system.clusters is empty), chDB's Arrow stream registry is empty, and there is no
-#: TimeSeries table (the reader cannot create one).
-NOTHING_TO_REACH = {"Cluster": "Code: 701.", "arrowstream": "Code: 47.", "timeSeries": "Code: 727."}
+#: (system.clusters is empty), chDB's Arrow stream registry is empty, there is no
+#: TimeSeries table (the reader cannot create one), and no DataFrame is in the query
+#: handler's frames for python() (test_chdb_itself_refuses… shows the refusal with one).
+NOTHING_TO_REACH = {
+    "Cluster": "Code: 701.",
+    "arrowstream": "Code: 47.",
+    "timeSeries": "Code: 727.",
+    "python": "PyReader",
+}
 
 
 def _healthy(url: str) -> bool:
@@ -164,7 +172,7 @@ def test_the_known_bypasses_are_refused_by_clickhouse(sink: Sink, sql: str) -> N
     refused = sink.post(sql)
 
     assert _refused_by_clickhouse(refused), refused.text
-    assert PASSWD_LINE not in refused.text
+    assert OUTSIDE_MARKER not in refused.text
 
 
 def test_insert_into_function_file_writes_nothing(sink: Sink, tmp_path: Path) -> None:
@@ -197,7 +205,7 @@ def test_what_chdb_leaves_open_is_refused_on_clickhouses_own_parse(
     answer = sink.post(sql.replace("$out", str(out)))
 
     assert answer.status_code == 403 and why in answer.json()["reason"], answer.text
-    assert PASSWD_LINE not in answer.text and not out.exists()
+    assert OUTSIDE_MARKER not in answer.text and not out.exists()
 
 
 def test_settings_and_limits_cannot_be_changed_and_hold(sink: Sink) -> None:
@@ -248,7 +256,7 @@ def test_every_table_function_that_reaches_outside_is_refused_by_clickhouse(sink
     not_refused = {}
     for name in outside:
         answers = _probe(sink, name)
-        assert all(PASSWD_LINE not in a.text and a.status_code != 200 for a in answers), name
+        assert all(OUTSIDE_MARKER not in a.text and a.status_code != 200 for a in answers), name
         if _refused_by_clickhouse(answers[-1]):
             continue
         why = next((code for part, code in NOTHING_TO_REACH.items() if part in name), None)
@@ -264,7 +272,7 @@ def test_table_functions_clickhouse_allows_read_only_read_nothing_outside(sink: 
     for name in inside:
         for arguments in ARGUMENTS:
             answer = sink.post(f"SELECT * FROM {name}{arguments} LIMIT 5")
-            assert PASSWD_LINE not in answer.text, (name, arguments)
+            assert OUTSIDE_MARKER not in answer.text, (name, arguments)
             assert sink.token not in answer.text, (name, arguments)
     for sql in (
         "SELECT * FROM view(SELECT * FROM file('/etc/passwd', 'LineAsString'))",
@@ -272,7 +280,7 @@ def test_table_functions_clickhouse_allows_read_only_read_nothing_outside(sink: 
         "SELECT * FROM eval('SELECT 1')",
     ):
         answer = sink.post(sql)
-        assert answer.status_code in (400, 403) and PASSWD_LINE not in answer.text, sql
+        assert answer.status_code in (400, 403) and OUTSIDE_MARKER not in answer.text, sql
 
 
 # --------------------------------------------------------------------------- what still runs
@@ -323,7 +331,7 @@ def test_chdb_itself_refuses_what_the_reader_must_not_do(tmp_path: Path) -> None
         assert not target.exists()
         # Left open by chDB's local mode; the tree check refuses it (tested above).
         passwd = reader.query_json("SELECT file('/etc/passwd') AS f")["data"][0][0]
-        assert PASSWD_LINE in passwd
+        assert OUTSIDE_MARKER in passwd
     finally:
         reader.close()
         writer.close()
