@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from pydantic import SecretStr
 from click.testing import CliRunner
+from pydantic import SecretStr
 from scipy.stats import chisquare
 
 import plumbing.clickhouse
