@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway import security_headers
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.deps import SPLIT_KEY_HEADER
 from gateway.errors import GatewayError, handle_error
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Prices Bengaluru houses through Kafka and A/B-tests a candidate model.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # /docs comes from local files: gateway/security_headers.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings
@@ -50,4 +53,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PUT"],
         allow_headers=["Content-Type", "Authorization", SPLIT_KEY_HEADER],
     )
+    security_headers.install(app, trusted_hosts=settings.trusted_hosts)
     return app

