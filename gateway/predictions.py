@@ -21,6 +21,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.replies import PendingReplies
 from gateway.routing import Routing, RoutingCache
 from plumbing.features import FeatureRow, normalise_location
+from plumbing.request_ids import mint_request_id
 from plumbing.settings import Settings
 from plumbing.split import Assignment, assign_variant, is_shadowed
 from schemas.models import PredictReply, PredictRequest
@@ -100,7 +101,7 @@ class PredictionService:
         try:
             routing = self._routing.current
             row = check_domain(routing, row)
-            request_id = str(uuid.uuid4())
+            request_id = mint_request_id(self._settings)
             assignment = assign_variant(
                 experiment_id=routing.experiment_id,
                 key=key,

@@ -53,6 +53,7 @@ def _settings() -> Settings:
         s3_secret_key="unit-secret",
         admin_token=TOKEN,
         sink_port=free_port(),
+        request_id_key="k" * 32,
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.main import create_app
+from plumbing.request_ids import RequestIds, for_settings
 from plumbing.settings import Settings, load_settings
 from stack.supervisor import free_port
 
@@ -30,6 +31,7 @@ def _settings(**overrides: object) -> Settings:
         "admin_token": TOKEN,
         "max_body_bytes": 1024,
         "cors_origins": ["https://allowed.example"],
+        "request_id_key": "k" * 32,
     }
     return load_settings(**{**base, **overrides})
 
@@ -149,10 +151,43 @@ def test_readyz_is_503_with_reasons_and_healthz_is_200(client: TestClient) -> No
 
 
 def test_feedback_without_kafka_is_503(client: TestClient) -> None:
-    body = {"request_id": "3f2c6a1e-9b4d-4c1a-8e2f-5a6b7c8d9e0f", "actual_price_lakhs": 70.5}
+    served = for_settings(_settings()).mint()
+    body = {"request_id": served, "actual_price_lakhs": 70.5}
     response = client.post("/v1/feedback", json=body)
     assert response.status_code == 503
     assert _error(response)["code"] == "kafka_unavailable"
+
+
+def test_feedback_for_a_request_no_gateway_served_is_404_naming_the_field(
+    client: TestClient,
+) -> None:
+    forged = {"request_id": "3f2c6a1e-9b4d-4c1a-8e2f-5a6b7c8d9e0f", "actual_price_lakhs": 70.5}
+    legacy = {"prediction_id": forged["request_id"], "feedback_type": "accurate"}
+    other_key = RequestIds(b"another gateway key, not ours").mint()
+
+    for path, body, field in (
+        ("/v1/feedback", forged, "request_id"),
+        ("/v1/feedback", {**forged, "request_id": other_key}, "request_id"),
+        ("/api/feedback", legacy, "prediction_id"),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 404, (path, response.text)
+        assert _error(response)["field"] == field
+
+
+@pytest.mark.parametrize("price", [1e200, 0.5, 10_000.5, -3])
+def test_feedback_out_of_the_price_range_is_422(client: TestClient, price: float) -> None:
+    body = {"request_id": for_settings(_settings()).mint(), "actual_price_lakhs": price}
+
+    response = client.post("/v1/feedback", json=body)
+
+    assert response.status_code == 422
+    assert _error(response)["field"] == "actual_price_lakhs"
+
+
+def test_a_gateway_without_a_request_id_key_does_not_start() -> None:
+    with pytest.raises(ValueError, match="SPLITSTREAM_REQUEST_ID_KEY"):
+        create_app(_settings(request_id_key=None))
 
 
 def test_unknown_route_and_method_answer_json(client: TestClient) -> None:

@@ -22,6 +22,7 @@ def client() -> Iterator[TestClient]:
         s3_secret_key="unit-secret",
         admin_token="a-unit-test-admin-token-long-enough",
         trusted_hosts=["localhost", "*.splitstream.example"],
+        request_id_key="k" * 32,
     )
     app = create_app(settings)
     with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as test:
