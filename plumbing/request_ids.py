@@ -5,11 +5,11 @@ gateway, and the sink for feedback that arrives over Kafka, tells a minted id fr
 other with no lookup: ``SPLITSTREAM_REQUEST_ID_KEY`` is shared by them (local.env),
 and an id is 16 bytes::
 
-    nonce (9 bytes, 68 random bits + the UUID version)  |  tag (7 bytes, 54 bits + variant)
-    tag = HMAC-SHA256(key, nonce)[:7], with the UUID variant bits set
+    nonce (9 bytes: 66 random bits, the UUID version and variant)  |  tag (7 bytes)
+    tag = HMAC-SHA256(key, nonce)[:7]
 
 It is still a valid version-4 UUID, so every schema and table keeps its type. Forging one
-means guessing 54 bits; a gateway answers each wrong guess with a 404. Minting costs one
+means guessing 56 bits; a gateway answers each wrong guess with a 404. Minting costs one
 ``os.urandom`` and one HMAC of 9 bytes (about a microsecond), checking the same HMAC.
 Ids minted under a key stop verifying when it is rotated (README, Security).
 """
@@ -34,14 +34,13 @@ class RequestIds:
         self._key = key
 
     def _tag(self, nonce: bytes) -> bytes:
-        tag = bytearray(hmac.digest(self._key, nonce, "sha256")[:TAG_BYTES])
-        tag[0] = (tag[0] & 0x3F) | 0x80  # RFC 4122 variant, in byte 8 of the UUID
-        return bytes(tag)
+        return hmac.digest(self._key, nonce, "sha256")[:TAG_BYTES]
 
     def mint(self) -> str:
         """A new request id (a version-4 UUID string) that ``served`` accepts."""
         nonce = bytearray(os.urandom(NONCE_BYTES))
         nonce[6] = (nonce[6] & 0x0F) | 0x40  # version 4
+        nonce[8] = (nonce[8] & 0x3F) | 0x80  # RFC 4122 variant
         return str(uuid.UUID(bytes=bytes(nonce) + self._tag(bytes(nonce))))
 
     def served(self, request_id: str) -> bool:
