@@ -30,7 +30,8 @@ def load_best_model() -> LiveModel:
     current = SlotStore(s3, settings.s3_bucket).read()
     if current is None or current.slots.best is None:
         raise RuntimeError(f"no best model in bucket {settings.s3_bucket}")
-    loaded = ModelStore(s3, settings.s3_bucket).load(current.slots.best)
+    store = ModelStore(s3, settings.s3_bucket, verify_key=settings.model_verify_key)
+    loaded = store.load(current.slots.best)
     return LiveModel.from_loaded(loaded, generation=current.slots.generation)
 
 

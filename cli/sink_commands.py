@@ -44,7 +44,8 @@ def sink() -> None:
     Examples:
       splitstream sink
       SPLITSTREAM_SINK_PORT=7021 splitstream sink
-      curl -s localhost:7020/query -d '{"sql": "SELECT count() FROM splitstream.requests"}'
+      curl -s localhost:7020/query -H "authorization: Bearer $SPLITSTREAM_QUERY_TOKEN" \\
+        -d '{"sql": "SELECT count() FROM splitstream.requests"}'
     """
     from consumers import main as sink_main  # chDB loads slowly: only when the sink runs
     from consumers.errors import SinkError
@@ -129,10 +130,13 @@ def query(sql: str, param_pairs: tuple[str, ...], output: str) -> None:
     """Run one read-only SQL statement on the event tables and print the result.
 
     \b
-    It goes to the running sink (which owns chDB's data) at SPLITSTREAM_SINK_PORT,
-    or straight to the server when SPLITSTREAM_CLICKHOUSE_URL is set. Only a single
-    SELECT, WITH, SHOW, DESCRIBE or EXPLAIN is run: writes, DDL and settings changes
-    are refused. Tables live in database splitstream (SPLITSTREAM_CLICKHOUSE_DATABASE).
+    It goes to the running sink (which owns chDB's data) at SPLITSTREAM_SINK_PORT with
+    SPLITSTREAM_QUERY_TOKEN, or to the server's read-only user when
+    SPLITSTREAM_CLICKHOUSE_READER_URL is set. ClickHouse runs it read-only: writes, DDL,
+    settings changes and table functions that reach outside the database are refused,
+    and time, memory and result rows are limited. Only a single SELECT, WITH, SHOW
+    TABLES or EXPLAIN is run. Tables live in database splitstream
+    (SPLITSTREAM_CLICKHOUSE_DATABASE).
 
     \b
     Examples:
@@ -141,8 +145,6 @@ def query(sql: str, param_pairs: tuple[str, ...], output: str) -> None:
       splitstream query "SELECT * FROM splitstream.replies WHERE request_id = {id:String}" \\
         --param id=0b7d2a94-5c3e-4f1a-9d8b-000000000001 --format json
     """
-    from consumers.errors import QueryRefusedError
-    from consumers.statements import check_read_only
     from plumbing.clickhouse import (
         ClickHouseQueryError,
         SinkUnavailableError,
@@ -150,10 +152,6 @@ def query(sql: str, param_pairs: tuple[str, ...], output: str) -> None:
     )
 
     params = _params(param_pairs)
-    try:
-        check_read_only(sql)
-    except QueryRefusedError as error:
-        raise click.UsageError(f"refused: {error}") from error
     reader = open_clickhouse_reader(get_settings())
     try:
         frame = reader.query_df(sql, params)

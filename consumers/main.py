@@ -19,7 +19,7 @@ from consumers.engine import open_sink_clickhouse
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
 from consumers.sink import Sink, SinkTopics
-from plumbing import kafka
+from plumbing import kafka, request_ids
 from plumbing.clickhouse import create_tables
 from plumbing.settings import Settings
 from plumbing.shutdown import stopping_on_signals
@@ -77,7 +77,12 @@ def run(
     with stopping_on_signals(stop), contextlib.ExitStack() as close:
         clickhouse = open_sink_clickhouse(settings)
         close.callback(clickhouse.close)
-        app = create_app(reader=clickhouse.reader, metrics=metrics, ready=tables_ready)
+        app = create_app(
+            reader=clickhouse.reader,
+            metrics=metrics,
+            ready=tables_ready,
+            query_token=settings.query_token,
+        )
         server = QueryServer(app, host=settings.sink_host, port=settings.sink_port)
         port = server.start()
         close.callback(server.stop)
@@ -102,6 +107,7 @@ def run(
             batch_rows=settings.sink_batch_rows,
             batch_seconds=settings.sink_batch_seconds,
             name=name,
+            request_ids=request_ids.for_settings(settings),
         )
         engine = "ClickHouse server" if settings.clickhouse_url else f"chDB {settings.chdb_path}"
         on_ready(Started(name, port, group, tuple(topics.by_name), engine))

@@ -33,8 +33,10 @@ from consumers.dead_letters import dispose
 from consumers.decoding import decode_event
 from consumers.engine import SerialClickHouse
 from consumers.errors import MessageRejectedError, UnexpectedMessageError
+from consumers.feedback_check import check_feedback
 from consumers.metrics import SinkMetrics
 from consumers.rows import Coordinates, event_row, frame
+from plumbing.request_ids import RequestIds
 from schemas.registry import TopicSpec
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class Sink:
         batch_seconds: float,
         name: str,
         clock: Callable[[], float] = time.monotonic,
+        request_ids: RequestIds | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -89,6 +92,7 @@ class Sink:
         self._buffer = BatchBuffer(max_rows=batch_rows, max_seconds=batch_seconds, clock=clock)
         self._name = name
         self._clock = clock
+        self._request_ids = request_ids  # feedback must name a served request
         self._committed: dict[TopicPartition, int] = {}
         self._lag_at = 0.0
         self._stop = threading.Event()
@@ -133,6 +137,7 @@ class Sink:
         spec = self._topics.by_name[record.topic]
         try:
             event_type, event = decode_event(record.value, events=spec.events, topic=record.topic)
+            check_feedback(event_type, event, self._request_ids)
             where = Coordinates(record.topic, record.partition, record.offset, record.timestamp)
             row = event_row(
                 event,

@@ -1,132 +1,104 @@
-"""Is this SQL a single read-only statement? The query endpoint's first check.
+"""What the query endpoint refuses that embedded ClickHouse does not: read on its own parse.
 
-The second check is ClickHouse's own: the endpoint runs queries on a read-only
-connection (chDB ``mode=ro``, readonly=2). This one refuses, with a reason:
+ClickHouse's access control does the enforcing (plumbing/chdb_access.py): the
+read-only connection runs at ``readonly=1`` with time, memory and result limits, as
+a user granted only the Splitstream database and no sources (file, URL, S3, remote,
+…). chDB leaves three things open in its local mode, measured on 4.4.0: the scalar
+function ``file(path)`` reads any file the process can, ``INTO OUTFILE`` writes one,
+and ``KILL QUERY`` stops the writer's queries. So on chDB each statement is parsed
+first by ClickHouse itself (``parseQueryToJSON``, the statement bound as a
+parameter, nothing run) and the syntax tree, not the text, is checked:
 
-- anything but one statement (a trailing ``;`` is fine);
-- a statement that does not start with SELECT, WITH, SHOW, DESCRIBE/DESC or EXPLAIN
-  (EXPLAIN only of a SELECT);
-- settings changes (``SETTINGS`` anywhere, ``SET``), ``INTO OUTFILE`` and ``FORMAT``
-  (the endpoint chooses the output format);
-- table functions that reach outside ClickHouse's tables (files, URLs, other servers,
-  programs, Python objects of the sink process).
+- the statement is a SELECT (with UNION, WITH, …), SHOW TABLES/DATABASES or EXPLAIN;
+- no ``INTO OUTFILE`` and no ``FORMAT`` clause (the endpoint answers JSON);
+- no call of a scalar function that reads outside the database (``file``).
 
-Strings, quoted identifiers and comments are skipped, so words inside them do not count.
+Table functions are left to ClickHouse, which refuses every one that reaches outside
+the database, and settings changes too. Comments, quoting and nesting cannot hide
+anything from this check: it reads the tree ClickHouse would run.
 """
 
-import re
+import json
+from collections.abc import Iterator
+from typing import Any
 
 from consumers.errors import QueryRefusedError
 
-READ_KEYWORDS = frozenset({"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"})
-EXPLAIN_KINDS = frozenset({"AST", "SYNTAX", "QUERY", "TREE", "PLAN", "PIPELINE", "ESTIMATE"})
-#: Words that change settings or write somewhere, wherever they appear.
-FORBIDDEN_WORDS = frozenset({"SETTINGS", "SET", "INTO", "OUTFILE"})
-#: Table functions that read or write outside the database (lower case).
-OUTSIDE_FUNCTIONS = frozenset(
-    {
-        "file",
-        "filecluster",
-        "url",
-        "urlcluster",
-        "s3",
-        "s3cluster",
-        "gcs",
-        "azureblobstorage",
-        "azureblobstoragecluster",
-        "hdfs",
-        "hdfscluster",
-        "remote",
-        "remotesecure",
-        "cluster",
-        "clusterallreplicas",
-        "mysql",
-        "postgresql",
-        "mongodb",
-        "redis",
-        "sqlite",
-        "odbc",
-        "jdbc",
-        "executable",
-        "python",
-        "input",
-        "iceberg",
-        "icebergs3",
-        "deltalake",
-        "hudi",
-    }
+#: Statement kinds (top-level node types) that only read.
+READ_STATEMENTS = frozenset({"SelectWithUnionQuery", "ShowTablesQuery", "ExplainQuery"})
+#: Scalar functions that reach outside the database in chDB's local mode (lower case).
+OUTSIDE_FUNCTIONS = frozenset({"file"})
+#: ClickHouse's own query: the statement travels as a bound parameter, never as SQL, and
+#: comes back beside its tree so the caller can see it arrived unchanged.
+PARSE_SQL = "SELECT parseQueryToJSON({statement:String}) AS tree, {statement:String} AS echo"
+#: A parameter value is read in ClickHouse's escaped text format: these must be escaped.
+_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0", "\b": "\\b", "\f": "\\f"}
 )
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-    | (?P<comment>--[^\n]*|\#[^\n]*|/\*.*?(?:\*/|\Z))
-    | (?P<string>'(?:[^'\\]|\\.|'')*(?:'|\Z))
-    | (?P<quoted>"(?:[^"\\]|\\.|"")*(?:"|\Z)|`(?:[^`\\]|\\.|``)*(?:`|\Z))
-    | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<semicolon>;)
-    | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+MULTI_STATEMENTS = "Multi-statements are not allowed"
+#: ClickHouse's SYNTAX_ERROR: the statement does not parse (the caller's mistake, a 400).
+SYNTAX_ERROR = "Code: 62."
 
 
-def _tokens(sql: str) -> list[tuple[str, str]]:
-    """(kind, text) of every token that matters: words, quoted names, strings, symbols."""
-    return [
-        (match.lastgroup or "other", match.group())
-        for match in _TOKEN.finditer(sql)
-        if match.lastgroup not in ("space", "comment")
-    ]
+def escaped(value: str) -> str:
+    """``value`` as a query parameter must be sent so that ClickHouse reads it unchanged."""
+    return value.translate(_ESCAPES)
 
 
-def _statements(tokens: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    statements: list[list[tuple[str, str]]] = [[]]
-    for token in tokens:
-        if token[0] == "semicolon":
-            statements.append([])
-        else:
-            statements[-1].append(token)
-    return [s for s in statements if s]
+def parse_error_reason(message: str) -> str | None:
+    """The refusal for a statement ClickHouse could not turn into a syntax tree.
+
+    None for a plain syntax error. Any other failure means a tree that cannot be shown
+    (DESCRIBE, SHOW CREATE, INSERT with data, …), and what cannot be checked is not run.
+    """
+    if MULTI_STATEMENTS in message:
+        return "several statements; send exactly one"
+    if SYNTAX_ERROR in message:
+        return None
+    return (
+        "ClickHouse cannot show this statement's syntax tree, so it is not run "
+        "(allowed: SELECT, WITH, SHOW TABLES, EXPLAIN; for columns read system.columns)"
+    )
 
 
-def check_read_only(sql: str) -> str:
-    """The statement's first keyword when ``sql`` is one read-only statement.
+def check_tree(tree: dict[str, Any]) -> str:
+    """The statement kind when ``tree`` (parseQueryToJSON's) is one the endpoint runs.
 
     Raises:
-        QueryRefusedError: naming why it is not.
+        QueryRefusedError: naming what in the statement is refused.
     """
-    statements = _statements(_tokens(sql))
-    if not statements:
-        raise QueryRefusedError("empty statement")
-    if len(statements) > 1:
-        raise QueryRefusedError(f"{len(statements)} statements; send exactly one")
-    tokens = statements[0]
-    words = [(i, text.upper()) for i, (kind, text) in enumerate(tokens) if kind == "word"]
-    leading = next((token for token in tokens if token != ("other", "(")), ("other", "("))
-    first = leading[1].upper() if leading[0] == "word" else ""
-    if first not in READ_KEYWORDS:
+    kind = str(tree.get("type", ""))
+    if kind not in READ_STATEMENTS:
         raise QueryRefusedError(
-            f"{leading[1]!r} does not start a read-only statement "
-            "(allowed: SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)"
+            f"{kind or 'this statement'} is not a read-only statement "
+            "(allowed: SELECT, WITH, SHOW TABLES, EXPLAIN)"
         )
-    if first == "EXPLAIN":
-        _check_explained(words)
-    for index, word in words:
-        if word in FORBIDDEN_WORDS:
-            raise QueryRefusedError(f"{word} is not allowed: the endpoint is read-only")
-        followed_by_paren = tokens[index + 1 : index + 2] == [("other", "(")]
-        if word == "FORMAT" and not followed_by_paren:
-            raise QueryRefusedError("FORMAT is not allowed: the endpoint answers JSON")
-        if followed_by_paren and word.lower() in OUTSIDE_FUNCTIONS:
-            raise QueryRefusedError(
-                f"table function {tokens[index][1]}() reaches outside the database"
-            )
-    return first
+    if "format_ast" in tree:
+        raise QueryRefusedError("FORMAT is not allowed: the endpoint answers JSON")
+    for key, node in _nodes(tree, parent_key=""):
+        if "out_file" in node:
+            raise QueryRefusedError("INTO OUTFILE is not allowed: the endpoint is read-only")
+        name = str(node.get("name", "")).lower()
+        scalar = node.get("type") == "Function" and key != "table_function"
+        if scalar and name in OUTSIDE_FUNCTIONS:
+            raise QueryRefusedError(f"function {node['name']}() reads outside the database")
+    return kind
 
 
-def _check_explained(words: list[tuple[int, str]]) -> None:
-    """EXPLAIN [kind] must explain a SELECT (its ``name = value`` options are settings)."""
-    explained = next((w for _, w in words[1:] if w not in EXPLAIN_KINDS), None)
-    if explained not in ("SELECT", "WITH"):
-        raise QueryRefusedError("EXPLAIN is allowed for SELECT queries only, without options")
+def check_tree_json(raw: str) -> str:
+    """``check_tree`` of the JSON text parseQueryToJSON returned."""
+    tree = json.loads(raw)
+    if not isinstance(tree, dict):
+        raise QueryRefusedError("ClickHouse returned no syntax tree for this statement")
+    return check_tree(tree)
+
+
+def _nodes(value: Any, *, parent_key: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every dict in the tree, with the key it hangs from (list items keep their list's)."""
+    if isinstance(value, dict):
+        yield parent_key, value
+        for key, child in value.items():
+            yield from _nodes(child, parent_key=key)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _nodes(child, parent_key=parent_key)

@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway import security_headers
 from gateway.admission import AdmissionMiddleware
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.errors import GatewayError, handle_error
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Prices Bengaluru houses through Kafka and A/B-tests a candidate model.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # /docs comes from local files: gateway/security_headers.py
+        redoc_url=None,
     )
     app.state.settings = settings
 
@@ -52,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PUT"],
         allow_headers=["Content-Type", "Authorization", SPLIT_KEY_HEADER],
     )
+    security_headers.install(app, trusted_hosts=settings.trusted_hosts)
     return app

@@ -3,7 +3,6 @@
 import asyncio
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from gateway.replies import PendingReplies
 from gateway.request_events import predict_request_event, shadow_copy, utc_now
 from gateway.routing import Routing, RoutingCache
 from plumbing.features import FeatureRow, normalise_location
+from plumbing.request_ids import mint_request_id
 from plumbing.settings import Settings
 from plumbing.split import Assignment, assign_variant, is_shadowed
 from schemas.models import PredictReply
@@ -100,7 +100,7 @@ class PredictionService:
         try:
             routing = self._routing.current
             row = check_domain(routing, row)
-            request_id = str(uuid.uuid4())
+            request_id = mint_request_id(self._settings)
             assignment = assign_variant(
                 experiment_id=routing.experiment_id,
                 key=key,

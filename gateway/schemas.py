@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.fields import UUID_PATTERN
+from schemas.fields import UUID_PATTERN, PriceLakhs
 
 # The same limits as schemas/events/_common.json, so nothing the gateway accepts is
 # refused by the event contract later.
@@ -14,7 +14,6 @@ Bath = Annotated[int, Field(ge=0, le=50)]
 Bhk = Annotated[int, Field(ge=1, le=50)]
 SplitKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 RequestId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
-PriceLakhs = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Variant = Literal["prod", "candidate"]
 
@@ -256,6 +255,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
     for code, text in {
         401: "Missing or wrong bearer token",
+        404: "Feedback for a request id no gateway served",
         409: "The promoter did not act: the slots moved on, or nothing to act on",
         413: "Body larger than max_body_bytes",
         422: "Invalid or out-of-domain input",

@@ -1,5 +1,6 @@
 """Settings the gateway refuses at start-up."""
 
+from plumbing.request_ids import for_settings
 from plumbing.settings import Settings
 
 #: Admin tokens that are clearly not secret.
@@ -8,11 +9,13 @@ MIN_TOKEN_CHARS = 16
 
 
 def check_settings(settings: Settings) -> None:
-    """Refuse a placeholder or short admin token (no token at all disables admin).
+    """Refuse a missing request id key, and a placeholder or short admin token (no token
+    at all disables admin).
 
     Raises:
         ValueError: naming the setting, never its value.
     """
+    for_settings(settings)  # feedback could not tell a served request without it
     token = settings.admin_token
     if token is None:
         return

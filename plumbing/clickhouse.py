@@ -6,16 +6,19 @@ every process may talk to the server directly. ``open_clickhouse_reader``
 picks the right one for a process that only reads.
 """
 
+import contextlib
 import json
 import re
 import urllib.error
 import urllib.request
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import pandas as pd
 
+from plumbing.chdb_access import QueryLimits, reader_connection_string
 from plumbing.errors import SplitstreamError
 from plumbing.settings import Settings
 from schemas.registry import table_ddl, view_ddl
@@ -45,18 +48,49 @@ class SinkUnavailableError(SplitstreamError):
     """The sink's query endpoint did not answer: the sink is not running or not reachable."""
 
 
+#: Limits of a read-only query when none are given (the settings' defaults).
+DEFAULT_QUERY_LIMITS = QueryLimits(
+    max_execution_s=25.0, max_memory_bytes=1024 * 1024 * 1024, max_result_rows=1_000_000
+)
+
+
+def query_limits(settings: Settings) -> QueryLimits:
+    """The limits every read-only query of the sink runs under."""
+    return QueryLimits(
+        max_execution_s=settings.sink_query_max_execution_s,
+        max_memory_bytes=settings.sink_query_max_memory_mb * 1024 * 1024,
+        max_result_rows=settings.sink_query_max_result_rows,
+    )
+
+
 class ChdbClickHouse:
     """ClickHouse embedded in this process through chDB, data in ``path``.
 
-    ``readonly`` opens a second connection to the same data (in the process that already
-    holds it) with chDB's ``mode=ro``: ClickHouse's readonly=2 refuses writes and DDL,
-    and readonly itself cannot be changed back (checked on chDB 4.4).
+    ``access_config`` (plumbing/chdb_access.py) is read when this connection starts the
+    engine (the first one of the process): it says what user ``default`` may do.
+    ``readonly`` opens another connection to the same data at ClickHouse's
+    ``readonly=1`` with ``limits``: no writes, DDL, settings changes or table functions
+    that reach outside, and the limits cannot be changed on it (checked on chDB 4.4).
     """
 
-    def __init__(self, path: str, database: str, *, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        database: str,
+        *,
+        readonly: bool = False,
+        limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+        access_config: Path | None = None,
+    ) -> None:
         from chdb import session  # imported here: loading the engine is slow
 
-        self._session = session.Session(f"{path}?mode=ro" if readonly else path)
+        if readonly:
+            target = reader_connection_string(path, limits)
+        elif access_config is not None:
+            target = f"{path}?config-file={access_config.resolve()}"
+        else:
+            target = path
+        self._session = session.Session(target)
         self.database = database
 
     def command(self, sql: str) -> None:
@@ -68,7 +102,14 @@ class ChdbClickHouse:
 
     def query_json(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The result as ClickHouse's JSONCompact document: ``meta`` (name, type), ``data``."""
-        result = self._session.query(sql, "JSONCompact", params=params or {})
+        try:
+            result = self._session.query(sql, "JSONCompact", params=params or {})
+        except Exception:
+            # chDB 4.4 puts a failed query's (empty) JSON document in front of the next
+            # result on the connection; a throwaway query takes it.
+            with contextlib.suppress(Exception):
+                self._session.query("SELECT 1", "JSONCompact")
+            raise
         return _json_document(result.bytes())
 
     def insert_df(self, table: str, df: pd.DataFrame, *, dedup_token: str | None = None) -> None:
@@ -100,7 +141,8 @@ class ServerClickHouse:
             secure=parsed.scheme == "https",
         )
         self.database = database
-        # readonly=2 on every query: no writes or DDL (not exercised here: no server to test on).
+        # readonly=2 on every query when the user may write (not exercised here: no server to
+        # test on). A read-only user (SPLITSTREAM_CLICKHOUSE_READER_URL) needs none of it.
         self._query_settings: dict[str, Any] = {"readonly": 2} if readonly else {}
 
     def command(self, sql: str) -> None:
@@ -133,15 +175,21 @@ class SinkQueryClickHouse:
     """ClickHouse as the sink serves it to other processes: read-only SQL over HTTP.
 
     The sink owns chDB's data folder, so a reader in another process posts its query to
-    the sink's ``/query`` and gets rows with their ClickHouse types back.
+    the sink's ``/query`` and gets rows with their ClickHouse types back. ``token`` is
+    the sink's reader token (``SPLITSTREAM_QUERY_TOKEN``), sent as a bearer token.
     """
 
-    def __init__(self, base_url: str, database: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, database: str, *, token: str | None, timeout_s: float = 30.0
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"not an http URL: {base_url}")
         self.url = base_url.rstrip("/") + "/query"
         self.database = database
         self._timeout_s = timeout_s
+        self._headers = {"content-type": "application/json"}
+        if token:
+            self._headers["authorization"] = f"Bearer {token}"
 
     def command(self, sql: str) -> None:
         raise ClickHouseQueryError("the sink's query endpoint is read-only: no commands")
@@ -162,7 +210,7 @@ class SinkQueryClickHouse:
         """
         body = json.dumps({"sql": sql, "params": params or {}}, default=_param_json).encode()
         request = urllib.request.Request(  # noqa: S310 (the URL is checked in __init__)
-            self.url, data=body, headers={"content-type": "application/json"}, method="POST"
+            self.url, data=body, headers=self._headers, method="POST"
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310
@@ -301,12 +349,24 @@ def sink_url(settings: Settings) -> str:
 
 
 def open_clickhouse_reader(settings: Settings) -> ClickHouse:
-    """ClickHouse for a process that only reads: the server when ``clickhouse_url`` is set,
-    else the sink's read-only ``/query`` (chDB's data belongs to the sink process)."""
+    """ClickHouse for a process that only reads.
+
+    The server as its read-only user when ``clickhouse_reader_url`` is set; else the
+    server at ``clickhouse_url`` with ``readonly=2`` on each query; else the sink's
+    read-only ``/query`` with the reader token (chDB's data belongs to the sink process).
+    """
+    if settings.clickhouse_reader_url:
+        return ServerClickHouse(settings.clickhouse_reader_url, settings.clickhouse_database)
     if settings.clickhouse_url:
-        return ServerClickHouse(settings.clickhouse_url, settings.clickhouse_database)
+        return ServerClickHouse(
+            settings.clickhouse_url, settings.clickhouse_database, readonly=True
+        )
+    token = settings.query_token.get_secret_value() if settings.query_token else None
     return SinkQueryClickHouse(
-        sink_url(settings), settings.clickhouse_database, timeout_s=settings.sink_query_timeout_s
+        sink_url(settings),
+        settings.clickhouse_database,
+        token=token,
+        timeout_s=settings.sink_query_timeout_s,
     )
 
 

@@ -23,3 +23,7 @@ class SplitWriteError(SplitstreamError):
 
 class PromoterUnavailableError(SplitstreamError):
     """No promoter answered a command in time (none is running, or it is stuck)."""
+
+
+class ModelSignatureError(ModelIntegrityError):
+    """A model's manifest is unsigned, or its signature fails the configured public key."""

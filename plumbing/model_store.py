@@ -2,9 +2,12 @@
 
 Layout in the bucket:
 
-- ``models/<version>/model.pkl``, ``columns.json`` and ``manifest.json``, each
-  written once with ``If-None-Match: *``. The manifest goes last, so a
-  version without one is incomplete and never loaded.
+- ``models/<version>/model.pkl``, ``columns.json``, ``manifest.sig`` and
+  ``manifest.json``, each written once with ``If-None-Match: *``. The manifest
+  goes last, so a version without one is incomplete and never loaded.
+- ``manifest.sig`` is the trainer's Ed25519 signature of the manifest's bytes
+  (plumbing/manifest_signature.py). ``load`` verifies it with the configured public
+  key before it trusts any sha256 in the manifest, and the sha256 before unpickling.
 - ``control/slots.json``: ``{best, candidate, previous_best, generation}``.
   Every change is one conditional write (``If-Match`` on its ETag), so two
   writers racing get exactly one winner and no reader sees half a change.
@@ -13,11 +16,13 @@ Layout in the bucket:
 import hashlib
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from plumbing import manifest_signature
 from plumbing.errors import ModelIntegrityError, ModelNotFoundError, SlotConflictError
 
 MODELS_PREFIX = "models"
@@ -25,6 +30,7 @@ SLOTS_KEY = "control/slots.json"
 MODEL_FILE = "model.pkl"
 COLUMNS_FILE = "columns.json"
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -134,11 +140,24 @@ class LoadedModel:
 
 
 class ModelStore:
-    """Writes model versions once and loads them after checking every sha256."""
+    """Writes model versions once and loads them after checking signature and sha256s.
 
-    def __init__(self, s3: Any, bucket: str) -> None:
+    ``verify_key`` is the trainer's public key (base64); without it ``load`` refuses
+    every model. ``signer`` (the trainer's) signs the manifest of each ``publish``.
+    """
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        *,
+        verify_key: str | None = None,
+        signer: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self._s3 = s3
         self._bucket = bucket
+        self._verify_key = verify_key
+        self._signer = signer
 
     def _key(self, version: str, name: str) -> str:
         return f"{MODELS_PREFIX}/{version}/{name}"
@@ -163,9 +182,12 @@ class ModelStore:
             "version": version,
             "files": {n: sha256_hex(b) for n, b in files.items()},
         }
+        manifest_bytes = json.dumps(full, sort_keys=True).encode()
         for name, body in files.items():
             self._put_once(version, name, body)
-        self._put_once(version, MANIFEST_FILE, json.dumps(full, sort_keys=True).encode())
+        if self._signer is not None:
+            self._put_once(version, SIGNATURE_FILE, self._signer(manifest_bytes))
+        self._put_once(version, MANIFEST_FILE, manifest_bytes)
         return full
 
     def _put_once(self, version: str, name: str, body: bytes) -> None:
@@ -192,15 +214,31 @@ class ModelStore:
         manifest: dict[str, Any] = json.loads(self._get(version, MANIFEST_FILE))
         return manifest
 
-    def load(self, version: str) -> LoadedModel:
-        """Download, verify each file's sha256 against the manifest, then unpickle.
+    def verified_manifest(self, version: str) -> dict[str, Any]:
+        """The manifest, once its signature verifies with the configured public key.
 
         Raises:
+            ModelSignatureError: no key configured, no signature, or a bad one.
+        """
+        raw = self._get(version, MANIFEST_FILE)
+        try:
+            signature: bytes | None = self._get(version, SIGNATURE_FILE)
+        except ModelNotFoundError:
+            signature = None
+        manifest_signature.verify(self._verify_key, raw, signature, what=f"model {version}")
+        manifest: dict[str, Any] = json.loads(raw)
+        return manifest
+
+    def load(self, version: str) -> LoadedModel:
+        """Download, verify the manifest's signature, each file's sha256, then unpickle.
+
+        Raises:
+            ModelSignatureError: the manifest is unsigned or its signature fails.
             ModelIntegrityError: a file does not match its manifest digest; nothing
                 was unpickled.
             ModelNotFoundError: the version or one of its files is missing.
         """
-        manifest = self.manifest(version)
+        manifest = self.verified_manifest(version)
         files = {name: self._get(version, name) for name in (MODEL_FILE, COLUMNS_FILE)}
         for name, body in files.items():
             expected = manifest.get("files", {}).get(name)

@@ -82,8 +82,31 @@ class Settings(BaseSettings):
         None, description="ClickHouse server URL (http://user:pass@host:8123); unset uses chDB."
     )
     clickhouse_database: str = Field("splitstream", description="ClickHouse database name.")
+    clickhouse_reader_url: str | None = Field(
+        None,
+        description="ClickHouse server URL of a read-only user (http://user:pass@host:8123), "
+        "for every process that only reads; unset uses the sink's /query (chDB).",
+    )
 
     admin_token: SecretStr | None = Field(None, description="Bearer token for admin actions.")
+    query_token: SecretStr | None = Field(
+        None, description="Bearer token for the sink's read-only /query (local.env)."
+    )
+    request_id_key: SecretStr | None = Field(
+        None,
+        description="Key the gateways and the sink share: request ids carry its HMAC, so "
+        "feedback can name only a request a gateway served (local.env).",
+    )
+    model_signing_key: SecretStr | None = Field(
+        None,
+        description="Trainer only: Ed25519 private key (base64 of the raw 32 bytes) that "
+        "signs model manifests (local.env).",
+    )
+    model_verify_key: str | None = Field(
+        None,
+        description="Ed25519 public key (base64 of the raw 32 bytes) that model manifests "
+        "must be signed with; predictors load no model without it (local.env).",
+    )
 
     # The experiment and its split.
     experiment_id: str = Field("exp-1", description="Experiment id hashed with the split key.")
@@ -128,6 +151,11 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed by CORS (JSON list); none by default."
     )
     max_body_bytes: int = Field(16_384, description="Largest request body the gateway reads.")
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost"],
+        description="Host headers the gateway answers (JSON list; `*.example.com` patterns); "
+        "others get 400.",
+    )
 
     # Predictors.
     predictor_batch_max_rows: int = Field(500, description="Most requests predicted in one call.")
@@ -156,6 +184,15 @@ class Settings(BaseSettings):
     )
     sink_query_timeout_s: float = Field(
         30.0, gt=0, description="Readers give up on a sink query after this long."
+    )
+    sink_query_max_execution_s: float = Field(
+        25.0, gt=0, description="ClickHouse stops a /query statement that runs longer."
+    )
+    sink_query_max_memory_mb: int = Field(
+        1024, ge=1, description="ClickHouse stops a /query statement that needs more memory."
+    )
+    sink_query_max_result_rows: int = Field(
+        1_000_000, ge=1, description="ClickHouse refuses a /query result with more rows."
     )
 
     # Promoter (decisions, swaps, ledger).

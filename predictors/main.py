@@ -88,7 +88,8 @@ def run(
     me = predictor_id(role)
     topic, group = request_topic(settings, role), group_id(settings, role)
     s3 = s3_client(settings)
-    store, slot_store = ModelStore(s3, settings.s3_bucket), SlotStore(s3, settings.s3_bucket)
+    store = ModelStore(s3, settings.s3_bucket, verify_key=settings.model_verify_key)
+    slot_store = SlotStore(s3, settings.s3_bucket)
     metrics = PredictorMetrics(role)
     with stopping_on_signals(stop), contextlib.ExitStack() as close:
         producer = kafka.producer(settings, client_id=me, linger_ms=0)

@@ -4,7 +4,8 @@
 (download, sha256 check, unpickle) while the old one keeps serving, then
 replaces it in one assignment, so a batch that took ``slot.live`` before the
 switch finishes on the old model and the next batch gets the new one. A load
-that fails leaves the old model serving.
+that fails leaves the old model serving; a manifest whose signature fails is
+refused with code ``signature`` (logged, acknowledged in ``model.reloaded``).
 """
 
 import logging
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from plumbing.errors import ModelIntegrityError, ModelNotFoundError
+from plumbing.errors import ModelIntegrityError, ModelNotFoundError, ModelSignatureError
 from plumbing.features import FeatureDomain
 from plumbing.model_store import LoadedModel, ModelStore, Slots
 
@@ -108,6 +109,8 @@ class ModelSlot:
         try:
             loaded = self._store.load(wanted)
             new = LiveModel.from_loaded(loaded, generation=generation)
+        except ModelSignatureError as error:
+            return self._refused(current, wanted, started, "signature", str(error))
         except ModelIntegrityError as error:
             return self._refused(current, wanted, started, "integrity", str(error))
         except ModelNotFoundError as error:

@@ -63,6 +63,8 @@ Counter = Annotated[int, Field(ge=0)]
 Generation = Annotated[int, Field(ge=0)]
 Location = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TotalSqft = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+#: A true price as feedback: finite, 1 to 10,000 lakhs (the data's prices run 8 to 3,600).
+PriceLakhs = Annotated[float, Field(ge=1, le=10_000, allow_inf_nan=False)]
 Bath = Annotated[int, Field(ge=0, le=50)]
 Bhk = Annotated[int, Field(ge=1, le=50)]
 

@@ -30,6 +30,7 @@ from schemas.fields import (
     ModelVersion,
     NonNegative,
     PredictorId,
+    PriceLakhs,
     Reason,
     ReplyTo,
     ServingSlot,
@@ -159,7 +160,7 @@ class ScoreResult(Event):
 class Feedback(Event):
     event_type: Literal["feedback"]
     request_id: Uuid
-    actual_price_lakhs: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None
+    actual_price_lakhs: PriceLakhs | None
     source: Literal["http", "legacy_api", "kafka"]
     feedback_type: Literal["actual_price", "accurate", "too_high", "too_low"] | None
     note: Annotated[str, StringConstraints(max_length=2000)] | None

@@ -12,9 +12,10 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from plumbing import manifest_signature
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings, local_env_file
-from stack import kafka_node, mlflow_server, s3_server, services, supervisor
+from stack import kafka_node, mlflow_server, s3_server, services, state_dirs, supervisor
 from stack.errors import ServiceStartError
 from stack.supervisor import ServiceProcess, ServiceStatus
 
@@ -48,22 +49,47 @@ class StackPaths:
         return self.state_dir / "mlflow"
 
 
-def ensure_local_credentials(settings: Settings) -> Settings:
-    """Generate the local S3 keys and admin token once, into ``<state_dir>/local.env``.
+def new_credentials() -> dict[str, str]:
+    """Fresh random values for every secret the local stack generates (README: Security)."""
+    signing_key, verify_key = manifest_signature.new_keypair()
+    return {
+        "SPLITSTREAM_S3_ACCESS_KEY": f"local-{secrets.token_hex(6)}",
+        "SPLITSTREAM_S3_SECRET_KEY": secrets.token_urlsafe(24),
+        "SPLITSTREAM_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "SPLITSTREAM_QUERY_TOKEN": secrets.token_urlsafe(24),
+        "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),
+        "SPLITSTREAM_MODEL_SIGNING_KEY": signing_key,
+        "SPLITSTREAM_MODEL_VERIFY_KEY": verify_key,
+    }
 
-    Nothing secret is committed: each state folder gets its own random values.
+
+def missing_lines(existing: str, generated: dict[str, str]) -> list[str]:
+    """``NAME=value`` lines for the generated names that ``existing`` (local.env) lacks.
+
+    The two model keys go together: a file with one of them keeps it and gets neither.
     """
+    present = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
+    pair = {"SPLITSTREAM_MODEL_SIGNING_KEY", "SPLITSTREAM_MODEL_VERIFY_KEY"}
+    skip = pair if pair & present else set()
+    return [f"{k}={v}" for k, v in generated.items() if k not in present and k not in skip]
+
+
+def ensure_local_credentials(settings: Settings) -> Settings:
+    """Generate the local secrets once, into ``<state_dir>/local.env`` (mode 600).
+
+    Nothing secret is committed: each state folder gets its own random values. A file
+    written by an older version gets the secrets it lacks appended; values in it stay.
+    The state folder is made private (mode 700).
+    """
+    state_dirs.make_private(settings.state_dir)
     env_file = local_env_file(settings.state_dir)
-    if env_file.exists():
-        return load_settings(state_dir=settings.state_dir)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    lines = [
-        f"SPLITSTREAM_S3_ACCESS_KEY=local-{secrets.token_hex(6)}",
-        f"SPLITSTREAM_S3_SECRET_KEY={secrets.token_urlsafe(24)}",
-        f"SPLITSTREAM_ADMIN_TOKEN={secrets.token_urlsafe(24)}",
-    ]
-    env_file.touch(mode=0o600)
-    env_file.write_text("\n".join(lines) + "\n")
+    existing = env_file.read_text() if env_file.exists() else ""
+    lines = missing_lines(existing, new_credentials())
+    if lines:
+        env_file.touch(mode=0o600)
+        env_file.chmod(0o600)
+        separator = "" if not existing or existing.endswith("\n") else "\n"
+        env_file.write_text(existing + separator + "\n".join(lines) + "\n")
     return load_settings(state_dir=settings.state_dir)
 
 
@@ -85,7 +111,7 @@ def _write_s3_config(settings: Settings) -> None:
     access_key, secret_key = _keys(settings)
     paths = StackPaths(settings.state_dir)
     properties = paths.s3_dir / "s3proxy.properties"
-    properties.parent.mkdir(parents=True, exist_ok=True)
+    state_dirs.make_private(properties.parent)
     properties.touch(mode=0o600)
     properties.write_text(
         s3_server.render_properties(
@@ -117,7 +143,7 @@ def s3_process(settings: Settings) -> ServiceProcess:
 def _write_kafka_config(settings: Settings) -> None:
     paths = StackPaths(settings.state_dir)
     properties = paths.kafka_dir / "server.properties"
-    properties.parent.mkdir(parents=True, exist_ok=True)
+    state_dirs.make_private(properties.parent)
     properties.write_text(
         kafka_node.render_server_properties(
             data_dir=paths.kafka_dir / "data",
@@ -158,7 +184,7 @@ def _format_kafka_storage(settings: Settings, process: ServiceProcess) -> None:
         properties_file=paths.kafka_dir / "server.properties",
         cluster_id=kafka_node.new_cluster_id(),
     )
-    process.log_file.parent.mkdir(parents=True, exist_ok=True)
+    state_dirs.make_private(process.log_file.parent)
     with process.log_file.open("ab") as log:
         done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
@@ -229,7 +255,7 @@ def _prepare(settings: Settings, process: ServiceProcess) -> None:
         _write_kafka_config(settings)
         _format_kafka_storage(settings, process)
     if process.name == "mlflow":
-        StackPaths(settings.state_dir).mlflow_dir.mkdir(parents=True, exist_ok=True)
+        state_dirs.make_private(StackPaths(settings.state_dir).mlflow_dir)
 
 
 def _after_start(settings: Settings, name: str) -> None:

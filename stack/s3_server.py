@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stack import maven
+from stack import maven, state_dirs
 
 MAIN_CLASS = "org.gaul.s3proxy.Main"
 POM = Path(__file__).resolve().parent / "s3" / "pom.xml"
@@ -53,7 +53,7 @@ def render_properties(
     Creates ``data_dir``: s3proxy exits at start with NoSuchFileException
     when its base folder is missing, and this is the one place that knows it.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
+    state_dirs.make_private(data_dir)
     values = {
         "s3proxy.endpoint": f"http://{host}:{port}",
         "s3proxy.authorization": "aws-v2-or-v4",

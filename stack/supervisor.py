@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stack import state_dirs
 from stack.errors import ServiceStartError
 
 # Children started by this process, kept so that they can be reaped and are not
@@ -186,8 +187,8 @@ def _check_ports_free(service: ServiceProcess) -> None:
 
 
 def _spawn(service: ServiceProcess) -> int:
-    service.run_dir.mkdir(parents=True, exist_ok=True)
-    service.log_file.parent.mkdir(parents=True, exist_ok=True)
+    state_dirs.make_private(service.run_dir)
+    state_dirs.make_private(service.log_file.parent)
     with service.log_file.open("ab") as log:
         log.write(f"\n--- start {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
         log.flush()

@@ -36,6 +36,7 @@ from trainer.publish import (
     version_id,
 )
 from trainer.selection import Selection, resolve, select_model
+from trainer.signing import manifest_signer
 
 StepHook = Callable[[str], None]
 
@@ -114,7 +115,13 @@ def train_and_publish(
     started = time.perf_counter()
     step = on_step or (lambda _name: None)
     s3 = s3_client(settings)
-    slots, store = SlotStore(s3, settings.s3_bucket), ModelStore(s3, settings.s3_bucket)
+    slots = SlotStore(s3, settings.s3_bucket)
+    store = ModelStore(
+        s3,
+        settings.s3_bucket,
+        verify_key=settings.model_verify_key,
+        signer=manifest_signer(settings),
+    )
 
     with _stage("load data", step, timings):
         raw = load_raw(settings)

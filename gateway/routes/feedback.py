@@ -1,10 +1,18 @@
-"""``POST /v1/feedback``: the true price of an earlier prediction, to the feedback topic."""
+"""``POST /v1/feedback``: the true price of an earlier prediction, to the feedback topic.
+
+Feedback must name a request a gateway served: its id carries a gateway's HMAC
+(plumbing/request_ids.py), checked here with no lookup, so any gateway instance
+accepts feedback for any other's requests, across restarts, even before the sink has
+stored the prediction. Other ids get 404 naming the field.
+"""
 
 from fastapi import APIRouter, status
 
 from gateway.deps import GatewayDep
+from gateway.errors import NotFoundError
 from gateway.lifespan import Gateway
 from gateway.schemas import ERRORS, FeedbackIn, FeedbackOut
+from plumbing.request_ids import for_settings
 from schemas.models import Feedback
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -14,8 +22,12 @@ async def publish_feedback(gateway: Gateway, event: Feedback, *, api: str) -> No
     """Publish one feedback event and wait for Kafka's acknowledgement.
 
     Raises:
+        NotFoundError: no gateway served a request with this id (404).
         KafkaUnavailableError: Kafka is unreachable or did not acknowledge it.
     """
+    if not for_settings(gateway.settings).served(event.request_id):
+        field = "prediction_id" if api == "legacy" else "request_id"
+        raise NotFoundError(f"no prediction with this {field} was served", field=field)
     topic = gateway.settings.topic("feedback").name
     await gateway.link.send_and_wait(topic, event.model_dump(mode="json"), key=event.request_id)
     gateway.metrics.feedback.labels(api=api).inc()

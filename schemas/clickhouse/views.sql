@@ -5,17 +5,20 @@
 -- The same SQL runs on chDB and on a ClickHouse server (tests run it on chDB).
 --
 -- Duplicates never count twice: a re-delivered event (same event_id) or a second reply to one
--- request collapses with LIMIT 1 BY request_id (the earliest request and reply, the latest
--- feedback with a price). Shadow rows (mirrored prod requests scored by the candidate) are
+-- request collapses with LIMIT 1 BY request_id (the earliest request, reply and feedback with
+-- a price). Feedback counts once per request: the first priced one; later ones are
+-- corrections, kept and listed by v_feedback_corrections, never counted (a later writer cannot
+-- replace the evidence). Shadow rows (mirrored prod requests scored by the candidate) are
 -- never served, so they are left out of every served count and only v_paired reads them.
 --
--- v_served_requests  one row per served request: its first reply, latency, latest feedback.
+-- v_served_requests  one row per served request: its first reply, latency, first feedback.
 -- v_variant_summary  per experiment and variant: requests, errors, latency, feedback, MAE, RMSE.
 -- v_variant_hourly   the same per hour of the request.
 -- v_srm              per experiment: sample-ratio-mismatch chi-square p-value (a parameterized
 --                    view: SELECT * FROM v_srm(candidate_share = 0.2)).
 -- v_paired           per experiment: |prod error| - |candidate error| on shadow-scored requests.
 -- v_drift_psi        per experiment, variant, model version and feature: PSI against training.
+-- v_feedback_corrections  priced feedback after the first for the same request: not counted.
 
 CREATE OR REPLACE VIEW $database.v_served_requests AS
 SELECT
@@ -66,7 +69,7 @@ LEFT JOIN
     SELECT request_id, actual_price_lakhs AS feedback_price_lakhs
     FROM $database.feedback
     WHERE actual_price_lakhs IS NOT NULL
-    ORDER BY request_id, occurred_at DESC, event_id
+    ORDER BY request_id, occurred_at, event_id
     LIMIT 1 BY request_id
 ) AS f ON f.request_id = q.request_id;
 
@@ -272,3 +275,32 @@ FROM
     ]) AS f
 )
 GROUP BY experiment_id, variant, model_version, feature;
+
+-- Corrections: every priced feedback after the first one of its request (re-delivered copies of
+-- one event collapse first). counted_price_lakhs is the price the statistics use.
+CREATE OR REPLACE VIEW $database.v_feedback_corrections AS
+SELECT
+    c.request_id AS request_id,
+    c.event_id AS event_id,
+    c.occurred_at AS occurred_at,
+    c.source AS source,
+    c.actual_price_lakhs AS corrected_price_lakhs,
+    f.actual_price_lakhs AS counted_price_lakhs,
+    f.occurred_at AS counted_at
+FROM
+(
+    SELECT request_id, event_id, occurred_at, source, actual_price_lakhs
+    FROM $database.feedback
+    WHERE actual_price_lakhs IS NOT NULL
+    ORDER BY request_id, occurred_at, event_id
+    LIMIT 1 BY event_id
+) AS c
+INNER JOIN
+(
+    SELECT request_id, event_id, occurred_at, actual_price_lakhs
+    FROM $database.feedback
+    WHERE actual_price_lakhs IS NOT NULL
+    ORDER BY request_id, occurred_at, event_id
+    LIMIT 1 BY request_id
+) AS f ON f.request_id = c.request_id
+WHERE c.event_id != f.event_id;

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
+from stack.local import ensure_local_credentials
 from stack.private import exported, isolated_env, running_stack
 from stack.supervisor import free_port, port_is_free
 
@@ -133,6 +134,9 @@ def demo(stack: Settings) -> Iterator[DemoRun]:
     """
     state_dir = Path(tempfile.mkdtemp(prefix="splitstream-demo-"))
     env = _demo_env(stack, state_dir)
+    # The demo's local secrets (query token, request-id key, model keys), made before it starts
+    # so that this process's settings hold them too; the demo's `stack up` keeps them.
+    ensure_local_credentials(_settings_of(env))
     process = subprocess.Popen(
         [sys.executable, "-m", "cli", "demo"],
         env=env,

@@ -4,12 +4,14 @@ The synthetic experiment of test_views_support goes into a database named ``spli
 so the queries run exactly as written. The experiment has no dead letters, ledger records or
 score results: those are built from the schemas' valid examples, the way the sink builds
 rows (``event_row``, ``frame``), with one re-delivered copy each so that FINAL is exercised.
-Each query must pass the /query endpoint's read-only check, run, and return rows; most are
-also compared with numbers computed in Python from the same events.
+Each query must run on the /query endpoint's read-only reader (readonly=1, the sink's
+grants and limits, ClickHouse's parse checked) and return rows; most are also compared
+with numbers computed in Python from the same events.
 """
 
 import json
 import re
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,8 +23,9 @@ import pandas as pd
 import pytest
 from scipy.stats import chisquare
 
+from consumers.engine import CheckedReader
 from consumers.rows import Coordinates, event_row, frame
-from consumers.statements import check_read_only
+from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.settings import PROJECT_ROOT
 from schemas.registry import TABLES_SQL, load_topics
@@ -143,13 +146,18 @@ def extras(world: World) -> Extras:
 def chdb(
     tmp_path_factory: pytest.TempPathFactory, world: World, extras: Extras
 ) -> Iterator[ChdbClickHouse]:
-    clickhouse = ChdbClickHouse(str(tmp_path_factory.mktemp("chdb-analysts")), DATABASE)
+    folder = tmp_path_factory.mktemp("chdb-analysts")
+    access = write_access_config(folder / "access", DATABASE)  # the sink's grants
+    clickhouse = ChdbClickHouse(str(folder / "chdb"), DATABASE, access_config=access)
     create_tables(clickhouse, DATABASE)
     load_world(clickhouse, world)
     for event_type, events in extras.items():
         _insert(clickhouse, event_type, events)
         _insert(clickhouse, event_type, events[:1])  # re-delivered in a later batch
+    reader = ChdbClickHouse(str(folder / "chdb"), DATABASE, readonly=True)
+    clickhouse.reader = CheckedReader(reader, threading.Lock())  # type: ignore[attr-defined]
     yield clickhouse
+    reader.close()
     clickhouse.close()
 
 
@@ -259,9 +267,9 @@ def test_the_doc_has_ten_queries_each_after_its_question() -> None:
 def test_example_query_runs_as_written_and_returns_rows(
     example: Example, chdb: ChdbClickHouse, world: World, extras: Extras
 ) -> None:
-    check_read_only(example.sql)  # what `splitstream query` checks before sending it
+    read_only = chdb.reader.query_json(example.sql)  # type: ignore[attr-defined]  # as /query runs it
     result = chdb.query_df(example.sql)
-    assert len(result) > 0
+    assert len(result) > 0 and len(read_only["data"]) == len(result)
     for phrase, check in CHECKS.items():
         if phrase in example.question:
             check(result, world, extras)

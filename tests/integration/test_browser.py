@@ -311,3 +311,40 @@ def test_bad_admin_token_shows_the_refusal(demo: DemoRun, browser: WebDriver) ->
         browser, lambda d: "refused" in _text(d, "admin-result") and _text(d, "admin-result")
     )
     assert "401" in message and "wrong admin token" in message
+
+
+# --------------------------------------------------------------------------- CSP
+
+
+@pytest.fixture(scope="module")
+def logging_browser() -> Iterator[WebDriver]:
+    """Chromium that keeps its console, where a content security policy reports what it blocks."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1280,1000"):  # fmt: skip
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_the_pages_and_docs_work_under_the_content_security_policy(
+    demo: DemoRun, logging_browser: WebDriver
+) -> None:
+    base = gateway_url(demo.settings)
+    driver = logging_browser
+
+    _open_form(driver, demo)
+    driver.get(base + "/dashboard")
+    _wait(driver, lambda d: _text(d, "slot-best") not in ("", NOTHING_YET))
+    driver.get(base + "/docs")
+    title = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, ".swagger-ui .info .title"))
+
+    assert "Splitstream gateway" in title.text
+    messages = [entry["message"] for entry in driver.get_log("browser")]
+    blocked = [m for m in messages if "Content Security Policy" in m or "Refused to" in m]
+    assert blocked == [], blocked

@@ -149,11 +149,11 @@ def test_scorer_dead_letters_empty_nested_and_huge_rows_and_scores_the_next(ns: 
 # --------------------------------------------------------------------------- the sink
 
 
-def _example_event(name: str) -> bytes:
+def _example_event(name: str, **changes: Any) -> bytes:
     event = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
     if "event_id" in event:
         event["event_id"] = str(uuid.uuid4())
-    return json.dumps(event).encode()
+    return json.dumps({**event, **changes}).encode()
 
 
 #: One valid event per topic the sink stores, after the poison.
@@ -187,7 +187,8 @@ def test_sink_dead_letters_empty_nested_and_huge_messages_on_every_topic_and_kee
             for value in (b"", NESTED, huge):  # the dead-letter topic's own poison is only skipped
                 sender.send(run.topic("deadletter"), value=value)
             for key, example in VALID_AFTER_POISON.items():
-                sender.send(run.topic(key), value=_example_event(example))
+                served = {"request_id": run.served_id()} if key == "feedback" else {}
+                sender.send(run.topic(key), value=_example_event(example, **served))
             sender.flush(timeout=30)
         finally:
             sender.close(timeout=5)

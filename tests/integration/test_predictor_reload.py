@@ -14,6 +14,7 @@ from tests.integration.test_predictor_support import (
     Worker,
     broadcast_reload,
     collect,
+    forge,
     make_namespace,
     predict_request,
     produce,
@@ -118,6 +119,34 @@ def test_tampered_model_is_refused_and_the_old_version_keeps_serving(
     assert ack["error"]["code"] == "integrity"
     assert "REFUSED model v3" in prod.log()
     assert "sha256" in prod.log()
+    replies = _ask(ns, 3)
+    assert [r["model_version"] for r in replies] == ["v1"] * 3
+    assert {r["status"] for r in replies} == {"ok"}
+
+
+def test_forged_manifest_is_refused_by_its_signature_and_the_old_version_keeps_serving(
+    ns: Namespace, prod: Worker
+) -> None:
+    # Given v4, whose model and manifest were re-written with the shared S3 keys (the sha256
+    # matches the new model; only the trainer's signature does not)
+    publish(ns, "v4", scale=4.0)
+    forge(ns, "v4", scale=40.0)
+
+    # When the slots name it and a reload is broadcast
+    with reading(ns, "model_events", from_end=True) as events:
+        slots = set_slots(ns, best="v4")
+        broadcast_reload(ns, slots)
+        acks = _acks(events, 0)  # still serving generation 0: the load was refused
+
+    # Then the ack says the signature failed, the log and the metrics say so, v1 answers
+    assert len(acks) == 1, prod.log()[-3000:]
+    ack = acks[0]
+    validate_event(ack, "model.reloaded")
+    assert (ack["ok"], ack["model_version"]) == (False, "v1")
+    assert ack["error"]["code"] == "signature"
+    assert "signature does not verify" in ack["error"]["message"]
+    assert "REFUSED model v4" in prod.log()
+    assert 'splitstream_predictor_errors_total{kind="reload"} 1.0' in prod.metrics()
     replies = _ask(ns, 3)
     assert [r["model_version"] for r in replies] == ["v1"] * 3
     assert {r["status"] for r in replies} == {"ok"}

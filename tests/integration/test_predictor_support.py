@@ -7,7 +7,9 @@ or slots. Workers run as real subprocesses under ``stack.supervisor`` and are al
 stopped.
 """
 
+import hashlib
 import json
+import pickle
 import sys
 import time
 import urllib.request
@@ -31,6 +33,7 @@ from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from schemas.models import ModelReload, PredictRequest
 from schemas.registry import format_timestamp
 from stack import kafka_node, supervisor
+from trainer.signing import manifest_signer
 
 LOCATIONS = ["whitefield", "hebbal", "electronic city", "indira nagar"]
 COLUMNS = ["total_sqft", "bath", "bhk", *LOCATIONS[:3]]  # indira nagar is grouped as "other"
@@ -96,7 +99,7 @@ def expected_price(scale: float, *, total_sqft: float, bath: int, bhk: int, loca
 
 
 def publish(ns: Namespace, version: str, *, scale: float) -> None:
-    ModelStore(s3_client(ns.settings), ns.bucket).publish(
+    ModelStore(s3_client(ns.settings), ns.bucket, signer=manifest_signer(ns.settings)).publish(
         version,
         estimator=train(scale),
         columns=COLUMNS,
@@ -114,6 +117,21 @@ def tamper(ns: Namespace, version: str) -> None:
     s3_client(ns.settings).put_object(
         Bucket=ns.bucket, Key=f"models/{version}/model.pkl", Body=b"\x80\x04not the model"
     )
+
+
+def forge(ns: Namespace, version: str, *, scale: float) -> None:
+    """Put another model in ``version``'s place with the S3 keys every service holds, and
+    re-write its manifest with the new sha256: all an attacker without the trainer's key can do."""
+    s3 = s3_client(ns.settings)
+    forged = pickle.dumps(train(scale), protocol=pickle.HIGHEST_PROTOCOL)
+    key = f"models/{version}"
+    manifest = json.loads(
+        s3.get_object(Bucket=ns.bucket, Key=f"{key}/manifest.json")["Body"].read()
+    )
+    manifest["files"]["model.pkl"] = hashlib.sha256(forged).hexdigest()
+    s3.put_object(Bucket=ns.bucket, Key=f"{key}/model.pkl", Body=forged)
+    body = json.dumps(manifest, sort_keys=True).encode()
+    s3.put_object(Bucket=ns.bucket, Key=f"{key}/manifest.json", Body=body)
 
 
 def set_slots(ns: Namespace, *, best: str | None, candidate: str | None = None) -> Slots:

@@ -1,6 +1,7 @@
 """`splitstream report` on embedded ClickHouse (chDB): the views read back into the A/B summary."""
 
 import json
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 from scipy.stats import chisquare
 
 import plumbing.clickhouse
@@ -58,12 +60,14 @@ def sink_reader(chdb: ChdbClickHouse, chdb_path: Path) -> Iterator[SinkQueryClic
     readonly = ChdbClickHouse(str(chdb_path), DATABASE, readonly=True)
     ready = threading.Event()
     ready.set()
-    server = QueryServer(
-        create_app(reader=readonly, metrics=SinkMetrics(), ready=ready), host="127.0.0.1", port=0
+    token = secrets.token_urlsafe(16)
+    app = create_app(
+        reader=readonly, metrics=SinkMetrics(), ready=ready, query_token=SecretStr(token)
     )
+    server = QueryServer(app, host="127.0.0.1", port=0)
     try:
         port = server.start()
-        yield SinkQueryClickHouse(f"http://127.0.0.1:{port}", DATABASE)
+        yield SinkQueryClickHouse(f"http://127.0.0.1:{port}", DATABASE, token=token)
     finally:
         server.stop()
         readonly.close()

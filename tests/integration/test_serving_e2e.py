@@ -24,6 +24,7 @@ from schemas.models import ModelReload
 from stack import kafka_node, services, supervisor
 from stack.supervisor import free_port
 from trainer.main import train_and_publish
+from trainer.signing import manifest_signer
 
 REQUEST = {"location": "1st Block Jayanagar", "total_sqft": 1000, "bath": 2, "bhk": 2}
 
@@ -180,7 +181,13 @@ def _model_events_consumer(settings: Settings) -> KafkaConsumer:
 def _publish_new_best(settings: Settings) -> tuple[str, int]:
     """A new immutable version of the current best, put in the best slot by one swap."""
     s3 = s3_client(settings)
-    slots, store = SlotStore(s3, settings.s3_bucket), ModelStore(s3, settings.s3_bucket)
+    slots = SlotStore(s3, settings.s3_bucket)
+    store = ModelStore(
+        s3,
+        settings.s3_bucket,
+        verify_key=settings.model_verify_key,
+        signer=manifest_signer(settings),
+    )
     current = slots.read()
     assert current is not None and current.slots.best is not None
     loaded = store.load(current.slots.best)

@@ -7,6 +7,7 @@ through the sink's /query endpoint, as any other process must.
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from consumers.engine import open_sink_clickhouse
 from consumers.rows import Coordinates, event_row, frame
 from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables, sink_url
 from plumbing.kafka import producer
+from plumbing.request_ids import for_settings
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from schemas.registry import TABLES_SQL, load_topics
 from stack import kafka_node, supervisor
@@ -76,7 +78,13 @@ class SinkRun:
         supervisor.stop(self.service, grace_s=15.0)
 
     def reader(self) -> SinkQueryClickHouse:
-        return SinkQueryClickHouse(self.url, self.db, timeout_s=10)
+        token = self.settings.query_token
+        assert token is not None
+        return SinkQueryClickHouse(self.url, self.db, token=token.get_secret_value(), timeout_s=10)
+
+    def served_id(self) -> str:
+        """A request id as the gateways mint it, under this sink's request id key."""
+        return for_settings(self.settings).mint()
 
     def count(self, sql: str) -> int:
         frame = self.reader().query_df(sql.replace("$db", self.db))
@@ -103,6 +111,8 @@ def _sink_world(folder: Path) -> Iterator[SinkRun]:
         "SPLITSTREAM_SINK_PORT": str(free_port()),
         "SPLITSTREAM_SINK_BATCH_ROWS": "1000",
         "SPLITSTREAM_SINK_BATCH_SECONDS": "0.2",
+        "SPLITSTREAM_QUERY_TOKEN": secrets.token_urlsafe(16),
+        "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
@@ -205,7 +215,7 @@ def test_the_read_only_chdb_connection_refuses_writes_ddl_and_settings_changes(
             "SELECT 1 SETTINGS readonly = 0",
             "SET readonly = 0",
         ):
-            with pytest.raises(Exception, match="readonly"):
+            with pytest.raises(Exception, match=r"readonly|read-only|syntax tree"):
                 reader.query_json(statement)
         assert reader.query_json("SELECT count() AS n FROM sink_ro.feedback")["data"] == [[0]]
         clickhouse.writer.command("INSERT INTO sink_ro.feedback (event_id) VALUES ('w')")
@@ -234,19 +244,27 @@ def _valid_events(run: SinkRun) -> dict[str, list[bytes]]:
         "predict_replies": [fresh("predict.reply/valid/ok") for _ in range(100)],
         "score_requests": [minimal_score_request(i) for i in range(80)],
         "score_results": [fresh("score.result/valid/ok") for _ in range(40)],
-        "feedback": [fresh("feedback/valid/actual_price") for _ in range(40)],
+        "feedback": [
+            fresh("feedback/valid/actual_price", request_id=run.served_id()) for _ in range(40)
+        ],
         "model_events": [fresh("model.reload/valid/promote") for _ in range(5)]
         + [fresh("model.promoted/valid/policy") for _ in range(5)],
         "promoter_ledger": [fresh("ledger.record/valid/promote") for _ in range(10)],
     }
 
 
-def _poison() -> dict[str, list[bytes]]:
+def _poison(run: SinkRun) -> dict[str, list[bytes]]:
     """Messages the sink cannot store, by topic key: each must become one dead letter."""
     reply = _example("predict.reply/valid/ok")
     del reply["request_id"]
+    unserved = {**_example("feedback/valid/actual_price"), "event_id": str(uuid.uuid4())}
+    huge = {**unserved, "event_id": str(uuid.uuid4()), "request_id": run.served_id()}
     return {
-        "feedback": [b"not json {"],
+        "feedback": [
+            b"not json {",
+            json.dumps(unserved).encode(),  # no gateway served its request
+            json.dumps({**huge, "actual_price_lakhs": 1e200}).encode(),  # out of range
+        ],
         "predict_replies": [json.dumps(reply).encode()],  # a required field is missing
         "score_requests": [json.dumps({"id": "x", "location": "Whitefield", "bhk": "3"}).encode()],
         "model_events": [b"[1, 2, 3]"],  # JSON, but not an event
@@ -317,7 +335,7 @@ def loaded(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         # message on the dead-letter topic itself, all waiting in Kafka
         valid = _valid_events(run)
         _produce(run.settings, valid)
-        poison_at = _produce(run.settings, _poison())
+        poison_at = _produce(run.settings, _poison(run))
         _produce(run.settings, {"deadletter": [b"garbage on the dead-letter topic"]})
         tombstone = _raw_producer(run.settings)
         try:
@@ -366,6 +384,8 @@ def test_events_are_stored_once_and_poison_is_dead_lettered(loaded: Loaded) -> N
     assert where == set(poison_at)
     assert set(stored["error_type"]) == {"decode", "schema"}
     assert stored["reason"].str.len().min() > 0
+    assert stored["reason"].str.contains("no gateway served").sum() == 1
+    assert stored["reason"].str.contains("actual_price_lakhs").sum() == 1
     # and on the dead-letter topic: the malformed one there was not dead-lettered again
     records = _deadletter_topic_records(sink_run)
     from_sink = [r for r in records if str(r.get("consumer", "")).startswith("sink-")]
@@ -387,15 +407,21 @@ def test_the_query_endpoint_answers_reads_and_refuses_writes(loaded: Loaded) -> 
     table = f"{run.db}.feedback"
     sql = f"SELECT count() AS n, {{x:UInt8}} AS x FROM {table} FINAL"
 
-    answer = httpx.post(query, json={"sql": sql, "params": {"x": 7}}, timeout=10)
+    token = run.settings.query_token
+    assert token is not None
+    auth = {"authorization": f"Bearer {token.get_secret_value()}"}
+    anonymous = httpx.post(query, json={"sql": sql, "params": {"x": 7}}, timeout=10)
+    assert anonymous.status_code == 401, anonymous.text
+    answer = httpx.post(query, json={"sql": sql, "params": {"x": 7}}, headers=auth, timeout=10)
     assert answer.status_code == 200, answer.text
     assert answer.json()["columns"] == ["n", "x"]
     assert answer.json()["types"] == ["UInt64", "UInt8"]
     assert answer.json()["rows"] == [[loaded.produced["feedback"], 7]]
 
-    insert = httpx.post(query, json={"sql": f"INSERT INTO {table} (event_id) VALUES ('x')"})
-    drop = httpx.post(query, json={"sql": f"DROP TABLE {table}"})
-    assert insert.status_code == 403 and "read-only" in insert.json()["reason"], insert.text
+    insert_sql = f"INSERT INTO {table} (event_id) VALUES ('x')"
+    insert = httpx.post(query, json={"sql": insert_sql}, headers=auth)
+    drop = httpx.post(query, json={"sql": f"DROP TABLE {table}"}, headers=auth)
+    assert insert.status_code == 403 and insert.json()["error"] == "refused", insert.text
     assert drop.status_code == 403 and drop.json()["error"] == "refused", drop.text
     tables = run.reader().query_df(f"SHOW TABLES FROM {run.db}")
     assert "feedback" in set(tables.iloc[:, 0])
@@ -423,13 +449,13 @@ def test_splitstream_query_prints_rows_and_refuses_a_write(loaded: Loaded) -> No
 
     assert as_json.returncode == 0, as_json.stderr
     assert sum(r["n"] for r in json.loads(as_json.stdout)) == loaded.produced["replies"]
-    assert refused.returncode == 2 and "refused" in refused.stderr
+    assert refused.returncode == 1 and "refused" in refused.stderr
 
 
 # --------------------------------------------------------------------------- SIGKILL
 
 
-def _load(count: int) -> dict[str, list[bytes]]:
+def _load(count: int, run: SinkRun) -> dict[str, list[bytes]]:
     """``count`` score requests without an envelope and ``count`` feedback events."""
     feedback = _example("feedback/valid/actual_price")
     minimal = _example("score.request/valid/minimal")
@@ -438,7 +464,10 @@ def _load(count: int) -> dict[str, list[bytes]]:
             json.dumps({**minimal, "id": f"kill-{i}"}).encode() for i in range(count)
         ],
         "feedback": [
-            json.dumps({**feedback, "event_id": str(uuid.uuid4())}).encode() for _ in range(count)
+            json.dumps(
+                {**feedback, "event_id": str(uuid.uuid4()), "request_id": run.served_id()}
+            ).encode()
+            for _ in range(count)
         ],
     }
 
@@ -466,7 +495,7 @@ def test_a_sink_killed_mid_load_loses_nothing_and_duplicates_nothing(sink_run: S
     # Given a backlog of 2 x 10,000 events
     per_topic = 10_000
     total = 2 * per_topic
-    _produce(sink_run.settings, _load(per_topic))
+    _produce(sink_run.settings, _load(per_topic, sink_run))
 
     # When the sink is SIGKILLed while it works through them: preferably between the
     # inserts of one batch (a count that is not a whole number of batches), so that

@@ -107,7 +107,8 @@ def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases
         distribution = manifest["training_distribution"]
         assert set(distribution) == {"total_sqft", "bath", "bhk", "location"}
         assert distribution["location"]["categories"][-1] == "other"
-        loaded = ModelStore(s3, fresh.s3_bucket).load(result.version)
+        store = ModelStore(s3, fresh.s3_bucket, verify_key=fresh.model_verify_key)
+        loaded = store.load(result.version)
         assert loaded.columns[:3] == ["total_sqft", "bath", "bhk"]
         assert loaded.columns[3:] == domain["model_locations"]
 

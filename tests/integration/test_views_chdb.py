@@ -82,6 +82,7 @@ def test_every_view_of_the_file_exists(chdb: ChdbClickHouse) -> None:
         "v_srm",
         "v_paired",
         "v_drift_psi",
+        "v_feedback_corrections",
     }
     assert names <= set(tables["name"])
 
@@ -205,3 +206,24 @@ def test_creating_the_views_again_keeps_their_numbers(chdb: ChdbClickHouse) -> N
     create_tables(chdb, DATABASE)
     after = _view(chdb, "SELECT * FROM $db.v_variant_summary ORDER BY experiment_id, variant")
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_feedback_counts_once_per_request_the_first_and_later_ones_are_corrections(
+    chdb: ChdbClickHouse, world: World
+) -> None:
+    priced = [f for f in world.feedback if f.actual_price_lakhs is not None]
+    first: dict[str, float] = {}
+    for item in sorted(priced, key=lambda f: (f.occurred_at, f.event_id)):
+        first.setdefault(item.request_id, item.actual_price_lakhs)  # type: ignore[arg-type]
+    corrections = _view(chdb, "SELECT * FROM $db.v_feedback_corrections")
+    served = _view(
+        chdb,
+        "SELECT request_id, actual_price_lakhs FROM $db.v_served_requests "
+        "WHERE actual_price_lakhs IS NOT NULL",
+    )
+
+    assert len(corrections) == len(priced) - len(first) > 0
+    assert corrections["request_id"].is_unique  # the world corrects each request once
+    assert all(first[r.request_id] == r.counted_price_lakhs for r in corrections.itertuples())
+    assert all(first[r.request_id] != r.corrected_price_lakhs for r in corrections.itertuples())
+    assert dict(zip(served["request_id"], served["actual_price_lakhs"], strict=True)) == first

@@ -260,7 +260,7 @@ def load_world(clickhouse: ClickHouse, world: World) -> None:
 
 
 def served_frame(world: World) -> pd.DataFrame:
-    """One row per served request: first reply, latency, latest priced feedback, abs error."""
+    """One row per served request: first reply, latency, first priced feedback, abs error."""
     requests = pd.DataFrame(
         [
             {
@@ -280,9 +280,9 @@ def served_frame(world: World) -> pd.DataFrame:
         if not reply.shadow:
             replies.setdefault(reply.request_id, reply)
     actual: dict[str, float] = {}
-    for item in sorted(world.feedback, key=lambda f: f.occurred_at):
+    for item in sorted(world.feedback, key=lambda f: (f.occurred_at, f.event_id)):
         if item.actual_price_lakhs is not None:
-            actual[item.request_id] = item.actual_price_lakhs
+            actual.setdefault(item.request_id, item.actual_price_lakhs)  # the first counts
     rows = []
     for request in requests.itertuples():
         reply = replies.get(request.request_id)
@@ -340,9 +340,9 @@ def expected_paired(world: World) -> dict[str, float | int]:
         if reply.shadow and reply.status == "ok":
             shadow.setdefault(reply.request_id, reply)
     actual: dict[str, float] = {}
-    for item in sorted(world.feedback, key=lambda f: f.occurred_at):
+    for item in sorted(world.feedback, key=lambda f: (f.occurred_at, f.event_id)):
         if item.actual_price_lakhs is not None:
-            actual[item.request_id] = item.actual_price_lakhs
+            actual.setdefault(item.request_id, item.actual_price_lakhs)  # the first counts
     diffs = []
     for row in prod.itertuples():
         candidate = shadow.get(row.request_id)

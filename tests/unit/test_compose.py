@@ -140,9 +140,42 @@ def test_every_dependency_exists_and_is_waited_for() -> None:
 @pytest.mark.parametrize("name", ["sink", "promoter", "gateway"])
 def test_services_that_open_clickhouse_reach_the_server(name: str) -> None:
     """Without the URL they would fall back to chDB in their own container, or to the sink's
-    /query endpoint (plumbing/clickhouse.py), neither of which Compose runs."""
+    /query endpoint (plumbing/clickhouse.py), neither of which Compose runs. Those that only
+    read log in as the read-only user; only the sink gets the writer's URL."""
     environment = _services()[name]["environment"]
-    assert environment.get(f"{ENV_PREFIX}CLICKHOUSE_URL", "").endswith("@clickhouse:8123")
+    reader = environment.get(f"{ENV_PREFIX}CLICKHOUSE_READER_URL", "")
+    assert reader.startswith("http://splitstream_reader:") and reader.endswith("@clickhouse:8123")
+    writes = f"{ENV_PREFIX}CLICKHOUSE_URL" in environment
+    assert writes == (name == "sink")
+
+
+def test_the_read_only_clickhouse_user_is_mounted_with_grants_and_limits() -> None:
+    clickhouse = _services()["clickhouse"]
+    users = PROJECT_ROOT / "stack" / "clickhouse" / "splitstream-reader.xml"
+    text = users.read_text()
+    assert any(
+        str(v).startswith("./stack/clickhouse/splitstream-reader.xml:")
+        for v in clickhouse["volumes"]
+    )
+    assert "CLICKHOUSE_READER_PASSWORD" in clickhouse["environment"]
+    for needed in (
+        "<readonly>1</readonly>",
+        "GRANT SELECT ON splitstream.*",
+        "<max_execution_time>",
+        "<max_memory_usage>",
+        "<max_result_rows>",
+        'from_env="CLICKHOUSE_READER_PASSWORD"',
+    ):
+        assert needed in text, needed
+
+
+def test_only_the_trainer_holds_the_model_signing_key() -> None:
+    holders = [
+        name
+        for name, service in _services().items()
+        if f"{ENV_PREFIX}MODEL_SIGNING_KEY" in _environment_names(service)
+    ]
+    assert holders == ["trainer"]
 
 
 def test_gateway_is_published_on_its_port() -> None:

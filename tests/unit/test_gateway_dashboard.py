@@ -19,6 +19,9 @@ from plumbing.settings import Settings, load_settings
 from schemas.models import LedgerRecord
 from stack.supervisor import free_port
 
+#: The gateway answers only its trusted hosts (localhost by default), not "testserver".
+LOCAL = "http://localhost"
+
 TOKEN = "unit-test-admin-token-0123456789"
 EXPERIMENT = ExperimentOut(
     experiment_id="exp-1:m-a:m-b",
@@ -50,6 +53,7 @@ def _settings() -> Settings:
         s3_secret_key="unit-secret",
         admin_token=TOKEN,
         sink_port=free_port(),
+        request_id_key="k" * 32,
     )
 
 
@@ -215,7 +219,8 @@ def test_a_missing_sink_or_ledger_is_named_and_the_rest_is_answered(reads: FakeR
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(_settings()), raise_server_exceptions=False) as test_client:
+    app = create_app(_settings())
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as test_client:
         yield test_client
 
 

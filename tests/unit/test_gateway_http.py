@@ -11,8 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.main import create_app
+from plumbing.request_ids import RequestIds, for_settings
 from plumbing.settings import Settings, load_settings
 from stack.supervisor import free_port
+
+#: The gateway answers only its trusted hosts (localhost by default), not "testserver".
+LOCAL = "http://localhost"
 
 TOKEN = "unit-test-admin-token-0123456789"
 VALID = {"location": "Whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2}
@@ -27,13 +31,15 @@ def _settings(**overrides: object) -> Settings:
         "admin_token": TOKEN,
         "max_body_bytes": 1024,
         "cors_origins": ["https://allowed.example"],
+        "request_id_key": "k" * 32,
     }
     return load_settings(**{**base, **overrides})
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(_settings()), raise_server_exceptions=False) as test_client:
+    app = create_app(_settings())
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -145,10 +151,43 @@ def test_readyz_is_503_with_reasons_and_healthz_is_200(client: TestClient) -> No
 
 
 def test_feedback_without_kafka_is_503(client: TestClient) -> None:
-    body = {"request_id": "3f2c6a1e-9b4d-4c1a-8e2f-5a6b7c8d9e0f", "actual_price_lakhs": 70.5}
+    served = for_settings(_settings()).mint()
+    body = {"request_id": served, "actual_price_lakhs": 70.5}
     response = client.post("/v1/feedback", json=body)
     assert response.status_code == 503
     assert _error(response)["code"] == "kafka_unavailable"
+
+
+def test_feedback_for_a_request_no_gateway_served_is_404_naming_the_field(
+    client: TestClient,
+) -> None:
+    forged = {"request_id": "3f2c6a1e-9b4d-4c1a-8e2f-5a6b7c8d9e0f", "actual_price_lakhs": 70.5}
+    legacy = {"prediction_id": forged["request_id"], "feedback_type": "accurate"}
+    other_key = RequestIds(b"another gateway key, not ours").mint()
+
+    for path, body, field in (
+        ("/v1/feedback", forged, "request_id"),
+        ("/v1/feedback", {**forged, "request_id": other_key}, "request_id"),
+        ("/api/feedback", legacy, "prediction_id"),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 404, (path, response.text)
+        assert _error(response)["field"] == field
+
+
+@pytest.mark.parametrize("price", [1e200, 0.5, 10_000.5, -3])
+def test_feedback_out_of_the_price_range_is_422(client: TestClient, price: float) -> None:
+    body = {"request_id": for_settings(_settings()).mint(), "actual_price_lakhs": price}
+
+    response = client.post("/v1/feedback", json=body)
+
+    assert response.status_code == 422
+    assert _error(response)["field"] == "actual_price_lakhs"
+
+
+def test_a_gateway_without_a_request_id_key_does_not_start() -> None:
+    with pytest.raises(ValueError, match="SPLITSTREAM_REQUEST_ID_KEY"):
+        create_app(_settings(request_id_key=None))
 
 
 def test_unknown_route_and_method_answer_json(client: TestClient) -> None:
@@ -224,7 +263,7 @@ def test_admin_with_token_validates_the_share(client: TestClient) -> None:
 
 
 def test_admin_without_a_configured_token_is_503_admin_disabled() -> None:
-    with TestClient(create_app(_settings(admin_token=None))) as client:
+    with TestClient(create_app(_settings(admin_token=None)), base_url=LOCAL) as client:
         response = client.put("/v1/admin/split", json={"candidate_share": 0.3})
     assert response.status_code == 503
     assert _error(response)["code"] == "admin_disabled"

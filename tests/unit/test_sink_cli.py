@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import plumbing.clickhouse
 from cli.sink_commands import query
-from plumbing.clickhouse import SinkUnavailableError
+from plumbing.clickhouse import ClickHouseQueryError, SinkUnavailableError
 
 FRAME = pd.DataFrame(
     {
@@ -78,11 +78,16 @@ def test_params_are_passed_by_name(reader: CannedReader) -> None:
     assert reader.asked == [(sql, {"id": "a=b", "n": "3"})]
 
 
-def test_a_write_is_refused_before_anything_is_asked(reader: CannedReader) -> None:
+def test_a_write_the_sink_refuses_exits_1_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refusing(CannedReader):
+        def query_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+            raise ClickHouseQueryError("refused: InsertQuery is not a read-only statement")
+
+    monkeypatch.setattr(plumbing.clickhouse, "open_clickhouse_reader", lambda _s: Refusing())
+
     result = CliRunner().invoke(query, ["INSERT INTO t VALUES (1)"])
 
-    assert result.exit_code == 2 and "refused" in result.output
-    assert reader.asked == []
+    assert result.exit_code == 1 and "refused: InsertQuery" in result.output
 
 
 def test_no_sink_is_a_clear_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:

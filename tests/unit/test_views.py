@@ -16,6 +16,7 @@ VIEW_NAMES = [
     "v_srm",
     "v_paired",
     "v_drift_psi",
+    "v_feedback_corrections",
 ]
 
 
