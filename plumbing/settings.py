@@ -190,6 +190,15 @@ class Settings(BaseSettings):
     promoter_agent_counts_log_s: float = Field(
         60.0, gt=0, description="Log the current window counts this often."
     )
+    promoter_agent_batch_max_events: int = Field(
+        10_000, ge=1, description="Most source events the agent adds up into one batch."
+    )
+    promoter_agent_batch_wait_s: float = Field(
+        0.5,
+        gt=0,
+        description="The agent closes a batch this long after it began waiting; a trigger "
+        "can be this late.",
+    )
 
     # Trainer.
     data_path: Path = Field(

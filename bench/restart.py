@@ -1,0 +1,288 @@
+"""Measurement: the Faust agent's restart on a state folder with a long history.
+
+``measure_restart`` writes ``requests`` past requests with their replies and feedback
+(default 1,000,000; ``bench.history``), lets the agent consume them all (timing its
+catch-up and its CPU per request), measures its CPU at rest, then restarts it after a
+SIGTERM and after a SIGKILL and times, from the new process's start, until its web view
+``/counts/`` answers and until it counts again: a marker request of an experiment of its
+own, written while the agent was down, shows up in ``/counts/``.
+
+``python -m bench.restart`` runs it alone on a private stack (Kafka, S3, MLflow on free
+ports in a temp folder), prints the findings, and stops everything.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.history import (
+    EXPERIMENT,
+    History,
+    bulk_producer,
+    event_templates,
+    wire_timestamp,
+    write_history,
+)
+from plumbing.settings import PROJECT_ROOT, Settings
+from stack import kafka_node
+from stack.private import exported, private_stack
+from stack.supervisor import free_port
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REQUESTS = 1_000_000
+CATCH_UP_TIMEOUT_S = 3_600.0
+COUNTS_AGAIN_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 60.0
+POLL_S = 0.2
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Restart:
+    """One restart: how it was stopped, and how long until it served and counted again."""
+
+    signal: str
+    stop_s: float  # signal until the old process was gone
+    web_s: float  # new process start until /counts/ answered
+    counting_s: float  # new process start until the marker request was counted
+
+
+@dataclass
+class RestartFindings:
+    """What ``measure_restart`` found; a part that did not run stays None."""
+
+    requests: int = 0
+    events: int = 0
+    produce_s: float | None = None
+    catch_up_s: float | None = None
+    catch_up_events_per_s: float | None = None
+    catch_up_cpu_ms_per_request: float | None = None
+    rest_cpu_percent: float | None = None
+    rest_s: float | None = None
+    restarts: list[Restart] = field(default_factory=list)
+    rss_mib: float | None = None
+    load_average: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- the agent
+
+
+@dataclass
+class AgentProcess:
+    """``python -m promoter.agent_main`` under this process's environment."""
+
+    settings: Settings
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.stack_host}:{self.settings.promoter_agent_web_port}/counts/"
+
+    def start(self) -> None:
+        with self.log_file.open("ab") as out:
+            self.started_at = time.monotonic()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "promoter.agent_main"],
+                cwd=PROJECT_ROOT,
+                env=dict(os.environ),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self, signum: int = signal.SIGTERM) -> float:
+        """Send ``signum``; seconds until the process was gone (killed after a timeout)."""
+        if self.process is None or self.process.poll() is not None:
+            return 0.0
+        sent = time.monotonic()
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log.warning("the agent ignored signal %s for %s s: killed", signum, STOP_TIMEOUT_S)
+            self.process.kill()
+            self.process.wait(timeout=10)
+        return time.monotonic() - sent
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def cpu_s(self) -> float:
+        """User plus system CPU seconds the process used so far (from /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def arms(self) -> dict[tuple[str, str], dict[str, Any]] | None:
+        """The web view's arms, or None while it does not answer."""
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"the agent exited; see {self.log_file}")
+        try:
+            answer = httpx.get(self.url, timeout=5)
+        except httpx.HTTPError:
+            return None
+        if answer.status_code != 200:
+            return None
+        return {(a["experiment_id"], a["variant"]): a for a in answer.json()["arms"]}
+
+
+@contextmanager
+def agent_process(settings: Settings) -> Iterator[AgentProcess]:
+    """An agent runner whose process is always stopped at the end."""
+    log_dir = Path(settings.state_dir) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    agent = AgentProcess(settings, log_dir / "restart-agent.log")
+    try:
+        yield agent
+    finally:
+        agent.stop(signal.SIGTERM)
+
+
+def _wait(what: str, timeout_s: float, check: Callable[[], bool]) -> float:
+    """Poll ``check`` until true; monotonic time when it was."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return time.monotonic()
+        time.sleep(POLL_S)
+    raise TimeoutError(f"{what}: not within {timeout_s:g} s")
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def _caught_up(agent: AgentProcess, history: History) -> Callable[[], bool]:
+    def check() -> bool:
+        arms = agent.arms() or {}
+        candidate = arms.get((EXPERIMENT, "candidate"), {})
+        prod = arms.get((EXPERIMENT, "prod"), {})
+        return (
+            candidate.get("requests", 0) >= history.candidate_requests
+            and prod.get("requests", 0) >= history.requests - history.candidate_requests
+            and candidate.get("feedback_count", 0) + prod.get("feedback_count", 0)
+            >= history.requests
+        )
+
+    return check
+
+
+def _write_marker(settings: Settings, experiment_id: str) -> None:
+    """One candidate request of ``experiment_id``, occurred now."""
+    request = {
+        **event_templates()[0],
+        "request_id": str(uuid.uuid4()),
+        "event_id": str(uuid.uuid4()),
+        "experiment_id": experiment_id,
+        "variant": "candidate",
+        "slot": "candidate",
+        "occurred_at": wire_timestamp(time.time()),
+    }
+    producer = bulk_producer(settings)
+    try:
+        producer.send(
+            settings.topic("predict_requests_candidate").name,
+            key=request["request_id"].encode(),
+            value=orjson.dumps(request),
+        )
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=10)
+
+
+def _restart(agent: AgentProcess, signum: signal.Signals, n: int) -> Restart:
+    marker = f"restart-marker-{n}-{signum.name.lower()}"
+    stop_s = agent.stop(signum)
+    _write_marker(agent.settings, marker)
+    agent.start()
+    started = agent.started_at
+    web_at = _wait("the web view", COUNTS_AGAIN_TIMEOUT_S, lambda: agent.arms() is not None)
+    counted_at = _wait(
+        "the marker request",
+        COUNTS_AGAIN_TIMEOUT_S,
+        lambda: (marker, "candidate") in (agent.arms() or {}),
+    )
+    found = Restart(signum.name, stop_s, web_at - started, counted_at - started)
+    log.info("restart after %s: %s", signum.name, found)
+    return found
+
+
+def measure_restart(
+    settings: Settings, *, requests: int = DEFAULT_REQUESTS, rest_s: float = 60.0
+) -> RestartFindings:
+    """Write the history, let the agent catch up, measure it at rest, restart it twice."""
+    findings = RestartFindings(load_average=os.getloadavg()[0])
+    kafka_node.ensure_topics(
+        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
+    )
+    history = write_history(settings, requests=requests, run=os.getpid())
+    findings.requests, findings.events = history.requests, history.events
+    findings.produce_s = history.produce_s
+    log.info("history: %s", history)
+    with agent_process(settings) as agent:
+        agent.start()
+        _wait("the web view", COUNTS_AGAIN_TIMEOUT_S, lambda: agent.arms() is not None)
+        cpu_before = agent.cpu_s()
+        caught_at = _wait("the catch-up", CATCH_UP_TIMEOUT_S, _caught_up(agent, history))
+        cpu_used = agent.cpu_s() - cpu_before
+        findings.catch_up_s = caught_at - agent.started_at
+        findings.catch_up_events_per_s = history.events / findings.catch_up_s
+        findings.catch_up_cpu_ms_per_request = 1000 * cpu_used / history.requests
+        findings.rss_mib = agent.rss_mib()
+        log.info("caught up in %.1f s", findings.catch_up_s)
+        if rest_s > 0:
+            time.sleep(5)  # let the last commits and timers settle
+            cpu_rest = agent.cpu_s()
+            time.sleep(rest_s)
+            findings.rest_s = rest_s
+            findings.rest_cpu_percent = 100 * (agent.cpu_s() - cpu_rest) / rest_s
+        for n, signum in enumerate((signal.SIGTERM, signal.SIGKILL)):
+            findings.restarts.append(_restart(agent, signum, n))
+    return findings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
+    parser.add_argument("--rest-s", type=float, default=60.0, help="0 skips the rest run")
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    port = free_port()
+    with (
+        private_stack("restart") as settings,
+        exported({"SPLITSTREAM_PROMOTER_AGENT_WEB_PORT": str(port)}),
+    ):
+        agent_settings = settings.model_copy(update={"promoter_agent_web_port": port})
+        findings = measure_restart(agent_settings, requests=args.requests, rest_s=args.rest_s)
+    sys.stdout.write(orjson.dumps(findings.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
