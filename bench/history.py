@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -55,6 +56,7 @@ def wire_timestamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+@cache
 def event_templates() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """One valid request, reply and feedback, as the dicts re-stamped per event."""
     request = PredictRequest.create(
@@ -116,6 +118,60 @@ def _events(run: int, requests: int, now_s: float) -> Iterator[tuple[str, str, b
                 body = {**feedback_t, "request_id": fid, "occurred_at": fat, "event_id": event_id}
                 yield "feedback", fid, orjson.dumps(body)
             del pending[:cut]
+
+
+#: Live feedback follows its reply by this long, so it joins through the table.
+FEEDBACK_LAG_S = 2.0
+
+
+def _live(run: int, i: int, at_s: float) -> list[tuple[str, str, bytes]]:
+    """Request ``i`` of a live run and its reply, occurred at ``at_s``."""
+    request_t, reply_t, _ = event_templates()
+    rid = fake_uuid(run, i, 0)
+    variant = "candidate" if i % CANDIDATE_EVERY == 0 else "prod"
+    common = {"request_id": rid, "occurred_at": wire_timestamp(at_s), "variant": variant}
+    request = {**request_t, **common, "event_id": fake_uuid(run, i, 1), "slot": variant}
+    reply = {**reply_t, **common, "event_id": fake_uuid(run, i, 2), "slot": variant}
+    return [
+        (f"predict_requests_{variant}", rid, orjson.dumps(request)),
+        ("predict_replies", rid, orjson.dumps(reply)),
+    ]
+
+
+def _live_feedback(run: int, i: int, at_s: float) -> tuple[str, str, bytes]:
+    rid = fake_uuid(run, i, 0)
+    body = {
+        **event_templates()[2],
+        "request_id": rid,
+        "occurred_at": wire_timestamp(at_s),
+        "event_id": fake_uuid(run, i, 3),
+    }
+    return "feedback", rid, orjson.dumps(body)
+
+
+def write_paced(settings: Settings, *, rate_per_s: float, duration_s: float, run: int) -> History:
+    """Live traffic: ``rate_per_s`` requests a second, each with its reply, and its feedback
+    ``FEEDBACK_LAG_S`` later."""
+    topics = {key: settings.topic(key).name for key in _topic_keys()}
+    producer = bulk_producer(settings)
+    started = time.monotonic()
+    total, lag = int(rate_per_s * duration_s), int(rate_per_s * FEEDBACK_LAG_S)
+    try:
+        for i in range(total + lag):
+            delay = started + i / rate_per_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            now_s = time.time()
+            due = _live(run, i, now_s) if i < total else []
+            if i >= lag:
+                due.append(_live_feedback(run, i - lag, now_s))
+            for key, rid, value in due:
+                producer.send(topics[key], key=rid.encode(), value=value)
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+    candidates = len(range(0, total, CANDIDATE_EVERY))
+    return History(total, candidates, 3 * total, time.monotonic() - started)
 
 
 def bulk_producer(settings: Settings) -> KafkaProducer:

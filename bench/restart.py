@@ -35,6 +35,7 @@ from bench.history import (
     event_templates,
     wire_timestamp,
     write_history,
+    write_paced,
 )
 from plumbing.settings import PROJECT_ROOT, Settings
 from stack import kafka_node
@@ -48,6 +49,7 @@ CATCH_UP_TIMEOUT_S = 3_600.0
 COUNTS_AGAIN_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 60.0
 POLL_S = 0.2
+STEADY_S = 30.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -73,6 +75,9 @@ class RestartFindings:
     catch_up_cpu_ms_per_request: float | None = None
     rest_cpu_percent: float | None = None
     rest_s: float | None = None
+    steady_rate_per_s: float | None = None
+    #: CPU per request under live traffic (request, reply, feedback 2 s later).
+    steady_cpu_ms_per_request: float | None = None
     restarts: list[Restart] = field(default_factory=list)
     rss_mib: float | None = None
     load_average: float = 0.0
@@ -176,16 +181,19 @@ def _wait(what: str, timeout_s: float, check: Callable[[], bool]) -> float:
 # --------------------------------------------------------------------------- the steps
 
 
-def _caught_up(agent: AgentProcess, history: History) -> Callable[[], bool]:
+def _caught_up(agent: AgentProcess, *written: History) -> Callable[[], bool]:
+    """True once the agent counted every request and feedback in ``written``."""
+    requests = sum(h.requests for h in written)
+    candidates = sum(h.candidate_requests for h in written)
+
     def check() -> bool:
         arms = agent.arms() or {}
         candidate = arms.get((EXPERIMENT, "candidate"), {})
         prod = arms.get((EXPERIMENT, "prod"), {})
         return (
-            candidate.get("requests", 0) >= history.candidate_requests
-            and prod.get("requests", 0) >= history.requests - history.candidate_requests
-            and candidate.get("feedback_count", 0) + prod.get("feedback_count", 0)
-            >= history.requests
+            candidate.get("requests", 0) >= candidates
+            and prod.get("requests", 0) >= requests - candidates
+            and candidate.get("feedback_count", 0) + prod.get("feedback_count", 0) >= requests
         )
 
     return check
@@ -232,14 +240,20 @@ def _restart(agent: AgentProcess, signum: signal.Signals, n: int) -> Restart:
 
 
 def measure_restart(
-    settings: Settings, *, requests: int = DEFAULT_REQUESTS, rest_s: float = 60.0
+    settings: Settings,
+    *,
+    requests: int = DEFAULT_REQUESTS,
+    rest_s: float = 60.0,
+    steady_rate_per_s: float = 100.0,
 ) -> RestartFindings:
-    """Write the history, let the agent catch up, measure it at rest, restart it twice."""
+    """Write the history, let the agent catch up, measure it at rest and under live
+    traffic, then restart it twice."""
     findings = RestartFindings(load_average=os.getloadavg()[0])
     kafka_node.ensure_topics(
         settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
     )
-    history = write_history(settings, requests=requests, run=os.getpid())
+    run = os.getpid()
+    history = write_history(settings, requests=requests, run=run)
     findings.requests, findings.events = history.requests, history.events
     findings.produce_s = history.produce_s
     log.info("history: %s", history)
@@ -260,6 +274,11 @@ def measure_restart(
             time.sleep(rest_s)
             findings.rest_s = rest_s
             findings.rest_cpu_percent = 100 * (agent.cpu_s() - cpu_rest) / rest_s
+        cpu_steady = agent.cpu_s()
+        live = write_paced(settings, rate_per_s=steady_rate_per_s, duration_s=STEADY_S, run=run + 1)
+        _wait("the live traffic", CATCH_UP_TIMEOUT_S, _caught_up(agent, history, live))
+        findings.steady_rate_per_s = steady_rate_per_s
+        findings.steady_cpu_ms_per_request = 1000 * (agent.cpu_s() - cpu_steady) / live.requests
         for n, signum in enumerate((signal.SIGTERM, signal.SIGKILL)):
             findings.restarts.append(_restart(agent, signum, n))
     return findings

@@ -173,7 +173,9 @@ class Settings(BaseSettings):
         description="Faust app id (consumer group, changelog names); gets the topic prefix.",
     )
     promoter_agent_store: str = Field(
-        "memory://", description="Faust table store; memory:// rebuilds from changelogs at start."
+        "rocksdb://",
+        description="Faust table store: rocksdb:// keeps the tables in state_dir/stream-agent "
+        "and resumes from their changelog offsets; memory:// replays the changelogs at start.",
     )
     promoter_agent_partitions: int = Field(
         1, ge=1, description="Partitions of the agent's internal and changelog topics."

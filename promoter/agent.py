@@ -79,6 +79,21 @@ PANE_CHANGELOG = {
 }
 
 
+#: RocksDB sized for a few small tables, not Faust's defaults (64 MiB write buffers, a
+#: 2 GiB block cache per table).
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 8 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "target_file_size_base": 16 * 1024 * 1024,
+    "block_cache_size": 32 * 1024 * 1024,
+}
+
+
+def store_options(settings: Settings) -> dict[str, Any]:
+    """The tables' store options: RocksDB's sizes, or none for another store."""
+    return dict(ROCKSDB_OPTIONS) if settings.promoter_agent_store.startswith("rocksdb") else {}
+
+
 def app_id(settings: Settings) -> str:
     """The Faust app id (its consumer group and topic-name stem), prefixed like topics."""
     return settings.topic_prefix + settings.promoter_agent_app_id
@@ -183,9 +198,12 @@ def build_app(settings: Settings) -> StreamAgent:
     app = new_app(settings)
     windows = HoppingWindows(settings.promoter_trigger_window_s, settings.promoter_window_step_s)
     rule = TriggerRule(settings.promoter_trigger_requests, windows)
-    panes = PaneTable(pane_counts_table(app, PANE_CHANGELOG), windows)
+    options = store_options(settings)
+    panes = PaneTable(
+        pane_counts_table(app, topic_configs=PANE_CHANGELOG, store_options=options), windows
+    )
     ttl_s = settings.promoter_agent_join_ttl_s
-    halves_table = join_halves_table(app, ttl_s)
+    halves_table = join_halves_table(app, ttl_s, options)
     joins = JoinTable(halves_table, halves_table.data, ttl_s)
 
     readers = _source_readers(settings)

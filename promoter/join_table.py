@@ -17,7 +17,7 @@ from promoter.window_tables import JSON_SCHEMA
 from promoter.wire import half_stored, stored_half
 
 
-def join_halves_table(app: faust.App, ttl_s: int) -> faust.Table:
+def join_halves_table(app: faust.App, ttl_s: int, store_options: dict[str, Any]) -> faust.Table:
     """The Faust table behind ``JoinTable``."""
     configs = {
         "cleanup.policy": "compact,delete",
@@ -27,7 +27,12 @@ def join_halves_table(app: faust.App, ttl_s: int) -> faust.Table:
         "min.cleanable.dirty.ratio": "0.1",
         "delete.retention.ms": "60000",
     }
-    return app.Table("join-halves", schema=JSON_SCHEMA, extra_topic_configs=configs)
+    return app.Table(
+        "join-halves",
+        schema=JSON_SCHEMA,
+        extra_topic_configs=configs,
+        options=dict(store_options),  # Faust pops keys from it
+    )
 
 
 class JoinTable:

@@ -27,9 +27,16 @@ PaneKey = tuple[str, str, int]
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
-def pane_counts_table(app: faust.App, topic_configs: dict[str, str]) -> faust.Table:
+def pane_counts_table(
+    app: faust.App, *, topic_configs: dict[str, str], store_options: dict[str, Any]
+) -> faust.Table:
     """The Faust table behind ``PaneTable``."""
-    return app.Table("pane-counts", schema=JSON_SCHEMA, extra_topic_configs=topic_configs)
+    return app.Table(
+        "pane-counts",
+        schema=JSON_SCHEMA,
+        extra_topic_configs=topic_configs,
+        options=dict(store_options),  # Faust pops keys from it
+    )
 
 
 class PaneTable:
