@@ -195,6 +195,15 @@ class Settings(BaseSettings):
     promoter_agent_batch_max_events: int = Field(
         10_000, ge=1, description="Most source events the agent adds up into one batch."
     )
+    promoter_agent_fetch_min_bytes: int = Field(
+        65_536,
+        ge=1,
+        description="The agent's fetches wait for this much data (or the max wait): fewer, "
+        "larger fetches under traffic.",
+    )
+    promoter_agent_fetch_max_wait_ms: int = Field(
+        500, ge=0, description="Longest the broker holds one of the agent's fetches."
+    )
     promoter_agent_batch_wait_s: float = Field(
         0.5,
         gt=0,

@@ -48,6 +48,7 @@ from faust.web import Request, Response, View
 
 from plumbing.kafka import encode_json
 from plumbing.settings import Settings
+from promoter.agent_transport import LongPollApp
 from promoter.join_table import JoinTable, join_halves_table
 from promoter.observations import (
     Reader,
@@ -103,8 +104,10 @@ def new_app(settings: Settings) -> faust.App:
     """A Faust app on the configured broker, tuned for fast fail-over and quick starts."""
     ident = app_id(settings)
     session_s = settings.kafka_session_timeout_ms / 1000
-    return faust.App(
+    return LongPollApp(
         ident,
+        fetch_min_bytes=settings.promoter_agent_fetch_min_bytes,
+        fetch_max_wait_ms=settings.promoter_agent_fetch_max_wait_ms,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         store=settings.promoter_agent_store,
         datadir=settings.state_dir / "stream-agent" / ident,
