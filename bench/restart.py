@@ -2,10 +2,13 @@
 
 ``measure_restart`` writes ``requests`` past requests with their replies and feedback
 (default 1,000,000; ``bench.history``), lets the agent consume them all (timing its
-catch-up and its CPU per request), measures its CPU at rest, then restarts it after a
-SIGTERM and after a SIGKILL and times, from the new process's start, until its web view
-``/counts/`` answers and until it counts again: a marker request of an experiment of its
-own, written while the agent was down, shows up in ``/counts/``.
+catch-up and its CPU per request), measures its CPU at rest over ``rest_s`` and per request
+under live traffic (100 req/s for 30 s, feedback 2 s after each reply), then restarts it
+after a SIGTERM and after a SIGKILL and times, from the new process's start, until its web
+view ``/counts/`` answers and until it counts again: a marker request of an experiment of
+its own, written while the agent was down, shows up in ``/counts/``. CPU is the agent's
+user plus system time from /proc, so a busy machine slows the clock figures more than it
+changes the CPU ones.
 
 ``python -m bench.restart`` runs it alone on a private stack (Kafka, S3, MLflow on free
 ports in a temp folder), prints the findings, and stops everything.
@@ -18,11 +21,13 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+from kafka import KafkaAdminClient
 
 from bench.agent_process import AgentProcess, agent_process
 from bench.history import (
@@ -152,6 +157,33 @@ def _restart(agent: AgentProcess, signum: signal.Signals, n: int) -> Restart:
     return found
 
 
+@contextmanager
+def own_namespace(settings: Settings) -> Iterator[Settings]:
+    """A topic prefix (so topics, app id, consumer group and agent state) and a web port of
+    this measurement's own, exported for the agent it starts, so a stack's running services
+    (a sink, another agent) never see its history. Its topics are deleted at the end."""
+    prefix = f"{settings.topic_prefix}restart-{uuid.uuid4().hex[:8]}."
+    port = free_port()
+    own = settings.model_copy(update={"topic_prefix": prefix, "promoter_agent_web_port": port})
+    env = {"SPLITSTREAM_TOPIC_PREFIX": prefix, "SPLITSTREAM_PROMOTER_AGENT_WEB_PORT": str(port)}
+    with exported(env):
+        kafka_node.ensure_topics(own.kafka_bootstrap, {t.name: t.partitions for t in own.topics()})
+        try:
+            yield own
+        finally:
+            _delete_topics(own.kafka_bootstrap, prefix)
+
+
+def _delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        mine = [name for name in admin.list_topics() if name.startswith(prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
 def measure_restart(
     settings: Settings,
     *,
@@ -160,11 +192,15 @@ def measure_restart(
     steady_rate_per_s: float = 100.0,
 ) -> RestartFindings:
     """Write the history, let the agent catch up, measure it at rest and under live
-    traffic, then restart it twice."""
+    traffic, then restart it twice; on topics and agent state of its own."""
+    with own_namespace(settings) as own:
+        return _measure(own, requests=requests, rest_s=rest_s, steady_rate_per_s=steady_rate_per_s)
+
+
+def _measure(
+    settings: Settings, *, requests: int, rest_s: float, steady_rate_per_s: float
+) -> RestartFindings:
     findings = RestartFindings(load_average=os.getloadavg()[0])
-    kafka_node.ensure_topics(
-        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-    )
     run = os.getpid()
     history = write_history(settings, requests=requests, run=run)
     findings.requests, findings.events = history.requests, history.events
@@ -205,13 +241,8 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    port = free_port()
-    with (
-        private_stack("restart") as settings,
-        exported({"SPLITSTREAM_PROMOTER_AGENT_WEB_PORT": str(port)}),
-    ):
-        agent_settings = settings.model_copy(update={"promoter_agent_web_port": port})
-        findings = measure_restart(agent_settings, requests=args.requests, rest_s=args.rest_s)
+    with private_stack("restart") as settings:
+        findings = measure_restart(settings, requests=args.requests, rest_s=args.rest_s)
     sys.stdout.write(orjson.dumps(findings.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 
