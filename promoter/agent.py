@@ -27,11 +27,13 @@ TTL, and a restart on 100,000 requests replayed 182,000 of them in 114 s. It wou
 with rate x TTL and with whatever compaction has not reached yet. So the store is RocksDB
 (``promoter_agent_store=rocksdb://``, rocksdict pinned): the tables persist in
 ``<state_dir>/stream-agent`` with the changelog offset they hold (written as each record is
-acknowledged), and a restart reads only the changelog written since: 4 s on the same
-history. RocksDB's write-ahead log keeps that state across a SIGKILL; a replayed changelog
-record only sets a key to the value it already has. The changelogs stay small anyway (the
-pane table's compacted, the join table's compacted and time-limited to the TTL), so a new
-machine without the RocksDB files rebuilds from O(live keys). ``memory://`` still works.
+acknowledged), and a restart reads only the changelog written since: it counted again 4 s
+after a restart on the same history, and under 10 s on 1,000,000 requests with their
+replies and feedback, as on 2,000 (Python and Faust starting on a busy machine). RocksDB's
+write-ahead log keeps that state across a SIGKILL; a replayed changelog record only sets a
+key to the value it already has. The changelogs stay small anyway (the pane table's
+compacted, the join table's compacted and time-limited to the TTL), so a new machine
+without the RocksDB files rebuilds from O(live keys). ``memory://`` still works.
 
 Poison messages on the source topics are logged and skipped, never dead-lettered: the
 sink dead-letters those topics already. Counts are a trigger only; the promoter
