@@ -49,18 +49,32 @@ def producer(restart_settings: Settings) -> Iterator[KafkaProducer]:
         raw.close(timeout=10)
 
 
+def _read_topics(settings: Settings) -> list[str]:
+    """Every topic the agent's group consumes: the sources and its two internal topics."""
+    sources = ("predict_requests_prod", "predict_requests_candidate", "predict_replies", "feedback")
+    internal = (f"{app_id(settings)}-pane-deltas", f"{app_id(settings)}-join-halves")
+    return [settings.topic(key).name for key in sources] + list(internal)
+
+
 def _uncommitted(settings: Settings) -> int:
-    """Messages of the agent's group's partitions that it has not committed yet."""
+    """Messages of the topics the agent reads that its group has not committed yet (a
+    partition without a committed offset counts whole)."""
     group = app_id(settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        committed = admin.list_group_offsets({group: None})[group]
-        ends = reader.end_offsets(list(committed))
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        partitions = []
+        for topic in _read_topics(settings):
+            numbers = reader.partitions_for_topic(topic)
+            assert numbers, f"no partitions for {topic}"
+            partitions += [TopicPartition(topic, p) for p in numbers]
+        ends = reader.end_offsets(partitions)
     finally:
         admin.close()
         reader.close()
-    return sum(ends[tp] - max(meta.offset, 0) for tp, meta in committed.items())
+    done = {tp: max(meta.offset, 0) for tp, meta in committed.items()}
+    return sum(end - done.get(tp, 0) for tp, end in ends.items())
 
 
 def wait_until_committed(agent: Agent) -> int:
