@@ -26,9 +26,6 @@ from plumbing.shutdown import stopping_on_signals
 
 log = logging.getLogger(__name__)
 
-#: A fetch waits up to this long for data: the sink trades a little latency for idle CPU.
-FETCH_MAX_WAIT_MS = 100
-
 
 @dataclass(frozen=True)
 class Started:
@@ -90,13 +87,16 @@ def run(
             group_id=group,
             client_id=name,
             max_poll_records=settings.sink_batch_rows,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            # A background reader: fetches collect data instead of waking per record.
+            fetch_min_bytes=settings.sink_fetch_min_bytes,
+            fetch_max_wait_ms=settings.sink_fetch_max_wait_ms,
         )
         close.callback(consumer.close)
         sink = Sink(
             consumer=consumer,
             producer=producer,
             clickhouse=clickhouse.writer,
+            database=settings.clickhouse_database,
             topics=topics,
             metrics=metrics,
             batch_rows=settings.sink_batch_rows,

@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     sink_query_timeout_s: float = Field(
         30.0, gt=0, description="Readers give up on a sink query after this long."
     )
+    sink_fetch_min_bytes: int = Field(
+        64 * 1024,
+        ge=1,
+        description="The broker answers the sink's fetch once this much data waits (or after "
+        "sink_fetch_max_wait_ms): a few fetches a second, not one per produced record.",
+    )
+    sink_fetch_max_wait_ms: int = Field(
+        500, ge=0, description="Longest the broker holds a sink fetch short of its minimum bytes."
+    )
 
     # Promoter (decisions, swaps, ledger).
     promoter_policy_file: Path = Field(

@@ -15,8 +15,8 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
+from plumbing.dead_letters import dispose
 from plumbing.model_store import SlotStore
-from predictors.dead_letters import dispose
 from predictors.errors import MessageRejectedError, PredictorError
 from predictors.messages import reload_reason
 from predictors.metrics import PredictorMetrics
@@ -79,8 +79,15 @@ class SlotKeeper:
             for record in records:
                 try:
                     reason = reload_reason(record.value)
-                except MessageRejectedError as error:
-                    dispose(record, error, consumer_name=self._predictor_id, owns_topic=False)
+                except MessageRejectedError as error:  # the sink dead-letters it: log and skip
+                    dispose(
+                        record,
+                        error,
+                        deadletter_topic="",
+                        consumer_name=self._predictor_id,
+                        log=log,
+                        owns_topic=False,
+                    )
                     continue
                 if reason is not None:
                     log.info("%s", reason)

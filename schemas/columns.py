@@ -106,13 +106,16 @@ def flatten_event(event: Mapping[str, Any], event_type: str | None = None) -> di
     free-form objects are serialised to compact JSON text with sorted keys.
     """
     event_type = event_type or str(event.get("event_type"))
-    row: dict[str, Any] = {}
-    for column in _flat_columns(event_type):
-        value: Any = event
-        for part in column.path:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        row[column.name] = _json_text(value) if isinstance(value, Mapping) else value
-    return row
+    return {column.name: value_at(event, column.path) for column in _flat_columns(event_type)}
+
+
+def value_at(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The flattened value at ``path`` (a FlatColumn's): None where the path is missing,
+    compact JSON text with sorted keys for a free-form object."""
+    value: Any = event
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return _json_text(value) if isinstance(value, Mapping) else value
 
 
 def event_body(event: Mapping[str, Any]) -> str:
