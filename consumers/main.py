@@ -21,6 +21,7 @@ from consumers.query_server import QueryServer, create_app
 from consumers.sink import Sink, SinkTopics
 from plumbing import kafka
 from plumbing.clickhouse import create_tables
+from plumbing.failpoints import failpoint
 from plumbing.settings import Settings
 from plumbing.shutdown import stopping_on_signals
 
@@ -102,6 +103,7 @@ def run(
             batch_rows=settings.sink_batch_rows,
             batch_seconds=settings.sink_batch_seconds,
             name=name,
+            between_inserts=lambda: failpoint(settings, "sink.between_inserts"),
         )
         engine = "ClickHouse server" if settings.clickhouse_url else f"chDB {settings.chdb_path}"
         on_ready(Started(name, port, group, tuple(topics.by_name), engine))

@@ -25,7 +25,7 @@ import pandas as pd
 
 from consumers.errors import SchemaMismatchError
 from plumbing.dead_letters import derived_event_id
-from schemas.columns import event_body, flat_columns, value_at
+from schemas.columns import column_values, event_body, flat_columns, value_at
 from schemas.registry import SCHEMA_VERSION, table_ddl
 
 __all__ = [
@@ -202,19 +202,20 @@ _KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 
 def _all_fit(column: Column, values: list[Any]) -> bool:
     """The fast check: every value is already stored as it is (nulls aside)."""
-    present = [v for v in values if v is not None]
+    present = [v for v in values if v is not None] if None in values else values
+    types = set(map(type, present))
     kind = column.kind
     if kind == "string":
-        return all(type(v) is str for v in present)
+        return types <= {str}
     if kind == "integer":
-        return all(type(v) is int for v in present) and (
+        return types <= {int} and (
             not present or (column.low <= min(present) and max(present) <= column.high)
         )
     if kind == "float":
-        return all(type(v) is float or type(v) is int for v in present)
+        return types <= {int, float}
     if kind == "bool":
-        return all(type(v) is bool for v in present)
-    return all(type(v) is list and all(type(s) is str for s in v) for v in present)
+        return types <= {bool}
+    return types <= {list} and all(set(map(type, v)) <= {str} for v in present)
 
 
 def _checked(column: Column, values: list[Any]) -> tuple[Any, dict[int, str]]:
@@ -259,7 +260,9 @@ def _raw_columns(
         elif one_type is not None:
             path = _paths(one_type).get(name)
             raw[name] = (
-                [None] * len(events) if path is None else [value_at(e, path) for _, e in events]
+                [None] * len(events)
+                if path is None
+                else column_values([e for _, e in events], path)
             )
         else:
             raw[name] = [

@@ -51,13 +51,19 @@ class Sink:
         batch_rows: int,
         batch_seconds: float,
         name: str,
+        between_inserts: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._consumer = consumer
         self._topics = topics
         self.metrics = metrics
         writer = SinkWriter(
-            clickhouse=clickhouse, database=database, topics=topics, metrics=metrics, name=name
+            clickhouse=clickhouse,
+            database=database,
+            topics=topics,
+            metrics=metrics,
+            name=name,
+            between_inserts=between_inserts,
         )
         self._engine: BatchingConsumer[RowRef] = BatchingConsumer(
             consumer=consumer,

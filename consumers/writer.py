@@ -21,6 +21,7 @@ A batch re-read after a crash is stored once, in two ways:
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,8 +91,11 @@ class SinkWriter:
         topics: SinkTopics,
         metrics: SinkMetrics,
         name: str,
+        between_inserts: Callable[[], None] = lambda: None,
     ) -> None:
+        """``between_inserts`` runs after each insert of a batch but its last (a failpoint)."""
         self.name = name
+        self._between_inserts = between_inserts
         self._clickhouse = clickhouse
         self._database = database
         self._topics = topics
@@ -139,16 +143,16 @@ class SinkWriter:
     def write(self, batch: Batch[Accepted[RowRef]]) -> list[Any]:
         """One insert per table; nothing is produced, so no futures."""
         self._look_up_stored(batch)
-        for table, parts in self._tables(batch).items():
-            rows = sum(len(part) for part in parts)
-            if not rows:
-                continue
+        tables = [(t, parts) for t, parts in self._tables(batch).items() if any(parts)]
+        for n, (table, parts) in enumerate(tables):
+            if n:
+                self._between_inserts()
             started = time.perf_counter()
             where = [here for part in parts for here in part.where]
             self._clickhouse.insert_df(
                 table, table_frame(table, parts), dedup_token=insert_token(table, where)
             )
-            self._metrics.inserted(table, rows=rows, seconds=time.perf_counter() - started)
+            self._metrics.inserted(table, rows=len(where), seconds=time.perf_counter() - started)
         self._forget_read_past(batch.next_offsets)
         return []
 
@@ -160,7 +164,11 @@ class SinkWriter:
             picked.setdefault(id(ref.chunk), (ref.chunk, []))[1].append(ref.index)
         tables: dict[str, list[Chunk]] = {}
         for chunk, indices in picked.values():
-            keep = [i for i in indices if not self._is_stored(chunk.where[i])]
+            keep = (
+                [i for i in indices if not self._is_stored(chunk.where[i])]
+                if self._stored
+                else indices
+            )
             part = chunk if len(keep) == len(chunk) else chunk.select(keep)
             tables.setdefault(chunk.table, []).append(part)
         return tables

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
+from plumbing.event_ids import name_based_id
 from plumbing.kafka import deadletter_record
 from plumbing.message_errors import EmptyMessageError, ErrorType, MessageRejectedError
 
@@ -70,7 +71,7 @@ class Disposal:
 
 def derived_event_id(topic: str, partition: int, offset: int) -> str:
     """A stable event id for a message that has none: the same message, the same id."""
-    return str(uuid.uuid5(KAFKA_NAMESPACE, f"{topic}/{partition}/{offset}"))
+    return name_based_id(KAFKA_NAMESPACE, f"{topic}/{partition}/{offset}")
 
 
 def decide(

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from plumbing.event_ids import name_based_id
 from predictors.inference import Outcome
 from predictors.model_slot import SlotChange
 from schemas.models import Event, ModelReloaded, PredictReply, PredictRequest, ScoreResult
@@ -108,7 +109,7 @@ def build_reply(
 
 def score_request_id(topic: str, partition: int, offset: int) -> str:
     """A request id for a scored row, stable across redeliveries of the same message."""
-    return str(uuid.uuid5(SCORE_REQUEST_NAMESPACE, f"{topic}/{partition}/{offset}"))
+    return name_based_id(SCORE_REQUEST_NAMESPACE, f"{topic}/{partition}/{offset}")
 
 
 def build_score_result(

@@ -9,7 +9,7 @@ thresholds, headers) stay one column holding JSON text; arrays stay arrays.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -114,8 +114,26 @@ def value_at(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     compact JSON text with sorted keys for a free-form object."""
     value: Any = event
     for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return _json_text(value) if isinstance(value, Mapping) else value
+        value = value.get(part) if isinstance(value, dict | Mapping) else None
+    return _json_text(value) if isinstance(value, dict | Mapping) else value
+
+
+def column_values(events: Iterable[Mapping[str, Any]], path: tuple[str, ...]) -> list[Any]:
+    """``value_at(event, path)`` of many events (decoded JSON), one column at a time."""
+    if len(path) == 1:
+        (key,) = path
+        values = [event.get(key) for event in events]
+    elif len(path) == 2:
+        outer, inner = path
+        values = [
+            nested.get(inner) if isinstance(nested := event.get(outer), dict) else None
+            for event in events
+        ]
+    else:
+        return [value_at(event, path) for event in events]
+    if dict in set(map(type, values)):  # a free-form object: JSON text
+        return [_json_text(value) if isinstance(value, dict) else value for value in values]
+    return values
 
 
 def event_body(event: Mapping[str, Any]) -> str:
