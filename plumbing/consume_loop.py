@@ -9,7 +9,9 @@ a batch. The engine does the rest, the same way for every service:
    decides, in one place);
 2. when the batch is due, ``flush()``: one ``write`` of the accepted items, the dead
    letters produced beside it, every send acknowledged; only then are the offsets
-   committed. A failed write commits nothing and rewinds every partition to the
+   committed (every batch, or at most every ``commit_every_s``: a commit is a round
+   trip to the group coordinator, which a batch of one request should not pay). A
+   failed write commits nothing of its batch and rewinds every partition to the
    batch's first offset, so the batch is read again;
 3. before partitions move to another member (a rebalance), the batch in hand is written
    and committed, so their new owner starts after it. A partition newly assigned, or
@@ -109,9 +111,12 @@ class BatchingConsumer(Generic[T]):
         max_rows: int,
         max_seconds: float,
         owns_topics: bool = True,
+        commit_every_s: float = 0.0,
         on_revoked: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``commit_every_s`` > 0 commits the offsets of written batches at most that often
+        (and always before partitions move or the consumer stops); 0 commits every batch."""
         self._consumer = consumer
         self._producer = producer
         self._writer = writer
@@ -123,6 +128,11 @@ class BatchingConsumer(Generic[T]):
             max_rows=max_rows, max_seconds=max_seconds, clock=clock
         )
         self._replayed: set[TopicPartition] = set()
+        self._commit_every_s = commit_every_s
+        self._clock = clock
+        self._committed_at = clock()
+        #: Offsets of written batches, not committed yet.
+        self._written: dict[TopicPartition, int] = {}
         #: Offsets this consumer committed, per partition (for the lag).
         self.committed: dict[TopicPartition, int] = {}
         #: Set to stop: a pause after a failed write ends at once.
@@ -150,21 +160,37 @@ class BatchingConsumer(Generic[T]):
             for record, entry in zip(records, self._admit(records), strict=True):
                 self._buffer.add(partition, record.offset, entry)
         if self._buffer.due():
-            self.flush()
+            self.flush(commit=False)
+        else:
+            self._maybe_commit(force=False)
 
-    def flush(self) -> bool:
-        """Write the batch in hand and commit its offsets; False when the write failed
-        (its partitions are rewound, so it is read again)."""
+    def flush(self, *, commit: bool = True) -> bool:
+        """Write the batch in hand; False when the write failed (its partitions are
+        rewound, so it is read again).
+
+        Args:
+            commit: commit every written offset now, whatever ``commit_every_s`` says
+                (before partitions move, or when stopping).
+        """
         try:
             offsets = self._buffer.flush(self._write, frozenset(self._replayed))
         except Exception:
             log.exception("%s: writing a batch failed; it will be read again", self.name)
             self._metrics.write_failed()
+            self._maybe_commit(force=commit)  # earlier batches were written all the same
             self.stopping.wait(RETRY_PAUSE_S)
             return False
-        if offsets:
-            self._commit(offsets)
+        self._written.update(offsets)
+        self._maybe_commit(force=commit)
         return True
+
+    def _maybe_commit(self, *, force: bool) -> None:
+        if not self._written:
+            return
+        if force or self._clock() - self._committed_at >= self._commit_every_s:
+            offsets, self._written = self._written, {}
+            self._committed_at = self._clock()
+            self._commit(offsets)
 
     # ----------------------------------------------------------------------- one poll
 

@@ -1,15 +1,18 @@
 """The serving loop of a predictor or the scorer, on the shared batching engine.
 
-One thread does everything, in this order, forever:
+One thread serves, in this order, forever:
 
 1. if the handler has no model, leave the consumer group and idle (saying so every
-   ~30 s) while still listening for reloads; otherwise join it;
+   ~30 s); otherwise join it;
 2. one poll of the engine (``plumbing.consume_loop``): up to ``batch_max_rows``
    requests, written as soon as the poll returns (latency first: no batch waits for
-   more), committed once every reply and dead letter is acknowledged. A failed write
-   commits nothing and rewinds, so the batch is read again;
-3. handle model.reload broadcasts and the periodic re-read (``SlotKeeper``), between
-   batches, so a model switch never happens mid-batch.
+   more); once every reply and dead letter is acknowledged the offsets are committed,
+   at most every ``COMMIT_EVERY_S``. A failed write commits nothing of its batch and
+   rewinds, so the batch is read again.
+
+A poll returns as soon as a request arrives, so its timeout only bounds how often an
+idle worker wakes. Reload broadcasts are handled beside it, by ``SlotKeeper.listen``
+in a thread of its own.
 """
 
 import logging
@@ -22,15 +25,19 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from plumbing.consume_loop import BatchingConsumer, Writer
 from predictors.metrics import PredictorMetrics
-from predictors.reloads import SlotKeeper
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Longest one poll of the requests waits; reload broadcasts are read between polls.
-POLL_TIMEOUT_MS = 100
-IDLE_POLL_MS = 500
+#: Longest one poll of the requests waits (a request ends it at once): idle wake-ups.
+POLL_TIMEOUT_MS = 500
+#: Offsets are committed at most this often (and when partitions move or the worker stops).
+#: At 100 req/s a batch is one request, and a commit per batch was a fifth of the worker's
+#: CPU. A worker killed re-delivers at most this much more; requests re-read after the
+#: group's failover are mostly past their deadline by then and are skipped.
+COMMIT_EVERY_S = 1.0
+IDLE_WAIT_S = 0.5
 IDLE_LOG_EVERY_S = 30.0
 
 
@@ -53,7 +60,6 @@ class ServingLoop:
         producer: KafkaProducer,
         deadletter_topic: str,
         handler: Handler[T],
-        keeper: SlotKeeper,
         metrics: PredictorMetrics,
         batch_max_rows: int,
         clock: Callable[[], float] = time.monotonic,
@@ -61,7 +67,6 @@ class ServingLoop:
         self._consumer = consumer
         self._topic = topic
         self._handler = handler
-        self._keeper = keeper
         self._engine: BatchingConsumer[T] = BatchingConsumer(
             consumer=consumer,
             producer=producer,
@@ -70,15 +75,17 @@ class ServingLoop:
             metrics=metrics,
             max_rows=batch_max_rows,
             max_seconds=0.0,
+            commit_every_s=COMMIT_EVERY_S,
             clock=clock,
         )
         self._clock = clock
         self._subscribed = False
         self._idle_logged_at: float | None = None
+        self._stop = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set; the batch in hand is written and committed first."""
-        self._engine.stopping = stop
+        self._stop = self._engine.stopping = stop
         while not stop.is_set():
             self.step()
         self._leave()
@@ -86,13 +93,10 @@ class ServingLoop:
     def step(self) -> None:
         if not self._handler.ready():
             self._idle()
-            self._keeper.poll(timeout_ms=IDLE_POLL_MS)
-            self._keeper.maybe_refresh()
+            self._stop.wait(IDLE_WAIT_S)  # the keeper's thread loads a model meanwhile
             return
         self._serve()
         self._engine.poll(POLL_TIMEOUT_MS)
-        self._keeper.poll(timeout_ms=0)
-        self._keeper.maybe_refresh()
 
     # ----------------------------------------------------------------------- group membership
 

@@ -130,11 +130,14 @@ def run(
             producer=producer,
             deadletter_topic=settings.topic("deadletter").name,
             handler=handler,
-            keeper=keeper,
             metrics=metrics,
             batch_max_rows=settings.predictor_batch_max_rows,
         )
         keeper.start()
+        listener = threading.Thread(target=keeper.listen, args=(stop,), name="model-events")
+        listener.start()
+        close.callback(listener.join)  # before the clients close (callbacks run last-first)
+        close.callback(stop.set)  # whatever ends the loop ends the listener too
         freeze_startup_objects()  # the model is loaded: keep full GC passes off the batches
         port = metrics.serve_http(host=settings.stack_host, port=settings.predictor_metrics_port)
         close.callback(metrics.close)

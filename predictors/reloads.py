@@ -1,13 +1,17 @@
 """Keep a worker's slots current: the reload broadcast, the periodic re-read, the acks.
 
-Everything runs on the caller's thread (the worker's poll loop calls ``poll`` and
-``maybe_refresh`` between batches), so a model switch never races a batch.
+``listen`` runs in a thread of its own, beside the serving loop: it waits on
+model.events (a record answers its fetch at once) and applies what it reads, so a
+reload is seen at once while the serving loop polls its requests with a long timeout.
+A model switch never splits a batch: ``ModelSlot`` loads beside the old model and
+switches in one assignment, and a batch reads ``slot.live`` once.
 
 The model.events consumer has no group: it is assigned every partition and starts
 at the end, so every worker sees every broadcast from the moment it starts.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +30,8 @@ from predictors.replies import build_reloaded
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 10.0
+#: Longest one wait on model.events; bounds how long a stop waits for the listener.
+LISTEN_POLL_MS = 500
 
 
 class SlotKeeper:
@@ -70,6 +76,16 @@ class SlotKeeper:
         for tp in assigned:
             self._events.position(tp)  # resolve "end" now, not lazily at the first poll
         return self.refresh(reason="start", ack_always=True)
+
+    def listen(self, stop: threading.Event) -> None:
+        """Handle broadcasts and the periodic re-read until ``stop`` is set (a thread's body)."""
+        while not stop.is_set():
+            try:
+                self.poll(timeout_ms=LISTEN_POLL_MS)
+                self.maybe_refresh()
+            except Exception:  # the listener must outlive a broker outage; the re-read retries
+                log.exception("listening for model.events failed; trying again")
+                stop.wait(1.0)
 
     def poll(self, timeout_ms: int) -> None:
         """Handle any model.reload broadcast waiting (or arriving within ``timeout_ms``)."""

@@ -317,3 +317,64 @@ def test_a_commit_refused_after_a_rebalance_is_logged_and_the_loop_goes_on(
     world.pending.append({P0: _records(P0, 2)})
     engine.poll(100)
     assert engine.committed == {P0: 3}
+
+
+def test_commits_can_be_spaced_out_but_never_skip_a_move_of_partitions() -> None:
+    world = World()
+    clock = [0.0]
+    engine: BatchingConsumer[str] = BatchingConsumer(
+        consumer=world,  # type: ignore[arg-type]
+        producer=world,  # type: ignore[arg-type]
+        writer=world,
+        deadletter_topic="deadletter",
+        metrics=Metrics(world),
+        max_rows=100,
+        max_seconds=0.0,
+        commit_every_s=1.0,
+        clock=lambda: clock[0],
+    )
+    engine.subscribe(["t"])
+    # Given batches written 0.4 s apart
+    for offset in (1, 2):
+        clock[0] += 0.4
+        world.pending.append({P0: _records(P0, offset)})
+        engine.poll(100)
+    assert _kinds(world) == ["write", "write"]  # written, not committed yet
+
+    # When a second has passed since the last commit, the next poll commits both
+    clock[0] += 0.4
+    engine.poll(100)
+    assert world.journal[-1] == ("commit", {P0: 3})
+
+    # And when partitions move, what was written is committed at once
+    world.pending.append({P1: _records(P1, 7)})
+    engine.poll(100)
+    assert _kinds(world)[-1] == "write"
+    world.listener.on_partitions_revoked({P0, P1})
+    assert world.journal[-1] == ("commit", {P1: 8})
+
+
+def test_a_failed_write_still_commits_the_batches_written_before_it_when_asked() -> None:
+    world = World()
+    engine: BatchingConsumer[str] = BatchingConsumer(
+        consumer=world,  # type: ignore[arg-type]
+        producer=world,  # type: ignore[arg-type]
+        writer=world,
+        deadletter_topic="deadletter",
+        metrics=Metrics(world),
+        max_rows=100,
+        max_seconds=60.0,
+        commit_every_s=60.0,
+        clock=lambda: 0.0,
+    )
+    engine.subscribe(["t"])
+    world.pending.append({P0: _records(P0, 1)})
+    engine.poll(100)
+    assert engine.flush(commit=False) and "commit" not in _kinds(world)
+    world.fail_writes = True
+    world.pending.append({P0: _records(P0, 2)})
+    engine.poll(100)
+
+    assert not engine.flush()  # stopping, say: this batch fails, the one before is committed
+
+    assert world.journal[-2:] == [("seek", (P0, 2)), ("commit", {P0: 2})]
