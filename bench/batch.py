@@ -129,6 +129,7 @@ def main() -> int:
     floor, alternately), prints every figure and the ratio of the medians; stops everything.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     scorer_rates: list[float] = []
     floor_rates: list[float] = []
     with private_stack("bench-batch") as settings:
