@@ -57,6 +57,8 @@ class FeedbackOut(BaseModel):
 
 class SplitIn(Strict):
     candidate_share: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] = "set through the admin API"
+    operator: Annotated[str, Field(min_length=1, max_length=200)] = "admin"
 
 
 class CommandIn(Strict):
