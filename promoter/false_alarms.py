@@ -152,7 +152,7 @@ def _error_rate_row(
 
 
 def _latency_row(policy: Policy, rngs: Iterator[np.random.Generator], experiments: int) -> TestRow:
-    batch, horizon = 200, 20_000
+    batch, horizon = 250, 10_000
     model = LatencyModel()
     edge = model.edge_factor(policy)
 

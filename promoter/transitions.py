@@ -34,7 +34,7 @@ def _no_watch(slots: Slots, action: str) -> None:
         )
 
 
-def promoted(slots: Slots, *, holdback: bool = False) -> Slots:
+def promoted(slots: Slots, *, holdback: bool = True) -> Slots:
     """best <- candidate, previous_best <- best, candidate <- old best (holdback) or empty."""
     if slots.candidate is None:
         raise TransitionRefusedError("there is no candidate to promote")
@@ -67,11 +67,12 @@ def watch_ended(slots: Slots, *, queued: str | None = None) -> Slots:
 
 
 def apply_action(
-    action: SwapAction, slots: Slots, *, holdback: bool = False, queued: str | None = None
+    action: SwapAction, slots: Slots, *, holdback: bool = True, queued: str | None = None
 ) -> Slots:
     """The slots after ``action``; raises TransitionRefusedError when it cannot apply.
 
-    ``holdback``: a promotion keeps the old best in the candidate slot for the watch.
+    ``holdback``: a promotion keeps the old best in the candidate slot for the watch (as
+    the default policy does; a policy with ``holdback_share = 0`` promotes without).
     ``queued``: the candidate waiting for the watch to end (rollback, end_watch).
     """
     if action == "promote":
