@@ -61,7 +61,7 @@ def spans(records: Sequence[LedgerRecord], *, prefix: str) -> list[Span]:
             ended_by = record.action if record.action in ENDINGS else "replaced"
             actor = f"{record.actor.kind}:{record.actor.name}"
             found.append(
-                replace(running, ended_at=record.occurred_at, ended_by=ended_by, ended_actor=actor)
+                replace(running, ended_at=moment_of(record), ended_by=ended_by, ended_actor=actor)
             )
             running = None
         if now_running is not None and running is None:
@@ -78,6 +78,19 @@ def _started(record: LedgerRecord, kind: str) -> datetime:
     watch = record.inputs.get("watch")
     if kind == "watch" and isinstance(watch, dict) and "started_at" in watch:
         return datetime.fromisoformat(str(watch["started_at"]))
+    return moment_of(record)
+
+
+def moment_of(record: LedgerRecord) -> datetime:
+    """The moment of the evidence a record rests on (``inputs.evidence_at``); the record's
+    own time when it has none (an operator's command). A swap's record is written after
+    the reload acknowledgements, seconds after the evidence was read."""
+    evidence_at = record.inputs.get("evidence_at")
+    if isinstance(evidence_at, str):
+        try:
+            return datetime.fromisoformat(evidence_at)
+        except ValueError:
+            pass
     return record.occurred_at
 
 

@@ -155,8 +155,8 @@ def quantile_ranks(
     """
     n_arr = np.asarray(n, dtype=float)
     sd = math.sqrt(quantile * (1 - quantile))
-    half = n_arr * cs_half_width(n_arr, sd, alpha=alpha, rho=cs_rho(target_n, alpha))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # n = 0: an infinite width times 0 is no bound
+        half = n_arr * cs_half_width(n_arr, sd, alpha=alpha, rho=cs_rho(target_n, alpha))
         lower = np.where(np.isfinite(half), np.ceil(n_arr * quantile - half - 1e-9), 0)
         upper = np.where(np.isfinite(half), np.floor(n_arr * quantile + half + 1e-9) + 1, n_arr + 1)
     lower = np.clip(lower, 0, n_arr)

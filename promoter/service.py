@@ -120,7 +120,11 @@ class Promoter:
         before = self.last_slots_version()
         first = before is None or before.slots.best is None
         reasons = [f"the trainer placed {model_version} in the {slot} slot"]
-        inputs: dict[str, Any] = {"model_version": model_version, "slot": slot}
+        inputs: dict[str, Any] = {
+            "model_version": model_version,
+            "slot": slot,
+            "evidence_at": (now or datetime.now(UTC)).isoformat(),
+        }
         if slot == "queued":
             reasons = [
                 f"the trainer published {model_version} during the watch: it waits in the "
@@ -184,7 +188,7 @@ class Promoter:
         experiment_id = self.experiment_id(current.slots)
         stats = self._stats(Window(experiment_id, now))
         decision = decide(stats, self.policy)
-        inputs = {"stats": _plain_stats(stats), "trigger": trigger}
+        inputs = {"stats": _plain_stats(stats), "trigger": trigger, "evidence_at": now.isoformat()}
         if decision.action in ("promote", "reject"):
             self.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)  # type: ignore[arg-type]
         elif decision.action == "ramp" and decision.next_share is not None:
@@ -207,7 +211,11 @@ class Promoter:
         stats = self._stats(Window(experiment_id, now, since=watch.started_at))
         stats = replace(stats.swapped(), started_at=watch.started_at)
         decision = decide_watch(stats, self.policy)
-        inputs = {"stats": _plain_stats(stats), "watch_of": current.slots.best}
+        inputs = {
+            "stats": _plain_stats(stats),
+            "watch_of": current.slots.best,
+            "evidence_at": now.isoformat(),
+        }
         if decision.action in ("rollback", "end_watch"):
             self.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)  # type: ignore[arg-type]
         else:
