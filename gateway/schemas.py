@@ -72,6 +72,11 @@ class SlotsOut(BaseModel):
     candidate: str | None
     previous_best: str | None
     generation: int
+    holdback: str | None = Field(
+        None,
+        description="During the watch after a promotion: the previous best, serving the "
+        "candidate slot's share beside the new best until the watch ends.",
+    )
 
 
 class CommandOut(BaseModel):
@@ -152,6 +157,11 @@ class DecisionOut(BaseModel):
     action: str
     actor: str
     reasons: list[str]
+    evidence: str = Field(
+        "",
+        description="The MAEs the decision compared (on the same requests when paired), "
+        "then their difference and its interval; empty when it compared none.",
+    )
     best: str | None
     candidate: str | None
 

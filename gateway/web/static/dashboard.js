@@ -18,7 +18,8 @@ function drawSlots(experiment) {
   const slots = experiment.slots || {};
   show("experiment-id", experiment.experiment_id);
   show("slot-best", slots.best || "none");
-  show("slot-candidate", slots.candidate || "none");
+  // During the watch after a promotion the candidate slot serves the held-back previous best.
+  show("slot-candidate", slots.holdback ? `${slots.holdback} (previous best, held back for the watch)` : slots.candidate || "none");
   show("slot-previous-best", slots.previous_best || "none");
   show("slot-generation", slots.generation ?? "–");
   show("candidate-share", `${(experiment.candidate_share * 100).toFixed(1)} %`);
@@ -110,6 +111,12 @@ function drawTimeline(decisions) {
     reasons.className = "reasons";
     reasons.textContent = d.reasons.join("; ");
     li.append(head, meta, reasons);
+    if (d.evidence) {
+      const evidence = document.createElement("div");
+      evidence.className = "evidence";
+      evidence.textContent = d.evidence;
+      li.append(evidence);
+    }
     return li;
   });
   if (items.length === 0) items.push(Object.assign(document.createElement("li"), { textContent: "no decisions yet" }));
