@@ -145,7 +145,8 @@ def _dry_run(settings: Settings, files: tuple[Path, ...], every: timedelta) -> N
             )
     finally:
         clickhouse.close()
-    console.print(_backtest_table(rows, list(policies), every))
+    wide = console if sys.stdout.isatty() else Console(width=300)  # pipes get whole lines
+    wide.print(_backtest_table(rows, list(policies), every))
 
 
 def _backtest_table(rows: list[BacktestRow], names: list[str], every: timedelta) -> Table:

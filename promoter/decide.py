@@ -60,7 +60,8 @@ def decide_watch(stats: ExperimentStats, policy: Policy) -> Decision:
 
     A guardrail breach or an MAE confidence sequence entirely above 0 rolls back (a split
     mismatch does not block it: a rollback returns to a known state). The watch ends
-    early once the new version errs significantly less on the same traffic, and at the
+    early once the new version errs significantly less on the same traffic and the
+    guardrails have been judged and hold (and the split matches its plan), and at the
     latest after ``watch_max_hours``.
     """
     draft = start_draft(stats, policy)
@@ -68,7 +69,7 @@ def decide_watch(stats: ExperimentStats, policy: Policy) -> Decision:
     if problems:
         return draft.done("wait", _untrusted(problems), evidence=True)
     mismatch = split_mismatch(stats, policy, draft)
-    _, breaches = guardrail_breaches(
+    judged, breaches = guardrail_breaches(
         stats, policy, policy.min_requests_per_variant, draft, names=_WATCH
     )
     if breaches:
@@ -77,7 +78,7 @@ def decide_watch(stats: ExperimentStats, policy: Policy) -> Decision:
     enough = enough_feedback(compared, policy.watch_min_feedback)
     if enough and compared.candidate_worse:
         return draft.done("rollback", "the new version errs more: " + interval(compared))
-    if enough and compared.candidate_better and mismatch is None:
+    if enough and compared.candidate_better and judged and mismatch is None:
         return draft.done(
             "end_watch",
             "watch passed: the new version errs less than the previous one on the same "
