@@ -175,8 +175,8 @@ def experiment_stats(
     totals = {v: _total(rows, v) for v in ("prod", "candidate")}
     latency = _latency(clickhouse, database, params, totals, policy)
     starts = [pd.Timestamp(r["first_at"]) for r in rows]
-    started_at = _utc(min(starts)) if starts else max(window.since, EPOCH)
-    started_at = min(started_at, window.until)
+    # No request yet: the experiment starts now, as far as its duration is concerned.
+    started_at = min(_utc(min(starts)), window.until) if starts else window.until
     return ExperimentStats(
         experiment_id=window.experiment_id,
         prod=_variant(totals["prod"], latency.get("prod")),

@@ -158,3 +158,11 @@ def test_a_window_since_a_moment_reads_only_the_requests_after_it(
     assert stats.started_at >= since
     swapped = stats.swapped()
     assert (swapped.prod, swapped.candidate) == (stats.candidate, stats.prod)
+
+
+def test_an_experiment_without_requests_starts_now(chdb: ChdbClickHouse, world: World) -> None:
+    moment = world.now + timedelta(minutes=1)
+    stats = _stats(chdb, Window("exp-test:no-such-candidate", moment))
+    assert stats.prod.requests == stats.candidate.requests == 0
+    assert stats.started_at == moment and stats.elapsed_hours == 0.0
+    assert POLICY.max_duration_hours > 0 and stats.periods == ()

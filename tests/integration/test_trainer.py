@@ -14,14 +14,21 @@ import pytest
 from click.testing import CliRunner
 from kafka import TopicPartition
 from mlflow import MlflowClient
+from sklearn.linear_model import Ridge
 
 from cli.train_commands import train
+from plumbing.features import FeatureRow, feature_matrix
 from plumbing.kafka import consumer
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, get_settings
 from schemas.registry import validate_event
-from trainer.errors import EXIT_R2_FLOOR, EXIT_REGRESSION
+from trainer.cleaning import clean
+from trainer.data import load_raw
+from trainer.dataset import split_dataset
+from trainer.domain_grid import lowest_price
+from trainer.errors import EXIT_NOT_POSITIVE, EXIT_R2_FLOOR, EXIT_REGRESSION, EXIT_UNCHANGED
+from trainer.gate import decide
 from trainer.main import train_and_publish
 from trainer.selection import DEFAULT_ALGORITHMS
 
@@ -154,8 +161,15 @@ def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases
     # A refused model is logged in MLflow but never registered
     assert len(client.search_model_versions(f"name = '{name}'")) == 2
 
+    # When the candidate's training runs again on the same data, nothing is published
+    again = train_and_publish(fresh, algorithms=("ridge",))
+    assert not again.published and again.exit_code == EXIT_UNCHANGED
+    assert f"the model already in the candidate slot ({second.version})" in again.gate.reason
+    assert slots.read() == after
+    assert len(client.search_model_versions(f"name = '{name}'")) == 2
+
     # When a model is sent straight to best, then the old best becomes previous_best
-    forced = train_and_publish(fresh, algorithms=("linear_regression",), target_slot="best")
+    forced = train_and_publish(fresh, algorithms=("lasso",), target_slot="best")
     assert forced.published and forced.slot == "best"
     after = slots.read()
     assert after is not None
@@ -185,3 +199,68 @@ def test_train_command_exits_3_when_the_r2_floor_is_not_reached(
     assert SlotStore(s3_client(fresh), fresh.s3_bucket).read() is None
     listing = s3_client(fresh).list_objects_v2(Bucket=fresh.s3_bucket, Prefix="models/")
     assert listing.get("KeyCount", 0) == 0
+
+
+#: The two requests the old models answered with a negative price (issue 12).
+NEGATIVE_BEFORE = [
+    FeatureRow("sarjapur", 607.0, 1, 1),
+    FeatureRow("kumaraswami layout", 576.0, 3, 4),
+]
+
+
+def test_published_models_answer_a_positive_price_everywhere_in_the_feature_domain(
+    fresh: Settings,
+) -> None:
+    # Given the real trainer on the real data: the default grid's winner and the weak tree
+    best = train_and_publish(fresh)
+    relaxed = fresh.model_copy(update={"train_max_mae_regression": 1e9})
+    weak = train_and_publish(relaxed, algorithms=("weak",))
+    store = ModelStore(s3_client(fresh), fresh.s3_bucket)
+    for result in (best, weak):
+        assert result.published and result.version is not None
+        # When each published model is loaded as serving loads it and asked about every
+        # point of the grid over its manifest's feature domain
+        loaded = store.load(result.version)
+        lowest = lowest_price(loaded.estimator, loaded.manifest["feature_domain"], loaded.columns)
+        print(f"{result.algorithm}: lowest price {lowest.price:.2f} lakhs at {lowest.row}")
+        # Then no price is 0 or less, nor the two the old models got wrong
+        assert lowest.positive and lowest.rows_checked > 500_000
+        assert lowest.price == result.lowest_price.price  # type: ignore[union-attr]
+        answers = loaded.estimator.predict(feature_matrix(NEGATIVE_BEFORE, loaded.columns))
+        assert (answers > 0).all(), answers
+
+    # And a model on raw prices, as the old trainer fitted them, is refused by the gate
+    split = split_dataset(clean(load_raw(fresh).frame()), test_size=0.2, seed=fresh.train_seed)
+    raw = Ridge().fit(split.x_train, split.y_train)
+    domain = store.load(best.version or "").manifest["feature_domain"]
+    refused = decide(
+        test_r2=0.8,
+        test_mae=18.0,
+        best_mae=None,
+        best_version=None,
+        r2_floor=0.6,
+        max_mae_regression=0.05,
+        lowest=lowest_price(raw, domain, split.columns),
+    )
+    assert refused.exit_code == EXIT_NOT_POSITIVE
+    print(refused.reason)
+
+
+def test_train_command_on_unchanged_data_publishes_nothing_and_exits_8(
+    fresh: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPLITSTREAM_S3_BUCKET", fresh.s3_bucket)
+    monkeypatch.setenv("SPLITSTREAM_REGISTERED_MODEL_NAME", fresh.registered_model_name)
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(train, ["--algorithm", "ridge"])
+        again = CliRunner().invoke(train, ["--algorithm", "ridge"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == EXIT_UNCHANGED, again.output
+    assert "not published (exit 8): nothing changed: it is the model already in the best" in (
+        " ".join(again.output.split())
+    )
+    current = SlotStore(s3_client(fresh), fresh.s3_bucket).read()
+    assert current is not None and current.slots.candidate is None
