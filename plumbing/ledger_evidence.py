@@ -24,7 +24,8 @@ def evidence_line(statistics: dict[str, Any]) -> str:
     """The MAE comparison of a record's ``statistics``; empty when it has none.
 
     Paired: "paired, 412 requests: MAE prod 24.80, candidate 22.10 on the same requests;
-    difference -2.70, 95% CS [-4.10, -1.30]". Unpaired: each MAE with its own count.
+    difference -2.70, 95% CS [-4.10, -1.30]". Unpaired: each MAE with its own count. A
+    watch's record names its arms "previous" and "new" (``statistics.arms``).
     """
     mae = statistics.get("mae")
     if not isinstance(mae, dict):
@@ -37,12 +38,14 @@ def evidence_line(statistics: dict[str, Any]) -> str:
     bounds = f"[{_fmt(lower, '+.2f')}, {_fmt(upper, '+.2f')}]"
     tail = f"difference {_fmt(difference, '+.2f')}, {level} CS {bounds}"
     n_prod, n_candidate = mae.get("n_prod"), mae.get("n_candidate")
+    arms = statistics.get("arms") if isinstance(statistics.get("arms"), dict) else {}
+    incumbent, challenger = str(arms.get("prod", "prod")), str(arms.get("candidate", "candidate"))
     if mae.get("method") == "paired":
         return (
-            f"paired, {n_prod} requests: MAE prod {_fmt(prod)}, candidate {_fmt(candidate)} "
-            f"on the same requests; {tail}"
+            f"paired, {n_prod} requests: MAE {incumbent} {_fmt(prod)}, {challenger} "
+            f"{_fmt(candidate)} on the same requests; {tail}"
         )
     return (
-        f"unpaired: MAE prod {_fmt(prod)} ({n_prod} requests), candidate {_fmt(candidate)} "
-        f"({n_candidate}); {tail}"
+        f"unpaired: MAE {incumbent} {_fmt(prod)} ({n_prod} requests), {challenger} "
+        f"{_fmt(candidate)} ({n_candidate}); {tail}"
     )

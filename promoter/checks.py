@@ -74,6 +74,7 @@ def start_draft(stats: ExperimentStats, policy: Policy) -> Draft:
         },
         "elapsed_hours": stats.elapsed_hours,
         "hours_at_this_share": stats.hours_at_this_share,
+        "arms": dict(zip(("prod", "candidate"), EXPERIMENT_ARMS, strict=True)),
     }
     return Draft(statistics=statistics, thresholds=policy.model_dump(mode="json"))
 
@@ -196,19 +197,29 @@ def sample_shortfall(compared: MaeComparison, minimum: int) -> str:
     )
 
 
-def interval(compared: MaeComparison) -> str:
+#: What the two arms are called in an experiment, and in a watch (where the held-back
+#: previous best is judged as the incumbent and the newly promoted version as the challenger).
+EXPERIMENT_ARMS = ("prod", "candidate")
+WATCH_ARMS = ("previous", "new")
+
+
+def interval(compared: MaeComparison, arms: tuple[str, str] = EXPERIMENT_ARMS) -> str:
     """The MAEs the decision compared, then their difference and its interval."""
+    incumbent, challenger = arms
     confidence = 1 - compared.alpha
     bounds = f"{confidence:.0%} confidence sequence [{compared.lower:+.3g}, {compared.upper:+.3g}]"
-    difference = f"difference (candidate - prod) {compared.difference:+.3g}"
+    difference = f"difference ({challenger} - {incumbent}) {compared.difference:+.3g}"
     if compared.method == "paired":
         maes = ""
         if compared.mae_prod is not None and compared.mae_candidate is not None:
-            maes = f"MAE prod {compared.mae_prod:.3g}, candidate {compared.mae_candidate:.3g} "
+            maes = (
+                f"MAE {incumbent} {compared.mae_prod:.3g}, "
+                f"{challenger} {compared.mae_candidate:.3g} "
+            )
         return f"{maes}on the same {compared.n_prod} requests (paired); {difference}, {bounds}"
     return (
-        f"MAE prod {_maybe(compared.mae_prod)} on {compared.n_prod} requests, candidate "
-        f"{_maybe(compared.mae_candidate)} on {compared.n_candidate} (unpaired); "
+        f"MAE {incumbent} {_maybe(compared.mae_prod)} on {compared.n_prod} requests, "
+        f"{challenger} {_maybe(compared.mae_candidate)} on {compared.n_candidate} (unpaired); "
         f"{difference}, {bounds}"
     )
 

@@ -8,6 +8,7 @@ every few seconds does not inflate any false alarm rate (``splitstream simulate`
 """
 
 from promoter.checks import (
+    WATCH_ARMS,
     Draft,
     comparison,
     enough_feedback,
@@ -65,6 +66,7 @@ def decide_watch(stats: ExperimentStats, policy: Policy) -> Decision:
     latest after ``watch_max_hours``.
     """
     draft = start_draft(stats, policy)
+    draft.statistics["arms"] = dict(zip(("prod", "candidate"), WATCH_ARMS, strict=True))
     problems = stats.problems()
     if problems:
         return draft.done("wait", _untrusted(problems), evidence=True)
@@ -77,24 +79,26 @@ def decide_watch(stats: ExperimentStats, policy: Policy) -> Decision:
     compared = comparison(stats, policy, draft)
     enough = enough_feedback(compared, policy.watch_min_feedback)
     if enough and compared.candidate_worse:
-        return draft.done("rollback", "the new version errs more: " + interval(compared))
+        return draft.done(
+            "rollback", "the new version errs more: " + interval(compared, WATCH_ARMS)
+        )
     if enough and compared.candidate_better and judged and mismatch is None:
         return draft.done(
             "end_watch",
             "watch passed: the new version errs less than the previous one on the same "
-            "traffic: " + interval(compared),
+            "traffic: " + interval(compared, WATCH_ARMS),
         )
     if stats.elapsed_hours >= policy.watch_max_hours:
         return draft.done(
             "end_watch",
             f"watch over: no regression in {stats.elapsed_hours:.1f} h "
-            f"(the watch lasts {policy.watch_max_hours:g} h); " + interval(compared),
+            f"(the watch lasts {policy.watch_max_hours:g} h); " + interval(compared, WATCH_ARMS),
         )
     if mismatch is not None:
         return draft.done("wait", mismatch, srm=True)
     if not enough:
         return draft.done("wait", sample_shortfall(compared, policy.watch_min_feedback))
-    return draft.done("wait", "no regression yet: " + interval(compared))
+    return draft.done("wait", "no regression yet: " + interval(compared, WATCH_ARMS))
 
 
 _EXPERIMENT = ("the candidate", "prod")

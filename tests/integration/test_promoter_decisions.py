@@ -265,7 +265,7 @@ def test_a_forced_bad_promotion_is_rolled_back_on_concurrent_evidence_despite_a_
     mae = rollback.statistics["mae"]
     assert mae["method"] == "paired" and mae["lower"] > 0
     assert mae["mae_candidate"] > mae["mae_prod"]  # the new best (v2) erred more
-    assert rollback.reasons[0].startswith("the new version errs more: MAE prod")
+    assert rollback.reasons[0].startswith("the new version errs more: MAE previous")
     assert rollback.inputs["started_candidate"] == "v3"
     assert rollback.inputs["share_change"]["after"] == 0.2  # v3 starts at the usual share
     assert [a for a in _actions(world.settings) if a[0] != "wait"] == [

@@ -278,3 +278,13 @@ def test_a_paired_decision_shows_both_maes_on_the_same_requests_then_the_interva
         "difference -2.70, 95% CS [-4.10, -1.30]"
     )
     assert rows.decisions([_record(5, "publish", "m-b")])[0].evidence == ""
+
+
+def test_a_watch_decision_names_its_arms_previous_and_new() -> None:
+    mae = {"method": "paired", "n_prod": 153, "mae_prod": 16.15, "mae_candidate": 48.59}
+    statistics = {"mae": {**mae, "difference": 32.44, "lower": 6.6, "upper": 58.2, "alpha": 0.05}}
+    statistics["arms"] = {"prod": "previous", "candidate": "new"}
+    record = _record(9, "rollback", "m-a").model_copy(update={"statistics": statistics})
+    assert rows.decisions([record])[0].evidence.startswith(
+        "paired, 153 requests: MAE previous 16.15, new 48.59 on the same requests"
+    )
