@@ -384,7 +384,7 @@ def test_watch_rolls_back_a_new_version_that_errs_more_on_the_same_traffic() -> 
     )
     decision = decide_watch(stats, POLICY)
     assert decision.action == "rollback" and decision.final
-    assert decision.reasons[0].startswith("the new version errs more: MAE previous 25, new 30")
+    assert decision.reasons[0].startswith("the new version errs more: MAE previous 25 on")
     _ledger_safe(decision)
 
 
