@@ -92,7 +92,13 @@ def split_mismatch(stats: ExperimentStats, policy: Policy, draft: Draft) -> str 
     }
     draft.statistics["srm_p_value"] = test.p_value if test.periods else None
     if not test.periods:
-        draft.notes.append("split check skipped: no period with a planned share in (0, 1)")
+        if any(0 < p.candidate_share < 1 for p in periods) or not periods:
+            draft.notes.append(
+                "split check: no request counted yet (those within "
+                f"{policy.share_settle_s:g} s of a share change are left out)"
+            )
+        else:
+            draft.notes.append("split check skipped: no period with a planned share in (0, 1)")
         return None
     if test.p_value >= policy.srm_p_threshold:
         return None
