@@ -23,6 +23,7 @@ from plumbing import kafka
 from plumbing.model_store import SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
+from tests.integration.promoter_thread import running_promoter
 from tests.integration.test_gateway_support import (
     GatewayProcess,
     ensure_topics,
@@ -128,7 +129,10 @@ def test_admin_with_the_token_passes_the_check(
     assert sec_settings.admin_token is not None
     token = {"Authorization": f"Bearer {sec_settings.admin_token.get_secret_value()}"}
     share = client.get("/v1/experiment").json()["candidate_share"]
-    stored = client.put("/v1/admin/split", json={"candidate_share": share}, headers=token)
+    with running_promoter(sec_settings):  # a share change is a command the promoter executes
+        stored = client.put(
+            "/v1/admin/split", json={"candidate_share": share}, headers=token, timeout=60
+        )
     assert stored.status_code == 200, stored.text
     assert stored.json()["candidate_share"] == share
 
