@@ -429,3 +429,20 @@ def _request_ids(world: World, experiment: str) -> list[str]:
         {"e": experiment},
     )
     return [str(v) for v in frame["request_id"]]
+
+
+def test_publishing_over_a_running_candidate_ends_its_experiment_on_the_record(
+    world: World,
+) -> None:
+    # Given v2 under experiment
+    promoter = world.promoter(Policy())
+    _start(world, promoter, "v1", "v2", minutes=0)
+    # When the trainer publishes v3 into the candidate slot over it
+    world.publish("v3")
+    place_in_slot(SlotStore(s3_client(world.settings), world.settings.s3_bucket), "v3", "auto")
+    record = promoter.record_publish("v3", "candidate", now=at(30))
+    # Then the publish record says v2's experiment ended undecided, and v3's began
+    assert record is not None and record.experiment_id == "exp:v3"
+    assert record.inputs["ended_experiment"] == "exp:v2"
+    assert any("experiment exp:v2 ends undecided" in reason for reason in record.reasons)
+    assert world.slots().candidate == "v3"
