@@ -19,7 +19,7 @@ it completes that swap (broadcast, share, aliases, event, record) as actor
 """
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,15 +31,13 @@ from plumbing.failpoints import failpoint
 from plumbing.model_store import ModelStore, Slots, SlotStore, SlotsVersion
 from plumbing.settings import Settings
 from plumbing.split import experiment_of
-from promoter.decide import decide, decide_watch
+from promoter import evaluation, publishes
 from promoter.decision import Decision
-from promoter.evidence import Window, experiment_stats
-from promoter.experiment import ExperimentStats
 from promoter.ledger import Ledger
 from promoter.policy import Policy
 from promoter.registry import mirror_aliases
 from promoter.share_control import ShareControl
-from promoter.state import PromoterState, Watch
+from promoter.state import PromoterState
 from promoter.swap import SlotSwap
 from promoter.transitions import (
     SwapAction,
@@ -48,7 +46,6 @@ from promoter.transitions import (
     interrupted_action,
 )
 from schemas.models import (
-    ExperimentAlert,
     LedgerRecord,
     ModelPromoted,
     ModelRejected,
@@ -57,9 +54,7 @@ from schemas.models import (
 
 log = logging.getLogger(__name__)
 
-POLICY_ACTOR = {"kind": "policy", "name": "promoter"}
 RECOVERY_ACTOR = {"kind": "recovery", "name": "promoter"}
-TRAINER_ACTOR = {"kind": "trainer", "name": "trainer"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ class Promoter:
         self.policy = policy
         self.ledger = ledger
         self.state = state
-        self._clickhouse = clickhouse
+        self.clickhouse = clickhouse
         self._producer = producer
         self.slots = SlotStore(s3, settings.s3_bucket)
         self._store = ModelStore(s3, settings.s3_bucket)
@@ -114,49 +109,7 @@ class Promoter:
     ) -> LedgerRecord | None:
         """A trainer placed ``model_version`` in ``slot`` (or queued it behind the watch):
         record it once; a new experiment starts at its starting share."""
-        current = self.slots.read()
-        if current is None or self._already_recorded(model_version):
-            return None
-        before = self.last_slots_version()
-        first = before is None or before.slots.best is None
-        reasons = [f"the trainer placed {model_version} in the {slot} slot"]
-        inputs: dict[str, Any] = {
-            "model_version": model_version,
-            "slot": slot,
-            "evidence_at": (now or datetime.now(UTC)).isoformat(),
-        }
-        if slot == "queued":
-            reasons = [
-                f"the trainer published {model_version} during the watch: it waits in the "
-                "queue and takes the candidate slot when the watch ends"
-            ]
-            if self.state.queued:
-                reasons.append(f"it replaces {self.state.queued}, queued before it")
-            inputs["queued"] = True
-        elif before is not None and _replaced_candidate(before.slots, current.slots):
-            ended = self.experiment_id(before.slots)
-            reasons.append(
-                f"experiment {ended} ends undecided: its candidate {before.slots.candidate} "
-                "was replaced before the policy decided"
-            )
-            inputs["ended_experiment"] = ended
-        if current.slots.candidate == model_version and current.slots.holdback is None:
-            inputs["share_change"] = self.shares.start_experiment(now)
-        return self.append(
-            action="bootstrap" if first else "publish",
-            actor=TRAINER_ACTOR,
-            reasons=reasons,
-            experiment_id=self.experiment_id(current.slots),
-            before=before,
-            after=current,
-            inputs={k: v for k, v in inputs.items() if v is not None},
-        )
-
-    def _already_recorded(self, model_version: str) -> bool:
-        return any(
-            r.action in ("bootstrap", "publish") and r.inputs.get("model_version") == model_version
-            for r in self.ledger.records
-        )
+        return publishes.record_publish(self, model_version, slot, now=now)
 
     def last_slots_version(self) -> SlotsVersion | None:
         if not self.ledger.records:
@@ -170,107 +123,7 @@ class Promoter:
         self, *, trigger: dict[str, Any] | None = None, now: datetime | None = None
     ) -> Decision | None:
         """Decide on the running experiment, or on the watch of the last promotion."""
-        if self.state.paused:
-            return None
-        current = self.slots.read()
-        if current is None or current.slots.best is None:
-            return None
-        moment = now or datetime.now(UTC)
-        if current.slots.holdback is not None:
-            return self._evaluate_watch(current, moment)
-        if current.slots.candidate is not None:
-            return self._evaluate_experiment(current, trigger, moment)
-        return None
-
-    def _evaluate_experiment(
-        self, current: SlotsVersion, trigger: dict[str, Any] | None, now: datetime
-    ) -> Decision:
-        experiment_id = self.experiment_id(current.slots)
-        stats = self._stats(Window(experiment_id, now))
-        decision = decide(stats, self.policy)
-        inputs = {"stats": _plain_stats(stats), "trigger": trigger, "evidence_at": now.isoformat()}
-        if decision.action in ("promote", "reject"):
-            self.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)  # type: ignore[arg-type]
-        elif decision.action == "ramp" and decision.next_share is not None:
-            self.shares.change(
-                decision.next_share,
-                action="ramp",
-                actor=POLICY_ACTOR,
-                reasons=decision.reasons,
-                decision=decision,
-                inputs=inputs,
-                now=now,
-            )
-        else:
-            self._maybe_alert(current, decision, experiment_id, inputs)
-        return decision
-
-    def _evaluate_watch(self, current: SlotsVersion, now: datetime) -> Decision:
-        experiment_id = self.experiment_id(current.slots)
-        watch = self._watch(current, experiment_id)
-        stats = self._stats(Window(experiment_id, now, since=watch.started_at))
-        stats = replace(stats.swapped(), started_at=watch.started_at)
-        decision = decide_watch(stats, self.policy)
-        inputs = {
-            "stats": _plain_stats(stats),
-            "watch_of": current.slots.best,
-            "evidence_at": now.isoformat(),
-        }
-        if decision.action in ("rollback", "end_watch"):
-            self.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)  # type: ignore[arg-type]
-        else:
-            self._maybe_alert(current, decision, experiment_id, inputs)
-        return decision
-
-    def _watch(self, current: SlotsVersion, experiment_id: str) -> Watch:
-        watch = self.state.watch
-        if watch is not None and watch.experiment_id == experiment_id:
-            return watch
-        # The slots hold a watch the ledger does not describe (restored by hand): it
-        # started no later than the last record.
-        last = self.ledger.records[-1].occurred_at if self.ledger.records else datetime.now(UTC)
-        assert current.slots.best is not None and current.slots.holdback is not None
-        return Watch(experiment_id, last, current.slots.best, current.slots.holdback)
-
-    def _stats(self, window: Window) -> ExperimentStats:
-        return experiment_stats(
-            self._clickhouse,
-            self.settings.clickhouse_database,
-            window,
-            shares=self.state.shares,
-            policy=self.policy,
-        )
-
-    def _maybe_alert(
-        self,
-        current: SlotsVersion,
-        decision: Decision,
-        experiment_id: str,
-        inputs: dict[str, Any],
-    ) -> None:
-        """An ``experiment.alert`` and a ledger record, once per experiment and kind."""
-        kind = decision.alert_kind
-        if kind is None or (experiment_id, kind) in self.state.alerted:
-            return
-        srm = decision.statistics.get("srm_p_value")
-        alert = ExperimentAlert.create(
-            experiment_id=experiment_id,
-            kind=kind,
-            message="; ".join(decision.reasons)[:2000],
-            p_value=float(srm) if kind == "srm" and srm is not None else None,
-        )
-        self.send(alert.model_dump(mode="json"))
-        self.append(
-            action="wait",
-            actor=POLICY_ACTOR,
-            reasons=decision.reasons,
-            experiment_id=experiment_id,
-            before=current,
-            after=current,
-            inputs={**inputs, "alert": kind},
-            statistics={**decision.statistics, f"{kind}_alert": True},
-            thresholds=decision.thresholds,
-        )
+        return evaluation.evaluate(self, trigger=trigger, now=now)
 
     # ------------------------------------------------------------------ swapping
 
@@ -437,17 +290,3 @@ class Promoter:
 
     def send(self, event: dict[str, Any]) -> None:
         self._producer.send(self._events_topic, event).get(timeout=10)
-
-
-def _replaced_candidate(before: Slots, after: Slots) -> bool:
-    """A new candidate took the slot from another one still under experiment."""
-    return (
-        before.candidate is not None
-        and before.holdback is None
-        and after.candidate is not None
-        and after.candidate != before.candidate
-    )
-
-
-def _plain_stats(stats: ExperimentStats) -> dict[str, Any]:
-    return asdict(stats)

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECOVERY_ACTOR = {"kind": "recovery", "name": "promoter"}
-
 
 class ShareControl:
     """Writes the candidate share and records why."""
@@ -101,7 +99,7 @@ class ShareControl:
         )
         return promoter.append(
             action="split",
-            actor=RECOVERY_ACTOR,
+            actor={"kind": "recovery", "name": "promoter"},
             reasons=[
                 f"control/split.json holds a candidate share of {stored.candidate_share:.0%} "
                 f"(written {stored.updated_at}) that the ledger did not record (it says "
