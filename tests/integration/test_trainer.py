@@ -70,7 +70,7 @@ def model_events(settings: Settings, versions: Iterable[str], timeout_s: float =
     return found
 
 
-def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases(
+def test_train_publishes_to_best_then_candidate_only_changes_and_only_positive_prices(
     fresh: Settings,
 ) -> None:
     s3 = s3_client(fresh)
@@ -177,6 +177,44 @@ def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases
     assert after.slots.candidate == second.version
     assert client.get_model_version_by_alias(name, "champion").version == forced.registered_version
 
+    # Every published model, loaded as serving loads it, answers a positive price on every
+    # point of the grid over its manifest's feature domain, and on the two requests the
+    # old models answered with a negative price
+    store = ModelStore(s3, fresh.s3_bucket)
+    for result in (first, second, forced):
+        assert result.version is not None and result.lowest_price is not None
+        loaded = store.load(result.version)
+        lowest = lowest_price(loaded.estimator, loaded.manifest["feature_domain"], loaded.columns)
+        print(f"{result.algorithm}: lowest price {lowest.price:.2f} lakhs at {lowest.row}")
+        assert lowest.positive and lowest.rows_checked > 500_000
+        assert lowest.price == result.lowest_price.price
+        answers = loaded.estimator.predict(feature_matrix(NEGATIVE_BEFORE, loaded.columns))
+        assert (answers > 0).all(), answers
+
+    # And a model fitted on raw prices, as the old trainer fitted them, is refused by the gate
+    split = split_dataset(clean(load_raw(fresh).frame()), test_size=0.2, seed=fresh.train_seed)
+    raw = Ridge().fit(split.x_train, split.y_train)
+    refused = decide(
+        test_r2=0.8,
+        test_mae=18.0,
+        best_mae=None,
+        best_version=None,
+        r2_floor=0.6,
+        max_mae_regression=0.05,
+        lowest=lowest_price(
+            raw, store.load(first.version or "").manifest["feature_domain"], split.columns
+        ),
+    )
+    assert refused.exit_code == EXIT_NOT_POSITIVE
+    print(refused.reason)
+
+
+#: The two requests the old models answered with a negative price (issue 12).
+NEGATIVE_BEFORE = [
+    FeatureRow("sarjapur", 607.0, 1, 1),
+    FeatureRow("kumaraswami layout", 576.0, 3, 4),
+]
+
 
 def test_train_command_exits_3_when_the_r2_floor_is_not_reached(
     fresh: Settings, monkeypatch: pytest.MonkeyPatch
@@ -199,51 +237,6 @@ def test_train_command_exits_3_when_the_r2_floor_is_not_reached(
     assert SlotStore(s3_client(fresh), fresh.s3_bucket).read() is None
     listing = s3_client(fresh).list_objects_v2(Bucket=fresh.s3_bucket, Prefix="models/")
     assert listing.get("KeyCount", 0) == 0
-
-
-#: The two requests the old models answered with a negative price (issue 12).
-NEGATIVE_BEFORE = [
-    FeatureRow("sarjapur", 607.0, 1, 1),
-    FeatureRow("kumaraswami layout", 576.0, 3, 4),
-]
-
-
-def test_published_models_answer_a_positive_price_everywhere_in_the_feature_domain(
-    fresh: Settings,
-) -> None:
-    # Given the real trainer on the real data: the default grid's winner and the weak tree
-    best = train_and_publish(fresh)
-    relaxed = fresh.model_copy(update={"train_max_mae_regression": 1e9})
-    weak = train_and_publish(relaxed, algorithms=("weak",))
-    store = ModelStore(s3_client(fresh), fresh.s3_bucket)
-    for result in (best, weak):
-        assert result.published and result.version is not None
-        # When each published model is loaded as serving loads it and asked about every
-        # point of the grid over its manifest's feature domain
-        loaded = store.load(result.version)
-        lowest = lowest_price(loaded.estimator, loaded.manifest["feature_domain"], loaded.columns)
-        print(f"{result.algorithm}: lowest price {lowest.price:.2f} lakhs at {lowest.row}")
-        # Then no price is 0 or less, nor the two the old models got wrong
-        assert lowest.positive and lowest.rows_checked > 500_000
-        assert lowest.price == result.lowest_price.price  # type: ignore[union-attr]
-        answers = loaded.estimator.predict(feature_matrix(NEGATIVE_BEFORE, loaded.columns))
-        assert (answers > 0).all(), answers
-
-    # And a model on raw prices, as the old trainer fitted them, is refused by the gate
-    split = split_dataset(clean(load_raw(fresh).frame()), test_size=0.2, seed=fresh.train_seed)
-    raw = Ridge().fit(split.x_train, split.y_train)
-    domain = store.load(best.version or "").manifest["feature_domain"]
-    refused = decide(
-        test_r2=0.8,
-        test_mae=18.0,
-        best_mae=None,
-        best_version=None,
-        r2_floor=0.6,
-        max_mae_regression=0.05,
-        lowest=lowest_price(raw, domain, split.columns),
-    )
-    assert refused.exit_code == EXIT_NOT_POSITIVE
-    print(refused.reason)
 
 
 def test_train_command_on_unchanged_data_publishes_nothing_and_exits_8(
