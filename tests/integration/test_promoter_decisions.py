@@ -147,6 +147,8 @@ def test_a_ramp_plays_through_with_the_split_checked_per_step_and_every_step_rec
     promoter = world.promoter(RAMP)
     _start(world, promoter, "v1", "v2", minutes=0)
     assert world.share() == 0.05
+    first_step = read_ledger(world.settings)[-1]  # the publish that started the experiment
+    assert (first_step.action, first_step.inputs["share_change"]["after"]) == ("publish", 0.05)
     experiment = "exp:v2"
     arms = Arms("v1", "v2")
 
@@ -241,6 +243,10 @@ def test_a_forced_bad_promotion_is_rolled_back_on_concurrent_evidence_despite_a_
     promoter.record_publish("v3", "queued")
     # Then v3 waits: the watch goes on, v1 still held back
     assert world.slots() == slots and promoter.state.queued == "v3"
+
+    # When the promoter restarts during the watch, it rebuilds the watch from the ledger
+    promoter = world.promoter(policy)
+    assert promoter.state.watch == started and promoter.state.queued == "v3"
 
     # When both versions serve the same traffic (v2 prod, v1 the holdback, shadow-paired)
     begin = started.started_at
