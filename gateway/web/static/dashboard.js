@@ -61,7 +61,9 @@ function drawSrm(srm) {
   }
   const observed = srm.observed_candidate_share === null ? "–" : fixed(srm.observed_candidate_share * 100);
   const p = srm.p_value === null ? "not tested" : `p = ${srm.p_value.toPrecision(3)}`;
-  const verdict = srm.mismatch ? "MISMATCH: decisions blocked" : "ok";
+  // A fixed-sample reading against the current share: after a share change (a ramp, an
+  // operator's split) it is not the promoter's test, which takes each period on its own.
+  const verdict = srm.mismatch ? "MISMATCH against the current share (the promoter's own test is per period: see its decisions)" : "ok";
   node.textContent = `${verdict} · candidate ${observed} % of ${srm.prod_requests + srm.candidate_requests}` +
     ` requests, expected ${fixed(srm.expected_candidate_share * 100)} % · ${p}`;
   node.dataset.mismatch = String(srm.mismatch);
