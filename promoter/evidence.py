@@ -13,7 +13,7 @@ out of the split test (gateways take a new share up within seconds, not at once)
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -315,7 +315,3 @@ def _utc(moment: Any) -> datetime:
     return (
         stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
     ).to_pydatetime()
-
-
-def settle_margin(policy: Policy) -> timedelta:
-    return timedelta(seconds=policy.share_settle_s)

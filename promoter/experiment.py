@@ -8,7 +8,7 @@ deciding, or crashing.
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from promoter.sequential import PeriodCounts
@@ -49,10 +49,6 @@ class VariantStats:
     @property
     def error_rate(self) -> float:
         return error_rate(self.errors, self.requests)
-
-    @property
-    def mae(self) -> float | None:
-        return self.abs_error_sum / self.feedback_count if self.feedback_count else None
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,6 @@ class ExperimentStats:
     paired: PairedStats | None = None
     periods: tuple[PeriodCounts, ...] | None = None
     share_since: datetime | None = None
-    notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not 0 <= self.expected_candidate_share <= 1:
