@@ -54,7 +54,7 @@ SUMMARIES = {
     "pause": "Pause the promoter's automatic decisions (commands still work).",
     "resume": "Resume the promoter's automatic decisions.",
     "replay": "Replay the promoter's ledger: check S3 against it, repair S3, or try a policy.",
-    "simulate": "Run the promotion policy on synthetic feedback and print three figures.",
+    "simulate": "Simulate every test the promoter repeats at each evaluation, and print a table.",
     "report": "Print the A/B summary of an experiment: prod against the candidate.",
     "sink": "Store every topic's events in ClickHouse, and answer read-only SQL.",
     "query": "Run one read-only SQL statement on the event tables and print the result.",
@@ -109,4 +109,6 @@ def main() -> None:
       5  promote/reject/rollback/pause/resume: conflict, the slots moved on
       6  promote/reject/rollback/pause/resume: refused, nothing to act on
       7  replay --verify: S3's routing object differs from the ledger
+      8  the trainer published nothing: the model is already in a slot (unchanged)
+      9  the trainer's gate refused the model: it answers a price <= 0 somewhere
     """

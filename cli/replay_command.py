@@ -2,6 +2,7 @@
 
 import getpass
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -13,9 +14,10 @@ from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, get_settings
+from promoter.backtest import BacktestRow, FirstDecision, backtest
 from promoter.ledger import Ledger, read_ledger
-from promoter.policy import load_policy
-from promoter.replay import Verification, dry_run, restore, verify
+from promoter.policy import PolicyError, load_policy
+from promoter.replay import Verification, restore, verify
 from promoter.swap import SlotSwap
 
 console = Console()
@@ -34,12 +36,21 @@ EXIT_MISMATCH = 7
 @click.option("--dry-run", "mode", flag_value="dry-run", help="Re-decide with --policy.")
 @click.option(
     "--policy",
-    "policy_file",
+    "policy_files",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Policy file for --dry-run [default: SPLITSTREAM_PROMOTER_POLICY_FILE].",
+    multiple=True,
+    help="Policy file for --dry-run (repeatable: each is tried) "
+    "[default: SPLITSTREAM_PROMOTER_POLICY_FILE].",
 )
-def replay(mode: str, policy_file: Path | None) -> None:
+@click.option(
+    "--every",
+    "every_s",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="--dry-run: seconds between two evaluations "
+    "[default: SPLITSTREAM_PROMOTER_EVALUATE_EVERY_S].",
+)
+def replay(mode: str, policy_files: tuple[Path, ...], every_s: float | None) -> None:
     """Replay the promoter's ledger: check S3 against it, repair S3, or try a policy.
 
     \b
@@ -47,18 +58,24 @@ def replay(mode: str, policy_file: Path | None) -> None:
                (exit 7 when they differ; the problems are listed);
     --restore  rewrite S3's routing object to the ledger's state, broadcast the
                reload and record a `restore` in the ledger;
-    --dry-run  re-run a proposed policy over the recorded history in ClickHouse
-               and print what it would have decided beside what was decided.
+    --dry-run  a point-in-time backtest: for every experiment and watch in the
+               ledger, evaluate each --policy at every evaluation interval from its
+               start to its end, on only the evidence that existed at that moment
+               (every table cut at it, late feedback included), and print each
+               policy's first decision and when, beside what the ledger recorded.
 
     \b
     Examples:
       splitstream replay --verify
       splitstream replay --restore
       splitstream replay --dry-run --policy strict.toml
+      splitstream replay --dry-run --policy strict.toml --policy loose.toml --every 10
     """
     settings = get_settings()
     if mode == "dry-run":
-        _dry_run(settings, policy_file or settings.promoter_policy_file)
+        files = policy_files or (settings.promoter_policy_file,)
+        every = every_s or settings.promoter_evaluate_every_s
+        _dry_run(settings, files, timedelta(seconds=every))
         return
     verification = _verification(settings)
     if mode == "verify":
@@ -106,26 +123,63 @@ def _restore(settings: Settings, verification: Verification) -> None:
     console.print(f"[green]restored[/green]: {restored.slots}")
 
 
-def _dry_run(settings: Settings, policy_file: Path) -> None:
-    policy = load_policy(policy_file)
+def _dry_run(settings: Settings, files: tuple[Path, ...], every: timedelta) -> None:
+    try:
+        policies = {file.name: load_policy(file) for file in files}
+    except PolicyError as error:
+        raise click.ClickException(str(error)) from error
     clickhouse = open_clickhouse_reader(settings)
     try:
         with progress_console.status("reading the ledger from Kafka") as spinner:
             records = read_ledger(settings)
-            spinner.update(f"re-deciding {len(records):,} ledger records with {policy_file}")
-            rows = dry_run(records, clickhouse, settings, policy)
+            spinner.update(f"evaluating {len(policies)} policies every {every.total_seconds():g} s")
+            rows = backtest(
+                records,
+                policies,
+                clickhouse=clickhouse,
+                database=settings.clickhouse_database,
+                prefix=settings.experiment_id,
+                default_share=settings.candidate_share,
+                every=every,
+                until=datetime.now(UTC),
+            )
     finally:
         clickhouse.close()
-    table = Table("seq", "at", "experiment", "recorded", "proposed", "why (proposed)")
+    wide = console if sys.stdout.isatty() else Console(width=300)  # pipes get whole lines
+    wide.print(_backtest_table(rows, list(policies), every))
+
+
+def _backtest_table(rows: list[BacktestRow], names: list[str], every: timedelta) -> Table:
+    table = Table(
+        "experiment",
+        "started",
+        "recorded",
+        *names,
+        title=f"first decision of each policy, evaluated every {every.total_seconds():g} s "
+        "on the evidence of each moment",
+    )
     for row in rows:
-        changed = "" if row.recorded == row.proposed else "[yellow]"
+        span = row.span
+        if span.ended_at is None:
+            recorded = "running"
+        else:
+            recorded = (
+                f"{span.ended_by} by {span.ended_actor} at {_after(span.started_at, span.ended_at)}"
+            )
         table.add_row(
-            str(row.sequence),
-            row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-            row.experiment_id,
-            row.recorded,
-            f"{changed}{row.proposed}",
-            "; ".join(row.reasons),
+            f"{span.experiment_id} ({span.kind})",
+            span.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            recorded,
+            *(_first(row.decisions[name], span.started_at) for name in names),
         )
-    console.print(table)
-    console.print(f"{sum(r.recorded != r.proposed for r in rows)} of {len(rows)} decisions differ")
+    return table
+
+
+def _first(found: FirstDecision, start: datetime) -> str:
+    if found.action is None or found.at is None:
+        return f"waits ({found.evaluations} evaluations)"
+    return f"{found.action} at {_after(start, found.at)} ({found.evaluations} evaluations)"
+
+
+def _after(start: datetime, moment: datetime) -> str:
+    return f"+{(moment - start).total_seconds():.0f} s"

@@ -173,6 +173,18 @@ def print_report(result: ABReport, out: Console) -> None:
     out.print(_mae_line(result))
     out.print(_srm_line(result))
     out.print(_paired_line(result))
+    if result.decisions:
+        decisions = Table("#", "time", "action", "by", "why", "evidence", title="decisions")
+        for decision in result.decisions:
+            decisions.add_row(
+                str(decision.sequence),
+                decision.occurred_at[:19],
+                decision.action,
+                decision.actor,
+                "; ".join(decision.reasons),
+                decision.evidence or "—",
+            )
+        out.print(decisions)
     if result.drift:
         drift = Table("variant", "model version", "feature", "requests", "PSI", "shift")
         for row in result.drift:
@@ -206,7 +218,9 @@ def _srm_line(result: ABReport) -> str:
     observed = _fmt(srm.observed_candidate_share, 3)
     return (
         f"sample-ratio mismatch: {verdict}, p = {srm.p_value:.3g} "
-        f"(candidate share {observed} observed, {srm.expected_candidate_share:.3f} expected)"
+        f"(candidate share {observed} observed, {srm.expected_candidate_share:.3f} expected; "
+        "fixed-sample chi-square against the current share, for reading only: the promoter "
+        "tests each period of constant share sequentially)"
     )
 
 
@@ -218,7 +232,10 @@ def _paired_line(result: ABReport) -> str:
     spread = (
         "" if interval is None else f", 95 % interval {interval.low:+.2f} to {interval.high:+.2f}"
     )
+    maes = ""
+    if paired.mae_prod is not None and paired.mae_candidate is not None:
+        maes = f"MAE prod {paired.mae_prod:.2f}, candidate {paired.mae_candidate:.2f} on them; "
     return (
-        f"paired (shadow) |prod error| - |candidate error|: {paired.diff_mean:+.2f} lakhs "
-        f"over {paired.pairs:,} pairs{spread} (> 0: candidate closer)"
+        f"paired (shadow) on {paired.pairs:,} requests: {maes}|prod error| - |candidate error| "
+        f"{paired.diff_mean:+.2f} lakhs{spread} (> 0: candidate closer)"
     )

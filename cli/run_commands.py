@@ -9,6 +9,7 @@ import threading
 import click
 from rich.console import Console
 
+from plumbing.errors import SplitstreamError
 from plumbing.settings import Settings, get_settings
 from stack import local, services
 from stack.errors import StackError
@@ -89,7 +90,7 @@ def demo(exit_after: bool) -> None:
         if exit_after:
             sys.exit(0 if ok else 1)
         _wait_for_ctrl_c()
-    except (StackError, TimeoutError) as error:
+    except (StackError, SplitstreamError, TimeoutError) as error:
         console.print(f"[red]error:[/red] {error}")
         sys.exit(1)
     finally:

@@ -1,4 +1,4 @@
-"""``splitstream simulate``: what a promotion policy does on synthetic feedback streams."""
+"""``splitstream simulate``: each repeated test's false alarm rate and power, simulated."""
 
 import sys
 from pathlib import Path
@@ -8,8 +8,11 @@ from rich.console import Console
 from rich.table import Table
 
 from plumbing.settings import get_settings
+from promoter.false_alarms import TOLERANCE, FalseAlarmTable, false_alarm_table
 from promoter.policy import PolicyError, load_policy
-from promoter.simulate import DEFAULT_BATCH, DEFAULT_HORIZON, SimulationFigures, simulate_policy
+
+#: Exit code when a test's false alarm rate is above its level plus one point.
+EXIT_OUT_OF_BOUND = 1
 
 
 @click.command()
@@ -18,7 +21,7 @@ from promoter.simulate import DEFAULT_BATCH, DEFAULT_HORIZON, SimulationFigures,
     type=click.IntRange(min=1),
     default=500,
     show_default=True,
-    help="Simulated experiments per figure.",
+    help="Simulated experiments per figure (with no effect, and with one).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every draw.")
 @click.option(
@@ -27,110 +30,68 @@ from promoter.simulate import DEFAULT_BATCH, DEFAULT_HORIZON, SimulationFigures,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Policy TOML file. Default: SPLITSTREAM_PROMOTER_POLICY_FILE (promoter/policy.toml).",
 )
-@click.option(
-    "--paired/--unpaired",
-    default=False,
-    show_default=True,
-    help="Shadow-scored pairs, or feedback on routed requests only.",
-)
-@click.option(
-    "--horizon",
-    type=click.IntRange(min=1),
-    help="Feedback per experiment (pairs when paired) before the maximum duration rejects "
-    f"it. Default: {DEFAULT_HORIZON['unpaired']:,} unpaired, {DEFAULT_HORIZON['paired']:,} "
-    "paired.",
-)
-@click.option(
-    "--batch",
-    type=click.IntRange(min=1),
-    help="Feedback between two checks of the policy. Default: "
-    f"{DEFAULT_BATCH['unpaired']} unpaired, {DEFAULT_BATCH['paired']} paired.",
-)
-@click.option(
-    "--srm-requests",
-    type=click.IntRange(min=1),
-    multiple=True,
-    default=(1_000, 10_000, 50_000),
-    show_default=True,
-    help="Traffic volume(s) at which to test the split check (repeatable).",
-)
-def simulate(
-    experiments: int,
-    seed: int,
-    policy_file: Path | None,
-    paired: bool,
-    horizon: int | None,
-    batch: int | None,
-    srm_requests: tuple[int, ...],
-) -> None:
-    """Run the promotion policy on synthetic feedback and print three figures.
+def simulate(experiments: int, seed: int, policy_file: Path | None) -> None:
+    """Simulate every test the promoter repeats at each evaluation, and print a table.
 
     \b
-    Absolute errors are lognormal with this data's mean (25 lakhs) and sd (55); paired
-    differences have a third of that sd. Each experiment is checked after every batch
-    (continuous monitoring) until it decides or reaches the horizon, where it is rejected.
-    The figures are:
-      - false promotions when the candidate equals prod;
-      - promotions of a candidate whose MAE is 10% lower, and the feedback they took;
-      - how often a 21% candidate share against a planned 20% trips the split check.
-    Deterministic for a given --seed.
+    Each test is looked at after every batch of requests or feedback, as the promoter
+    looks at every evaluation (continuous monitoring):
+      - the split test (SRM), at a constant share and through a 5% -> 20% -> 50% ramp;
+      - the error-rate and p95 latency guardrails, at exactly their margins;
+      - the MAE rule, unpaired and on shadow pairs (absolute errors lognormal with this
+        data's mean 25 lakhs and sd 55; paired differences with a third of that sd).
+    With no effect, the share of experiments that ever flag is the false alarm rate:
+    it must stay within the test's level plus one point. With the stated effect, it is
+    the power, and the median requests (or feedback) it took. Deterministic for --seed.
+    Exits 1 when a false alarm rate is out of its bound.
 
     \b
     Examples:
       splitstream simulate
-      splitstream simulate --paired
-      splitstream simulate --experiments 2000 --seed 7 --policy strict.toml
-      splitstream simulate --horizon 20000 --srm-requests 100000
+      splitstream simulate --experiments 2000 --seed 7
+      splitstream simulate --policy strict.toml
     """
     try:
         policy = load_policy(policy_file or get_settings().promoter_policy_file)
     except PolicyError as error:
         raise click.ClickException(str(error)) from error
     with Console(stderr=True).status(f"simulating {experiments:,} experiments per figure"):
-        figures = simulate_policy(
-            policy,
-            seed=seed,
-            experiments=experiments,
-            paired=paired,
-            horizon=horizon,
-            batch=batch,
-            srm_requests=srm_requests,
-        )
-    console = Console() if sys.stdout.isatty() else Console(width=200)
-    console.print(_table(figures, alpha=policy.alpha, srm_p=policy.srm_p_threshold))
+        table = false_alarm_table(policy, seed=seed, experiments=experiments)
+    console = Console() if sys.stdout.isatty() else Console(width=240)
+    console.print(_table(table))
+    if not table.all_within_bound:
+        console.print("[red]a false alarm rate is above its level plus one point[/red]")
+        sys.exit(EXIT_OUT_OF_BOUND)
 
 
-def _table(figures: SimulationFigures, *, alpha: float, srm_p: float) -> Table:
-    unit = "pairs" if figures.paired else "feedback events (both arms)"
-    monitoring = (
-        f"{'paired' if figures.paired else 'unpaired'}; checked every {figures.batch:,} "
-        f"{unit} up to {figures.horizon:,}"
+def _table(table: FalseAlarmTable) -> Table:
+    title = (
+        f"{table.experiments:,} simulated experiments per figure, seed {table.seed}, "
+        "continuous monitoring"
     )
-    if not figures.paired:
-        monitoring += f"; candidate share {figures.candidate_share:.0%}"
-    title = f"{figures.experiments:,} simulated experiments per figure, seed {figures.seed}"
-    table = Table("figure", "value", "set-up", title=title)
-    table.add_row(
-        "false promotions, candidate = prod",
-        f"{figures.false_promotion_rate:.1%}",
-        f"alpha = {alpha:g}; {monitoring}",
+    out = Table(
+        "test",
+        "looks",
+        "no effect",
+        "false alarms",
+        f"bound (level + {TOLERANCE:.0%})",
+        "ok",
+        "effect",
+        "power",
+        "median to detect",
+        title=title,
     )
-    table.add_row(
-        f"promotions, candidate MAE {figures.improvement:.0%} lower",
-        f"{figures.better_promotion_rate:.1%}",
-        monitoring,
-    )
-    median = figures.better_median_samples
-    table.add_row(
-        "  median feedback to promotion",
-        "none promoted" if median is None else f"{median:,.0f} {unit}",
-        "",
-    )
-    for requests, rate in figures.srm_flag_rates.items():
-        table.add_row(
-            f"split flagged at {requests:,} requests",
-            f"{rate:.1%}",
-            f"true candidate share {figures.srm_observed_share:.0%}, planned "
-            f"{figures.candidate_share:.0%}; chi-square p < {srm_p:g}",
+    for row in table.rows:
+        median = row.median_to_detect
+        out.add_row(
+            row.test,
+            row.looks,
+            row.null,
+            f"{row.false_alarm_rate:.1%}",
+            f"{row.bound:.1%}",
+            "yes" if row.within_bound else "[red]NO[/red]",
+            row.effect,
+            f"{row.power:.1%}",
+            "-" if median is None else f"{median:,.0f} {row.unit}",
         )
-    return table
+    return out

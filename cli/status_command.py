@@ -46,7 +46,28 @@ def _slots_line(settings: Settings, statuses: list[ServiceStatus]) -> str:
     if found is None:
         return "slots: none yet (no model was published)"
     slots = found.slots
-    return (
+    line = (
         f"slots: best={slots.best} candidate={slots.candidate} "
         f"previous_best={slots.previous_best} generation={slots.generation}"
     )
+    if slots.holdback is not None:
+        line += "\n" + _watch_line(settings, slots.best, slots.holdback)
+    return line
+
+
+def _watch_line(settings: Settings, best: str | None, holdback: str) -> str:
+    """The watch as the ledger describes it; S3 alone says only that one runs."""
+    head = f"watch: {best} is watched beside the previous best {holdback}, held back"
+    from promoter.ledger import read_ledger  # Kafka only when a watch runs
+    from promoter.state import PromoterState
+
+    try:
+        with Console(stderr=True).status("reading the promoter's ledger"):
+            records = read_ledger(settings, timeout_s=5.0)
+    except Exception as error:  # Kafka down or slow: the slots line still stands
+        return f"{head}; the ledger could not be read ({type(error).__name__})"
+    state = PromoterState.from_ledger(records, default_share=settings.candidate_share)
+    since = state.watch.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if state.watch else "?"
+    share = f"{state.current_share:.0%}"
+    queued = state.queued or "none"
+    return f"{head} at {share} since {since}; candidate queued behind the watch: {queued}"

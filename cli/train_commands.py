@@ -56,19 +56,25 @@ def train(algorithms: tuple[str, ...], slot: str) -> None:
     """Train once: load and clean the data, choose a model, publish it if it passes the gate.
 
     The data comes from SPLITSTREAM_DATA_PATH (downloaded and sha256-checked when
-    missing). The model is chosen by 5-fold cross-validated MAE on the training part,
-    reported on the held-out test part, logged to MLflow, and, if its test R² reaches
-    SPLITSTREAM_TRAIN_R2_FLOOR and its MAE is no worse than the best model's by more
-    than SPLITSTREAM_TRAIN_MAX_MAE_REGRESSION, published to S3 and its slot, with a
-    model.candidate_published event.
+    missing). Every model learns log(price), so none can answer a price <= 0. The
+    model is chosen by 5-fold cross-validated MAE on the training part, reported on
+    the held-out test part, logged to MLflow, and published to S3 and its slot with a
+    model.candidate_published event if it passes the gate: its test R² reaches
+    SPLITSTREAM_TRAIN_R2_FLOOR, it answers a price above 0 everywhere on a grid of the
+    whole feature domain, it is not the model already in the best or candidate slot,
+    and its MAE is no worse than the best model's by more than
+    SPLITSTREAM_TRAIN_MAX_MAE_REGRESSION. During the watch after a promotion a new
+    candidate is queued: it takes the candidate slot when the watch ends.
 
     \b
     Exit codes:
-      0  published
+      0  published (or queued behind a running watch)
       1  any other error (the message names the stage that failed)
       2  bad usage
       3  not published: test R² below SPLITSTREAM_TRAIN_R2_FLOOR
       4  not published: test MAE worse than the best model's by more than allowed
+      8  not published: nothing changed, the model is already in a slot
+      9  not published: it answers a price <= 0 somewhere in the feature domain
 
     \b
     Examples:
@@ -199,7 +205,12 @@ def _print_result(result: "TrainResult", *, bucket: str) -> None:
         f"s3://{bucket}/{result.raw_data_key}"
     )
     console.print(f"MLflow run: {result.mlflow_run_id}")
-    if result.published:
+    if result.published and result.slot == "queued":
+        console.print(
+            f"published {result.version}, queued: a watch is running, and it takes the "
+            f"candidate slot when the watch ends: s3://{bucket}/models/{result.version}/"
+        )
+    elif result.published:
         console.print(
             f"published {result.version} to the {result.slot} slot: "
             f"s3://{bucket}/models/{result.version}/ (registered version "

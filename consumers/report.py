@@ -4,9 +4,12 @@ Everything is read through ``ClickHouse.query_df`` (chDB in this process, the si
 HTTP, or a server), so the report works wherever ClickHouse runs. ``build_report`` is a
 pure function of the views' rows; charts are drawn by ``consumers.report_charts``.
 The MAE interval here is a fixed-sample 95 % normal interval for people to read; the
-promoter decides with its own anytime-valid test, not with this.
+promoter decides with its own anytime-valid test, not with this. The decisions it took
+about the experiment come from the ledger table, each with the MAEs it compared (both on
+the same requests when paired), the difference and its anytime-valid interval.
 """
 
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -15,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from plumbing.clickhouse import ClickHouse
+from plumbing.ledger_evidence import evidence_line
 
 VARIANTS = ("prod", "candidate")
 #: A sample-ratio mismatch below this p-value blocks every decision (DESIGN.md).
@@ -73,13 +77,28 @@ class SrmResult:
 class PairedResult:
     """|prod error| - |candidate error| on shadow-scored requests (v_paired).
 
-    Positive: the candidate was closer.
+    Positive: the candidate was closer. ``mae_prod`` and ``mae_candidate`` are both
+    models' MAEs on those same requests: their difference is minus ``diff_mean``.
     """
 
     pairs: int
     diff_mean: float
     diff_sd: float | None
     interval: Interval | None
+    mae_prod: float | None = None
+    mae_candidate: float | None = None
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    """One promoter decision about the experiment (the ledger table), with its evidence."""
+
+    sequence: int
+    occurred_at: str
+    action: str
+    actor: str
+    reasons: tuple[str, ...]
+    evidence: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,7 @@ class ABReport:
     paired: PairedResult | None
     drift: tuple[DriftRow, ...]
     hourly: pd.DataFrame = field(compare=False, repr=False)
+    decisions: tuple[DecisionRow, ...] = ()
 
     def variant(self, name: str) -> VariantStats | None:
         return next((v for v in self.variants if v.variant == name), None)
@@ -181,16 +201,52 @@ def srm_result(row: dict[str, Any]) -> SrmResult:
 
 
 def paired_result(row: dict[str, Any]) -> PairedResult | None:
-    """Mean paired difference with a normal 95 % interval (from 2 pairs on); None without pairs."""
+    """Mean paired difference with a normal 95 % interval (from 2 pairs on), and both MAEs
+    on the same pairs; None without pairs."""
     pairs = _count(row["pairs"])
     if pairs == 0:
         return None
     total, square_total = number(row["diff_sum"]) or 0.0, number(row["diff_sq_sum"]) or 0.0
+    maes = {
+        name: (
+            None if (value := number(row.get(f"{name}_abs_error_sum"))) is None else value / pairs
+        )
+        for name in ("prod", "candidate")
+    }
     if pairs < 2:
-        return PairedResult(pairs, total, None, None)
+        return PairedResult(pairs, total, None, None, maes["prod"], maes["candidate"])
     mean, variance = _mean_and_variance(pairs, total, square_total)
     half = Z_95 * math.sqrt(variance / pairs)
-    return PairedResult(pairs, mean, math.sqrt(variance), Interval(mean, mean - half, mean + half))
+    interval = Interval(mean, mean - half, mean + half)
+    return PairedResult(pairs, mean, math.sqrt(variance), interval, maes["prod"], maes["candidate"])
+
+
+def decision_rows(frame: pd.DataFrame) -> tuple[DecisionRow, ...]:
+    """Ledger table rows of one experiment, in sequence order, "wait" evaluations left out."""
+    rows = []
+    for r in frame.sort_values("sequence").to_dict("records"):
+        if r["action"] == "wait":
+            continue
+        statistics = _json_object(r.get("statistics"))
+        rows.append(
+            DecisionRow(
+                sequence=int(r["sequence"]),
+                occurred_at=pd.Timestamp(r["occurred_at"]).isoformat(),
+                action=str(r["action"]),
+                actor=f"{r['actor_kind']}: {r['actor_name']}",
+                reasons=tuple(str(reason) for reason in r["reasons"]),
+                evidence=evidence_line(statistics),
+            )
+        )
+    return tuple(rows)
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def psi_level(psi: float) -> str:
@@ -224,8 +280,10 @@ def build_report(
     paired: pd.DataFrame,
     drift: pd.DataFrame,
     hourly: pd.DataFrame,
+    decisions: pd.DataFrame | None = None,
 ) -> ABReport:
-    """The report of one experiment from its rows of each view (already filtered to it)."""
+    """The report of one experiment from its rows of each view (already filtered to it),
+    and its decisions from the ledger table."""
     order = {name: i for i, name in enumerate(VARIANTS)}
     variants = tuple(
         sorted(
@@ -247,6 +305,7 @@ def build_report(
         paired=paired_result(paired_rows[0]) if paired_rows else None,
         drift=drift_rows(drift),
         hourly=hourly,
+        decisions=decision_rows(decisions) if decisions is not None and not decisions.empty else (),
     )
 
 
@@ -302,6 +361,10 @@ def read_report(
             f"FROM {db}.v_drift_psi {where}"
         ),
         hourly=view(f"SELECT * FROM {db}.v_variant_hourly {where} ORDER BY hour, variant"),  # noqa: S608
+        decisions=view(
+            "SELECT sequence, occurred_at, action, actor_kind, actor_name, reasons, statistics "  # noqa: S608
+            f"FROM {db}.ledger {where} ORDER BY sequence LIMIT 1 BY sequence"
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from gateway.schemas import (
     VariantStatsOut,
 )
 from gateway.web.charts import Estimate, Line, colour_of, interval_chart, line_chart
+from plumbing.ledger_evidence import evidence_line
 from schemas.models import LedgerRecord
 
 VARIANTS = ("prod", "candidate")
@@ -159,6 +160,7 @@ def decisions(records: Sequence[LedgerRecord]) -> list[DecisionOut]:
             action=r.action,
             actor=f"{r.actor.kind}: {r.actor.name}",
             reasons=_reasons(r),
+            evidence=evidence_line(r.statistics),
             best=r.slots_after.best,
             candidate=r.slots_after.candidate,
         )

@@ -15,12 +15,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from gateway.errors import SplitWriteError
-from plumbing import errors as plumbing_errors
 from plumbing.features import FeatureDomain
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.settings import Settings
-from plumbing.split import experiment_id_for
+from plumbing.split import experiment_id_for, experiment_of
 from plumbing.split_store import SplitStore, SplitVersion
 
 log = logging.getLogger(__name__)
@@ -129,19 +127,6 @@ class RoutingCache:
         self.current = routing
         return routing
 
-    async def set_share(self, candidate_share: float) -> Routing:
-        """Store a new share in S3 (conditional write) and route by it at once."""
-        try:
-            stored = await asyncio.to_thread(self._split.write, candidate_share)
-        except plumbing_errors.SplitWriteError as error:
-            raise SplitWriteError(str(error)) from error
-        except Exception as error:  # S3 unreachable or refusing: the share did not change
-            raise SplitWriteError(f"the split was not stored: {error}"[:300]) from error
-        log.info(
-            "candidate share set to %s (generation %s)", stored.candidate_share, stored.generation
-        )
-        return await self.refresh()
-
     def _load(self) -> Routing:
         """Blocking: read the slots, the split and prod's domain from S3."""
         version = self._slots.read()
@@ -152,9 +137,7 @@ class RoutingCache:
             slots=slots,
             candidate_share=split.candidate_share if split else self.settings.candidate_share,
             share_source="s3" if split else "settings",
-            experiment_id=experiment_id_for(
-                self.settings.experiment_id, slots.candidate if slots else None
-            ),
+            experiment_id=experiment_of(self.settings.experiment_id, slots),
             domain=domain,
             locations=locations,
             refreshed_at=time.monotonic(),

@@ -59,6 +59,8 @@ class FeedbackOut(BaseModel):
 
 class SplitIn(Strict):
     candidate_share: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)] = "set through the admin API"
+    operator: Annotated[str, Field(min_length=1, max_length=200)] = "admin"
 
 
 class CommandIn(Strict):
@@ -72,6 +74,11 @@ class SlotsOut(BaseModel):
     candidate: str | None
     previous_best: str | None
     generation: int
+    holdback: str | None = Field(
+        None,
+        description="During the watch after a promotion: the previous best, serving the "
+        "candidate slot's share beside the new best until the watch ends.",
+    )
 
 
 class CommandOut(BaseModel):
@@ -152,6 +159,11 @@ class DecisionOut(BaseModel):
     action: str
     actor: str
     reasons: list[str]
+    evidence: str = Field(
+        "",
+        description="The MAEs the decision compared (on the same requests when paired), "
+        "then their difference and its interval; empty when it compared none.",
+    )
     best: str | None
     candidate: str | None
 

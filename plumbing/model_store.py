@@ -68,6 +68,18 @@ class Slots:
             generation=int(raw.get("generation", 0)),
         )
 
+    @property
+    def holdback(self) -> str | None:
+        """The previous best while it serves the candidate slot for the watch after a
+        promotion (``candidate == previous_best``), else None.
+
+        No other state has the old best back in the candidate slot, so the routing object
+        needs no field of its own for it; the predictors serve it as any candidate.
+        """
+        if self.candidate is not None and self.candidate == self.previous_best:
+            return self.candidate
+        return None
+
     def next(self, **changes: str | None) -> "Slots":
         """These slots with ``changes`` applied and the generation moved on by one."""
         return replace(self, **changes, generation=self.generation + 1)  # type: ignore[arg-type]

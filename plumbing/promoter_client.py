@@ -1,7 +1,8 @@
 """Ask the active promoter to act: one ``promoter.command``, one awaited result.
 
 The gateway's admin endpoints and the CLI both come through here, so every manual
-action goes through the promoter's single writer: the same swap, the same ledger.
+action goes through the promoter's single writer: the same swap, the same ledger. A
+change of the candidate share is such an action too (``split``).
 ``post_command`` only sends one, for a caller that does not wait (a chaos test that
 kills the promoter before it can answer).
 """
@@ -18,7 +19,7 @@ from plumbing.errors import PromoterUnavailableError
 from plumbing.settings import Settings
 from schemas.models import PromoterCommand, PromoterCommandResult
 
-CommandAction = Literal["promote", "reject", "rollback", "pause", "resume"]
+CommandAction = Literal["promote", "reject", "rollback", "pause", "resume", "split"]
 
 
 def send_command(
@@ -28,6 +29,7 @@ def send_command(
     operator: str,
     reason: str,
     expected_generation: int | None = None,
+    candidate_share: float | None = None,
     timeout_s: float | None = None,
 ) -> PromoterCommandResult:
     """Send the command and wait for the promoter's answer.
@@ -37,7 +39,11 @@ def send_command(
             ``promoter_command_timeout_s``).
     """
     command = new_command(
-        action=action, operator=operator, reason=reason, expected_generation=expected_generation
+        action=action,
+        operator=operator,
+        reason=reason,
+        expected_generation=expected_generation,
+        candidate_share=candidate_share,
     )
     partition = TopicPartition(settings.topic("model_events").name, 0)
     listener = kafka.consumer(settings, group_id=None, client_id=f"command-{action}")
@@ -52,14 +58,23 @@ def send_command(
 
 
 def new_command(
-    *, action: CommandAction, operator: str, reason: str, expected_generation: int | None = None
+    *,
+    action: CommandAction,
+    operator: str,
+    reason: str,
+    expected_generation: int | None = None,
+    candidate_share: float | None = None,
 ) -> PromoterCommand:
-    """An operator's command, with a fresh id; ``post_command`` sends it."""
+    """An operator's command, with a fresh id; ``post_command`` sends it.
+
+    ``candidate_share`` is the new share of a ``split`` command (None for the others).
+    """
     return PromoterCommand.create(
         command_id=str(uuid.uuid4()),
         action=action,
         actor={"kind": "operator", "name": operator},
         expected_generation=expected_generation,
+        candidate_share=candidate_share,
         reason=reason,
     )
 

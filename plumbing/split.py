@@ -4,6 +4,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
+from plumbing.model_store import Slots
+
 BUCKETS = 10_000
 
 Variant = Literal["prod", "candidate"]
@@ -46,6 +48,19 @@ def assign_variant(
 def experiment_id_for(prefix: str, candidate_version: str | None) -> str:
     """One experiment per candidate: a new candidate re-draws the split."""
     return f"{prefix}:{candidate_version}" if candidate_version else f"{prefix}:prod-only"
+
+
+def experiment_of(prefix: str, slots: Slots | None) -> str:
+    """The experiment the routing object runs: a candidate's, or a watch's.
+
+    While the previous best is held back after a promotion (``Slots.holdback``), the
+    comparison is a watch of its own, ``<prefix>:watch-g<generation>:<previous best>``:
+    the generation makes each watch a fresh split and keeps its numbers apart from the
+    experiment that version once ran as a candidate.
+    """
+    if slots is not None and slots.holdback is not None:
+        return f"{prefix}:watch-g{slots.generation}:{slots.holdback}"
+    return experiment_id_for(prefix, slots.candidate if slots is not None else None)
 
 
 def is_shadowed(experiment_id: str, request_id: str, shadow_share: float) -> bool:

@@ -1,178 +1,312 @@
 """The evidence a decision rests on, read from ClickHouse (the authority, not Faust).
 
-The counts come from the views of ``schemas/clickhouse/views.sql`` (one row per
-request id, so a re-delivered event never counts twice). A request still inside its
-deadline without a reply is not an error: the reply may be on its way to the sink.
+Point in time: every table is cut at the moment of the decision, both by when an event
+happened (``occurred_at``) and by when ClickHouse got it (``_ingested_at``), so a replay
+at an earlier moment sees exactly what existed then; late or backdated feedback cannot
+leak in. One row per request id (its first request event, first reply, first shadow
+reply, and its first priced feedback: later ones are corrections, never counted), as in
+the views.
+
+A request still inside its deadline without a reply is not an error: the reply may be on
+its way to the sink. Requests are counted per period of constant planned share (the
+share history from the ledger), and those within ``share_settle_s`` of a change are left
+out of the split test (gateways take a new share up within seconds, not at once).
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from plumbing.clickhouse import ClickHouse
-from promoter.policy import ExperimentStats, PairedStats, VariantStats
+from promoter.experiment import ExperimentStats, PairedStats, VariantStats
+from promoter.policy import Policy
+from promoter.sequential import PeriodCounts, point_rank, quantile_ranks
+from promoter.shares import ShareHistory
 
-_VARIANT_SQL = """
-SELECT
-  variant,
-  count() AS requests,
-  countIf(is_error) AS errors,
-  quantileExactInclusive(0.95)(latency_ms) AS latency_p95_ms,
-  countIf(abs_error IS NOT NULL) AS feedback_count,
-  sum(abs_error) AS abs_error_sum,
-  sum(abs_error * abs_error) AS abs_error_sq_sum,
-  min(occurred_at) AS started_at
-FROM {db}.v_served_requests
-WHERE experiment_id = {{experiment:String}} AND occurred_at <= {{until:DateTime64(3, 'UTC')}}
-GROUP BY variant
-"""
+#: The latency quantile the guardrail compares.
+LATENCY_QUANTILE = 0.95
+#: Before any experiment: the default lower bound of a query's time range.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
-_PAIRED_SQL = """
-SELECT pairs AS n, diff_sum, diff_sq_sum
-FROM {db}.v_paired WHERE experiment_id = {{experiment:String}}
-"""
+#: Every table is cut at the moment: when the event happened, and when ClickHouse had it.
+_CUT = (
+    "occurred_at <= {{until:DateTime64(3, 'UTC')}} "
+    "AND _ingested_at <= {{until:DateTime64(3, 'UTC')}}"
+)
 
-_FEEDBACK = """
-    SELECT request_id, argMax(actual_price_lakhs, occurred_at) AS actual, 1 AS has_feedback
-    FROM {db}.feedback
-    WHERE actual_price_lakhs IS NOT NULL AND occurred_at <= {{until:DateTime64(3, 'UTC')}}
-    GROUP BY request_id
-"""
-
-_VERSION_SQL = """
-WITH
-  rep AS (
-    SELECT request_id, model_version AS version, status AS reply_status,
-           price_lakhs AS price, predict_ms + queued_ms AS latency_ms
-    FROM {db}.replies
-    WHERE NOT shadow AND occurred_at <= {{until:DateTime64(3, 'UTC')}} AND (
-      (model_version = {{new:String}} AND occurred_at >= {{since:DateTime64(3, 'UTC')}})
-      OR (model_version = {{old:String}} AND occurred_at < {{since:DateTime64(3, 'UTC')}}
-          AND occurred_at >= {{since:DateTime64(3, 'UTC')}}
-                             - INTERVAL {{lookback_s:UInt32}} SECOND))
+_REQUESTS = """
+  q AS (
+    SELECT request_id, variant, occurred_at, deadline_at
+    FROM {db}.requests
+    WHERE experiment_id = {{experiment:String}} AND NOT shadow AND <cut>
+      AND occurred_at >= {{since:DateTime64(3, 'UTC')}}
     ORDER BY request_id, occurred_at, event_id
     LIMIT 1 BY request_id),
-  fb AS ({feedback})
-SELECT
-  rep.version AS model_version,
-  count() AS requests,
-  countIf(rep.reply_status != 'ok') AS errors,
-  quantile(0.95)(rep.latency_ms) AS latency_p95_ms,
-  countIf(fb.has_feedback = 1 AND rep.reply_status = 'ok') AS feedback_count,
-  sumIf(abs(fb.actual - rep.price), fb.has_feedback = 1 AND rep.reply_status = 'ok')
-    AS abs_error_sum,
-  sumIf(pow(fb.actual - rep.price, 2), fb.has_feedback = 1 AND rep.reply_status = 'ok')
-    AS abs_error_sq_sum
-FROM rep
-LEFT JOIN fb ON fb.request_id = rep.request_id
-GROUP BY rep.version
-"""
+  r AS (
+    SELECT request_id, toUInt8(1) AS has_reply, occurred_at AS replied_at, status, price_lakhs
+    FROM {db}.replies
+    WHERE experiment_id = {{experiment:String}} AND NOT shadow AND <cut>
+    ORDER BY request_id, occurred_at, event_id
+    LIMIT 1 BY request_id)""".replace("<cut>", _CUT)
 
-EMPTY = VariantStats(
-    requests=0,
-    errors=0,
-    latency_p95_ms=0.0,
-    feedback_count=0,
-    abs_error_sum=0.0,
-    abs_error_sq_sum=0.0,
+_FEEDBACK_AND_SHADOWS = """
+  f AS (
+    SELECT request_id, toUInt8(1) AS has_feedback, actual_price_lakhs AS actual
+    FROM {db}.feedback
+    WHERE actual_price_lakhs IS NOT NULL AND <cut>
+      AND request_id IN (SELECT request_id FROM q)
+    ORDER BY request_id, occurred_at, event_id
+    LIMIT 1 BY request_id),
+  s AS (
+    SELECT request_id, toUInt8(1) AS has_shadow, price_lakhs AS shadow_price
+    FROM {db}.replies
+    WHERE experiment_id = {{experiment:String}} AND shadow AND slot = 'candidate'
+      AND status = 'ok' AND <cut>
+    ORDER BY request_id, occurred_at, event_id
+    LIMIT 1 BY request_id)""".replace("<cut>", _CUT)
+
+_COUNTS_SQL = (
+    "WITH"
+    + _REQUESTS
+    + ","
+    + _FEEDBACK_AND_SHADOWS
+    + """,
+  j AS (
+    SELECT
+      q.variant AS variant,
+      q.occurred_at AS occurred_at,
+      toUnixTimestamp64Milli(q.occurred_at) AS at_ms,
+      r.has_reply = 1 AS replied,
+      (r.has_reply = 1 AND r.status != 'ok')
+        OR (r.has_reply = 0 AND q.deadline_at < {{until:DateTime64(3, 'UTC')}}) AS is_error,
+      r.has_reply = 1 AND r.status = 'ok' AND f.has_feedback = 1 AS judged,
+      abs(r.price_lakhs - f.actual) AS abs_error,
+      judged AND s.has_shadow = 1 AS paired,
+      abs(s.shadow_price - f.actual) AS shadow_abs_error,
+      abs_error - shadow_abs_error AS diff
+    FROM q
+    LEFT JOIN r ON r.request_id = q.request_id
+    LEFT JOIN f ON f.request_id = q.request_id
+    LEFT JOIN s ON s.request_id = q.request_id)
+SELECT
+  variant,
+  arrayCount(b -> b <= at_ms, {{changes_ms:Array(Int64)}}) AS period,
+  arrayExists(b -> at_ms >= b AND at_ms < b + {{settle_ms:Int64}},
+              {{changes_ms:Array(Int64)}}) AS settling,
+  count() AS requests,
+  countIf(is_error) AS errors,
+  countIf(replied) AS replied,
+  countIf(judged) AS feedback_count,
+  coalesce(sumIf(abs_error, judged), 0) AS abs_error_sum,
+  coalesce(sumIf(abs_error * abs_error, judged), 0) AS abs_error_sq_sum,
+  countIf(paired) AS pairs,
+  coalesce(sumIf(diff, paired), 0) AS diff_sum,
+  coalesce(sumIf(diff * diff, paired), 0) AS diff_sq_sum,
+  coalesce(sumIf(abs_error, paired), 0) AS pair_prod_sum,
+  coalesce(sumIf(shadow_abs_error, paired), 0) AS pair_candidate_sum,
+  min(occurred_at) AS first_at
+FROM j
+GROUP BY variant, period, settling
+"""
+)
+
+_LATENCY_SQL = (
+    "WITH"
+    + _REQUESTS
+    + """
+SELECT
+  q.variant AS variant,
+  arraySort(groupArray(
+    toFloat64(toUnixTimestamp64Milli(r.replied_at) - toUnixTimestamp64Milli(q.occurred_at))
+  )) AS sorted,
+  arrayElement(sorted, if(variant = 'prod', {{prod_point:UInt64}}, {{cand_point:UInt64}}))
+    AS point_ms,
+  arrayElement(sorted, if(variant = 'prod', {{prod_low:UInt64}}, {{cand_low:UInt64}}))
+    AS lower_ms,
+  arrayElement(sorted, if(variant = 'prod', {{prod_high:UInt64}}, {{cand_high:UInt64}}))
+    AS upper_ms
+FROM q INNER JOIN r ON r.request_id = q.request_id
+GROUP BY variant
+"""
+)
+
+_SUMS = (
+    "requests",
+    "errors",
+    "replied",
+    "feedback_count",
+    "abs_error_sum",
+    "abs_error_sq_sum",
+    "pairs",
+    "diff_sum",
+    "diff_sq_sum",
+    "pair_prod_sum",
+    "pair_candidate_sum",
 )
 
 
-def _variant_stats(row: dict[str, Any]) -> VariantStats:
-    p95 = row.get("latency_p95_ms")
-    return VariantStats(
-        requests=int(row["requests"]),
-        errors=int(row["errors"]),
-        latency_p95_ms=_number(p95),
-        feedback_count=int(row["feedback_count"]),
-        abs_error_sum=_number(row["abs_error_sum"]),
-        abs_error_sq_sum=_number(row["abs_error_sq_sum"]),
-    )
+@dataclass(frozen=True)
+class Window:
+    """Which requests an evaluation reads: one experiment id, from ``since`` to ``until``."""
 
-
-def _rows(frame: pd.DataFrame, key: str) -> dict[str, dict[str, Any]]:
-    return {str(r[key]): r for r in frame.to_dict("records")}
+    experiment_id: str
+    until: datetime
+    since: datetime = EPOCH
 
 
 def experiment_stats(
     clickhouse: ClickHouse,
     database: str,
+    window: Window,
     *,
-    experiment_id: str,
-    expected_candidate_share: float,
-    now: datetime | None = None,
+    shares: ShareHistory,
+    policy: Policy,
 ) -> ExperimentStats:
-    """Both variants' statistics for one experiment, and the paired shadow statistics.
+    """Both variants' statistics, the shadow pairs and the split per period, as of ``until``.
 
-    Requests count up to ``now`` (a replay's point in time); the paired sums are the
-    view's, over all recorded pairs.
+    ``prod`` and ``candidate`` are the variants as routed (prod slot, candidate slot); a
+    watch swaps them afterwards (``ExperimentStats.swapped``).
     """
-    now = now or datetime.now(UTC)
-    params = {"experiment": experiment_id, "until": _ch_time(now)}
-    by_variant = _rows(clickhouse.query_df(_VARIANT_SQL.format(db=database), params), "variant")
-    paired_sql = _PAIRED_SQL.format(db=database)
-    paired = clickhouse.query_df(paired_sql, {"experiment": experiment_id}).to_dict("records")
-    starts = [r["started_at"] for r in by_variant.values()]
+    shares = shares.until(window.until)
+    params = _params(window, shares, policy)
+    counts = clickhouse.query_df(_COUNTS_SQL.format(db=database), params)
+    rows = counts.to_dict("records")
+    totals = {v: _total(rows, v) for v in ("prod", "candidate")}
+    latency = _latency(clickhouse, database, params, totals, policy)
+    starts = [pd.Timestamp(r["first_at"]) for r in rows]
+    # No request yet: the experiment starts now, as far as its duration is concerned.
+    started_at = min(_utc(min(starts)), window.until) if starts else window.until
     return ExperimentStats(
-        experiment_id=experiment_id,
-        prod=_variant_stats(by_variant["prod"]) if "prod" in by_variant else EMPTY,
-        candidate=_variant_stats(by_variant["candidate"]) if "candidate" in by_variant else EMPTY,
-        expected_candidate_share=expected_candidate_share,
-        started_at=_utc(min(starts)) if starts else now,
-        now=now,
-        paired=_paired(paired[0]) if paired and int(paired[0]["n"]) > 0 else None,
+        experiment_id=window.experiment_id,
+        prod=_variant(totals["prod"], latency.get("prod")),
+        candidate=_variant(totals["candidate"], latency.get("candidate")),
+        expected_candidate_share=shares.share_at(window.until),
+        started_at=started_at,
+        now=window.until,
+        paired=_paired(totals["prod"]),
+        periods=_periods(rows, shares),
+        share_since=shares.since(window.until, start=started_at),
     )
 
 
-def watch_stats(
+def _params(window: Window, shares: ShareHistory, policy: Policy) -> dict[str, Any]:
+    return {
+        "experiment": window.experiment_id,
+        "since": ch_time(window.since),
+        "until": ch_time(window.until),
+        "changes_ms": [_ms(change.effective_at) for change in shares.changes],
+        "settle_ms": int(policy.share_settle_s * 1000),
+    }
+
+
+def _total(rows: list[dict[str, Any]], variant: str) -> dict[str, float]:
+    mine = [r for r in rows if r["variant"] == variant]
+    return {name: sum(_number(r[name]) for r in mine) for name in _SUMS}
+
+
+@dataclass(frozen=True)
+class _Latency:
+    point_ms: float
+    lower_ms: float
+    upper_ms: float
+
+
+def _latency(
     clickhouse: ClickHouse,
     database: str,
-    *,
-    previous: str,
-    current: str,
-    promoted_at: datetime,
-    lookback_s: int,
-    now: datetime | None = None,
-) -> ExperimentStats:
-    """The new best ("candidate") against the version it replaced ("prod").
+    params: dict[str, Any],
+    totals: dict[str, dict[str, float]],
+    policy: Policy,
+) -> dict[str, _Latency]:
+    """Each variant's p95 latency and its anytime-valid bounds (order statistics)."""
+    ranks: dict[str, tuple[int, int, int]] = {}
+    for variant, prefix in (("prod", "prod"), ("candidate", "cand")):
+        n = int(totals[variant]["replied"])
+        low, high = quantile_ranks(
+            n,
+            quantile=LATENCY_QUANTILE,
+            alpha=policy.guardrail_alpha,
+            target_n=policy.guardrail_target_requests,
+        )
+        ranks[variant] = (point_rank(n, LATENCY_QUANTILE), int(low), int(high))
+        params = {
+            **params,
+            f"{prefix}_point": ranks[variant][0],
+            f"{prefix}_low": ranks[variant][1],
+            f"{prefix}_high": ranks[variant][2],
+        }
+    if not any(int(totals[v]["replied"]) for v in totals):
+        return {}
+    frame = clickhouse.query_df(_LATENCY_SQL.format(db=database), params)
+    found = {}
+    for row in frame.to_dict("records"):
+        variant = str(row["variant"])
+        n = len(row["sorted"])
+        point, low, high = ranks[variant]
+        found[variant] = _Latency(
+            point_ms=float(row["point_ms"]) if 1 <= point <= n else float("nan"),
+            lower_ms=float(row["lower_ms"]) if 1 <= low <= n else float("-inf"),
+            upper_ms=float(row["upper_ms"]) if 1 <= high <= n else float("inf"),
+        )
+    return found
 
-    The previous version's figures come from the ``lookback_s`` before the promotion; the
-    new one's from since the promotion. One row per request: its first reply.
-    """
-    now = now or datetime.now(UTC)
-    params = {
-        "old": previous,
-        "new": current,
-        "since": _ch_time(promoted_at),
-        "until": _ch_time(now),
-        "lookback_s": lookback_s,
-    }
-    fmt = {"db": database, "feedback": _FEEDBACK.format(db=database)}
-    by_version = _rows(clickhouse.query_df(_VERSION_SQL.format(**fmt), params), "model_version")
-    return ExperimentStats(
-        experiment_id=f"watch:{current}",
-        prod=_variant_stats(by_version[previous]) if previous in by_version else EMPTY,
-        candidate=_variant_stats(by_version[current]) if current in by_version else EMPTY,
-        expected_candidate_share=0.0,
-        started_at=promoted_at,
-        now=now,
-        paired=None,
+
+def _variant(total: dict[str, float], latency: _Latency | None) -> VariantStats:
+    return VariantStats(
+        requests=int(total["requests"]),
+        errors=int(total["errors"]),
+        latency_p95_ms=latency.point_ms if latency else float("nan"),
+        feedback_count=int(total["feedback_count"]),
+        abs_error_sum=total["abs_error_sum"],
+        abs_error_sq_sum=total["abs_error_sq_sum"],
+        latency_p95_lower_ms=latency.lower_ms if latency else float("-inf"),
+        latency_p95_upper_ms=latency.upper_ms if latency else float("inf"),
     )
 
 
-def _paired(row: dict[str, Any]) -> PairedStats:
+def _paired(prod: dict[str, float]) -> PairedStats | None:
+    """Shadow pairs are prod's requests mirrored to the candidate slot; None without any."""
+    n = int(prod["pairs"])
+    if n == 0:
+        return None
     return PairedStats(
-        n=int(row["n"]), diff_sum=_number(row["diff_sum"]), diff_sq_sum=_number(row["diff_sq_sum"])
+        n=n,
+        diff_sum=prod["diff_sum"],
+        diff_sq_sum=prod["diff_sq_sum"],
+        prod_abs_error_sum=prod["pair_prod_sum"],
+        candidate_abs_error_sum=prod["pair_candidate_sum"],
+    )
+
+
+def _periods(rows: list[dict[str, Any]], shares: ShareHistory) -> tuple[PeriodCounts, ...]:
+    """Requests per variant in each period of constant share, settling requests left out."""
+    counted: dict[int, dict[str, int]] = {}
+    for row in rows:
+        if bool(row["settling"]):
+            continue
+        period = counted.setdefault(int(row["period"]), {"prod": 0, "candidate": 0})
+        variant = str(row["variant"])
+        if variant in period:
+            period[variant] += int(_number(row["requests"]))
+    return tuple(
+        PeriodCounts(shares.share_of_period(index), arms["prod"], arms["candidate"])
+        for index, arms in sorted(counted.items())
     )
 
 
 def _number(value: Any) -> float:
-    """A float from a query cell; NULL and NaN (an empty aggregate) become 0."""
-    return 0.0 if value is None or pd.isna(value) else float(value)
+    """A float from a query cell: NULL becomes 0, but NaN and infinities stay (the sums
+    are coalesced in SQL, so a NaN here is real, and ``ExperimentStats.problems`` says so)."""
+    return 0.0 if value is None or value is pd.NA else float(value)
 
 
-def _ch_time(moment: datetime) -> str:
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def ch_time(moment: datetime) -> str:
     """A UTC moment as ClickHouse's DateTime64(3) parameter text."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 

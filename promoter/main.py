@@ -6,8 +6,9 @@ over within a session timeout. Trainer announcements are recorded, triggers and 
 timer start evaluations, and operators' commands are executed in order.
 
 On becoming active it first completes a swap its predecessor wrote to S3 but did
-not record (``Promoter.recover``), so the ledger and the routing object agree again
-before anything else is decided.
+not record (``Promoter.recover``), and records a candidate share it finds in S3 that
+the ledger does not explain, so the ledger, the routing object and the split agree
+again before anything else is decided.
 """
 
 import json
@@ -25,9 +26,11 @@ from plumbing import kafka
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
+from promoter.commands import execute
 from promoter.ledger import Ledger, read_ledger
 from promoter.policy import load_policy
-from promoter.service import Promoter, PromoterState
+from promoter.service import Promoter
+from promoter.state import PromoterState
 from schemas.models import PromoterCommand
 
 log = logging.getLogger(__name__)
@@ -77,10 +80,11 @@ class PromoterLoop:
             producer=self.producer,
             policy=self.policy,
             ledger=Ledger(self.settings, self.producer, records),
-            state=PromoterState.from_ledger(records),
+            state=PromoterState.from_ledger(records, default_share=self.settings.candidate_share),
         )
         log.info("active promoter; ledger at sequence %d", promoter.ledger.next_sequence)
         promoter.recover()
+        promoter.shares.reconcile()
         self.promoter = promoter
         return promoter
 
@@ -107,7 +111,7 @@ class PromoterLoop:
         if age > timedelta(seconds=self.settings.promoter_command_timeout_s):
             log.warning("command %s is %s old; its requester gave up", command.command_id, age)
             return
-        result = promoter.execute(command)
+        result = execute(promoter, command)
         log.info("command %s %s: %s", command.action, result.outcome, result.message)
 
     def close(self) -> None:

@@ -1,4 +1,6 @@
-"""Replay the ledger: verify S3 against it, restore S3 from it, or re-decide with a new policy.
+"""Replay the ledger: verify S3 against it, or restore S3 from it.
+
+(The dry run of a proposed policy over the recorded history is ``promoter/backtest.py``.)
 
 The ledger's last record says what the routing object must be (``slots_after`` and
 ``etag_after``). Every record's ``slots_before`` must equal the previous record's
@@ -7,13 +9,8 @@ The ledger's last record says what the routing object must be (``slots_after`` a
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from plumbing.clickhouse import ClickHouse
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
-from plumbing.settings import Settings
-from promoter.evidence import experiment_stats, watch_stats
-from promoter.policy import Decision, Policy, decide, decide_watch
 from schemas.models import LedgerRecord
 
 
@@ -81,74 +78,3 @@ def restore(slots: SlotStore, verification: Verification) -> SlotsVersion:
     if verification.actual is None:
         return slots.create(verification.expected)
     return slots.swap(verification.actual, verification.expected)
-
-
-@dataclass(frozen=True)
-class DryRunRow:
-    """One recorded decision beside what a proposed policy decides on the same evidence."""
-
-    sequence: int
-    occurred_at: datetime
-    experiment_id: str
-    recorded: str
-    proposed: str
-    reasons: list[str]
-
-
-def dry_run(
-    records: list[LedgerRecord],
-    clickhouse: ClickHouse,
-    settings: Settings,
-    policy: Policy,
-) -> list[DryRunRow]:
-    """Re-decide every policy decision of the ledger with ``policy``, as of its time."""
-    rows = []
-    last_promotion: datetime | None = None
-    for record in records:
-        if record.action == "promote":
-            last_promotion = record.occurred_at
-        if record.actor.kind != "policy" or record.experiment_id is None:
-            continue
-        decision = _redecide(record, clickhouse, settings, policy, last_promotion)
-        rows.append(
-            DryRunRow(
-                record.sequence,
-                record.occurred_at,
-                record.experiment_id,
-                record.action,
-                decision.action,
-                decision.reasons,
-            )
-        )
-    return rows
-
-
-def _redecide(
-    record: LedgerRecord,
-    clickhouse: ClickHouse,
-    settings: Settings,
-    policy: Policy,
-    last_promotion: datetime | None,
-) -> Decision:
-    database = settings.clickhouse_database
-    before = record.slots_before
-    if record.action == "rollback" and before.previous_best and before.best and last_promotion:
-        stats = watch_stats(
-            clickhouse,
-            database,
-            previous=before.previous_best,
-            current=before.best,
-            promoted_at=last_promotion,
-            lookback_s=int(policy.max_duration_hours * 3600),
-            now=record.occurred_at,
-        )
-        return decide_watch(stats, policy)
-    share = float(record.inputs.get("candidate_share", settings.candidate_share))
-    stats = experiment_stats(
-        clickhouse,
-        database,
-        experiment_id=str(record.experiment_id),
-        expected_candidate_share=share,
-        now=record.occurred_at,
-    )
-    return decide(stats, policy)

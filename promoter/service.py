@@ -5,16 +5,22 @@ One instance is active at a time: ``model.events`` has one partition, read in th
 takes over when the first dies. The active one is therefore the ledger's only
 writer, and executes operators' commands one at a time.
 
+It evaluates the running experiment, or the watch after a promotion: the previous best
+keeps ``holdback_share`` of the traffic from the candidate slot, so the rollback decision
+compares both versions on the same traffic at the same time. A candidate published
+during a watch waits (queued) until the watch ends. Every change of the candidate share
+is a ledger record too (``promoter/share_control.py``).
+
 A swap writes the routing object first and the ledger record last, so a promoter
 killed in between leaves S3 one generation ahead of the ledger. ``recover`` runs
-when a promoter becomes active: if one promote, reject or rollback turns the ledger's
-last slots into S3's, it completes that swap (broadcast, aliases, event, record) as
-actor ``recovery``; any other difference is left alone and logged.
+when a promoter becomes active: if one swap turns the ledger's last slots into S3's,
+it completes that swap (broadcast, share, aliases, event, record) as actor
+``recovery``; any other difference is left alone and logged.
 """
 
 import logging
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer
@@ -24,12 +30,14 @@ from plumbing.errors import SlotConflictError
 from plumbing.failpoints import failpoint
 from plumbing.model_store import ModelStore, Slots, SlotStore, SlotsVersion
 from plumbing.settings import Settings
-from plumbing.split import experiment_id_for
-from plumbing.split_store import SplitStore
-from promoter.evidence import experiment_stats, watch_stats
+from plumbing.split import experiment_of
+from promoter import evaluation, publishes
+from promoter.decision import Decision
 from promoter.ledger import Ledger
-from promoter.policy import Decision, Policy, decide, decide_watch
+from promoter.policy import Policy
 from promoter.registry import mirror_aliases
+from promoter.share_control import ShareControl
+from promoter.state import PromoterState
 from promoter.swap import SlotSwap
 from promoter.transitions import (
     SwapAction,
@@ -38,40 +46,15 @@ from promoter.transitions import (
     interrupted_action,
 )
 from schemas.models import (
-    ExperimentAlert,
     LedgerRecord,
     ModelPromoted,
     ModelRejected,
     ModelRolledBack,
-    PromoterCommand,
-    PromoterCommandResult,
 )
 
 log = logging.getLogger(__name__)
 
-POLICY_ACTOR = {"kind": "policy", "name": "promoter"}
 RECOVERY_ACTOR = {"kind": "recovery", "name": "promoter"}
-
-
-@dataclass
-class PromoterState:
-    """What the ledger says beyond the slots: pause, the last promotion, alerts sent."""
-
-    paused: bool = False
-    promoted_at: datetime | None = None
-    alerted: set[str] = field(default_factory=set)
-
-    @classmethod
-    def from_ledger(cls, records: list[LedgerRecord]) -> "PromoterState":
-        state = cls()
-        for record in records:
-            if record.action in ("pause", "resume"):
-                state.paused = record.action == "pause"
-            if record.action == "promote":
-                state.promoted_at = record.occurred_at
-            if record.action == "wait" and record.statistics.get("srm_alert"):
-                state.alerted.add(record.experiment_id or "")
-        return state
 
 
 @dataclass(frozen=True)
@@ -102,40 +85,33 @@ class Promoter:
         self.policy = policy
         self.ledger = ledger
         self.state = state
-        self._clickhouse = clickhouse
+        self.clickhouse = clickhouse
         self._producer = producer
-        self._slots = SlotStore(s3, settings.s3_bucket)
+        self.slots = SlotStore(s3, settings.s3_bucket)
         self._store = ModelStore(s3, settings.s3_bucket)
-        self._split = SplitStore(s3, settings.s3_bucket)
-        self._swap = SlotSwap(settings, self._slots, producer)
+        self._swap = SlotSwap(settings, self.slots, producer)
+        self.shares = ShareControl(self, s3)
         self._events_topic = settings.topic("model_events").name
+
+    def append(self, **fields: Any) -> LedgerRecord:
+        """Append a ledger record and take it into the state at once."""
+        record = self.ledger.append(**fields)
+        self.state.observe(record)
+        return record
+
+    def experiment_id(self, slots: Slots | None) -> str:
+        return experiment_of(self.settings.experiment_id, slots)
 
     # ------------------------------------------------------------------ recording the trainer
 
-    def record_publish(self, model_version: str, slot: str) -> LedgerRecord | None:
-        """A trainer placed ``model_version`` in ``slot``: record it once in the ledger."""
-        current = self._slots.read()
-        if current is None or self._already_recorded(model_version):
-            return None
-        before = self._last_slots_version()
-        first = before is None or before.slots.best is None
-        return self.ledger.append(
-            action="bootstrap" if first else "publish",
-            actor={"kind": "trainer", "name": "trainer"},
-            reasons=[f"the trainer placed {model_version} in the {slot} slot"],
-            experiment_id=experiment_id_for(self.settings.experiment_id, current.slots.candidate),
-            before=before,
-            after=current,
-            inputs={"model_version": model_version, "slot": slot},
-        )
+    def record_publish(
+        self, model_version: str, slot: str, *, now: datetime | None = None
+    ) -> LedgerRecord | None:
+        """A trainer placed ``model_version`` in ``slot`` (or queued it behind the watch):
+        record it once; a new experiment starts at its starting share."""
+        return publishes.record_publish(self, model_version, slot, now=now)
 
-    def _already_recorded(self, model_version: str) -> bool:
-        return any(
-            r.action in ("bootstrap", "publish") and r.inputs.get("model_version") == model_version
-            for r in self.ledger.records
-        )
-
-    def _last_slots_version(self) -> SlotsVersion | None:
+    def last_slots_version(self) -> SlotsVersion | None:
         if not self.ledger.records:
             return None
         last = self.ledger.records[-1]
@@ -143,80 +119,11 @@ class Promoter:
 
     # ------------------------------------------------------------------ evaluating
 
-    def evaluate(self, *, trigger: dict[str, Any] | None = None) -> Decision | None:
-        """Decide on the running experiment, or watch the last promotion."""
-        if self.state.paused:
-            return None
-        current = self._slots.read()
-        if current is None or current.slots.best is None:
-            return None
-        if current.slots.candidate is not None:
-            return self._evaluate_experiment(current, trigger)
-        return self._evaluate_watch(current)
-
-    def _evaluate_experiment(
-        self, current: SlotsVersion, trigger: dict[str, Any] | None
-    ) -> Decision:
-        experiment_id = experiment_id_for(self.settings.experiment_id, current.slots.candidate)
-        split = self._split.read()
-        share = split.candidate_share if split else self.settings.candidate_share
-        stats = experiment_stats(
-            self._clickhouse,
-            self.settings.clickhouse_database,
-            experiment_id=experiment_id,
-            expected_candidate_share=share,
-        )
-        decision = decide(stats, self.policy)
-        inputs = {"stats": asdict(stats), "trigger": trigger, "candidate_share": share}
-        if decision.action in ("promote", "reject"):
-            self.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs)
-        elif decision.srm_alert and experiment_id not in self.state.alerted:
-            self._alert_srm(current, decision, experiment_id, inputs)
-        return decision
-
-    def _evaluate_watch(self, current: SlotsVersion) -> Decision | None:
-        previous, promoted_at = current.slots.previous_best, self.state.promoted_at
-        if previous is None or promoted_at is None or current.slots.best is None:
-            return None
-        if datetime.now(UTC) - promoted_at > timedelta(hours=self.policy.watch_max_hours):
-            return None
-        stats = watch_stats(
-            self._clickhouse,
-            self.settings.clickhouse_database,
-            previous=previous,
-            current=current.slots.best,
-            promoted_at=promoted_at,
-            lookback_s=int(self.policy.max_duration_hours * 3600),
-        )
-        decision = decide_watch(stats, self.policy)
-        if decision.action == "rollback":
-            inputs = {"stats": asdict(stats), "watch_of": current.slots.best}
-            self.swap("rollback", current, POLICY_ACTOR, decision, stats.experiment_id, inputs)
-        return decision
-
-    def _alert_srm(
-        self, current: SlotsVersion, decision: Decision, experiment_id: str, inputs: dict[str, Any]
-    ) -> None:
-        p_value = decision.statistics.get("srm_p_value")
-        alert = ExperimentAlert.create(
-            experiment_id=experiment_id,
-            kind="srm",
-            message="; ".join(decision.reasons)[:2000],
-            p_value=float(p_value) if p_value is not None else None,
-        )
-        self._send(alert.model_dump(mode="json"))
-        self.ledger.append(
-            action="wait",
-            actor=POLICY_ACTOR,
-            reasons=decision.reasons,
-            experiment_id=experiment_id,
-            before=current,
-            after=current,
-            inputs=inputs,
-            statistics={**decision.statistics, "srm_alert": True},
-            thresholds=decision.thresholds,
-        )
-        self.state.alerted.add(experiment_id)
+    def evaluate(
+        self, *, trigger: dict[str, Any] | None = None, now: datetime | None = None
+    ) -> Decision | None:
+        """Decide on the running experiment, or on the watch of the last promotion."""
+        return evaluation.evaluate(self, trigger=trigger, now=now)
 
     # ------------------------------------------------------------------ swapping
 
@@ -228,15 +135,21 @@ class Promoter:
         decision: Decision | None,
         experiment_id: str | None,
         inputs: dict[str, Any],
+        now: datetime | None = None,
     ) -> Outcome:
-        """One conditional write, the broadcast, the aliases, the event and the record."""
+        """One conditional write, the broadcast, the share, the aliases, the event, the record."""
         try:
-            after_slots = apply_action(action, before.slots)
+            after_slots = apply_action(
+                action,
+                before.slots,
+                holdback=self.policy.holdback_share > 0,
+                queued=self.state.queued,
+            )
             after = self._swap.write(before, after_slots)
         except TransitionRefusedError as error:
             return Outcome("refused", str(error), None, before)
         except SlotConflictError as error:
-            return Outcome("conflict", f"another swap won: {error}", None, self._slots.read())
+            return Outcome("conflict", f"another swap won: {error}", None, self.slots.read())
         failpoint(self.settings, "promoter.after_routing_write")
         reasons = decision.reasons if decision else [f"{actor['name']} asked to {action}"]
         record = self._complete(
@@ -248,6 +161,7 @@ class Promoter:
             experiment_id=experiment_id,
             inputs=inputs,
             decision=decision,
+            now=now,
         )
         return Outcome("done", f"{action}: generation {after.slots.generation}", record, after)
 
@@ -262,25 +176,55 @@ class Promoter:
         experiment_id: str | None,
         inputs: dict[str, Any],
         decision: Decision | None = None,
+        now: datetime | None = None,
     ) -> LedgerRecord:
-        """Everything after the routing write: broadcast, aliases, event, record."""
+        """Everything after the routing write: broadcast, share, aliases, event, record."""
         broadcast = self._swap.broadcast(after, reason=f"{action}: {'; '.join(reasons)}"[:2000])
+        extra = self._after_swap(action, before.slots, after.slots, now)
         mirror_aliases(self.settings, self._store, after.slots)
         self._announce(action, before, after, actor, reasons)
-        if action == "promote":
-            self.state.promoted_at = datetime.now(UTC)
-        return self.ledger.append(
+        return self.append(
             action=action,
             actor=actor,
-            reasons=reasons,
+            reasons=[*reasons, *extra.pop("notes", [])],
             experiment_id=experiment_id,
             before=before,
             after=after,
-            inputs={**inputs, "acked": list(broadcast.acked), "ack_s": broadcast.seconds},
+            inputs={**inputs, **extra, "acked": list(broadcast.acked), "ack_s": broadcast.seconds},
             statistics=decision.statistics if decision else {},
             thresholds=decision.thresholds if decision else {},
             missing_acks=broadcast.missing,
         )
+
+    def _after_swap(
+        self, action: SwapAction, before: Slots, after: Slots, now: datetime | None
+    ) -> dict[str, Any]:
+        """The share a swap calls for, and what the record must say about the watch."""
+        extra: dict[str, Any] = {"notes": []}
+        if action == "promote" and after.holdback is not None:
+            change = self.shares.set_for_swap(self.policy.holdback_share, now)
+            started = datetime.fromisoformat(change["effective_at"]) if change else now
+            extra["share_change"] = change
+            extra["watch"] = {
+                "experiment_id": self.experiment_id(after),
+                "started_at": (started or datetime.now(UTC)).isoformat(),
+                "holdback_share": self.policy.holdback_share,
+            }
+            extra["notes"].append(
+                f"watch: {after.holdback} keeps {self.policy.holdback_share:.0%} of the traffic "
+                f"beside {after.best} until the watch ends (at most "
+                f"{self.policy.watch_max_hours:g} h)"
+            )
+        elif after.candidate is not None and after.candidate != before.candidate:
+            extra["share_change"] = self.shares.start_experiment(now)
+            extra["started_candidate"] = after.candidate
+            extra["notes"].append(
+                f"{after.candidate}, queued during the watch, takes the candidate slot: "
+                f"experiment {self.experiment_id(after)} starts"
+            )
+        if extra.get("share_change") is None:
+            extra.pop("share_change", None)
+        return extra
 
     def recover(self) -> LedgerRecord | None:
         """Complete a swap whose routing write landed but whose record did not.
@@ -290,10 +234,10 @@ class Promoter:
             difference is not one swap (e.g. a trainer's publish, which
             ``record_publish`` records when its event is consumed).
         """
-        recorded, actual = self._last_slots_version(), self._slots.read()
+        recorded, actual = self.last_slots_version(), self.slots.read()
         if recorded is None or actual is None or actual.slots == recorded.slots:
             return None
-        action = interrupted_action(recorded.slots, actual.slots)
+        action = interrupted_action(recorded.slots, actual.slots, queued=self.state.queued)
         if action is None:
             log.warning(
                 "S3 holds %s but the ledger ended at %s; not one swap apart, left alone",
@@ -312,7 +256,7 @@ class Promoter:
             actual,
             actor=RECOVERY_ACTOR,
             reasons=[reason],
-            experiment_id=experiment_id_for(self.settings.experiment_id, recorded.slots.candidate),
+            experiment_id=self.experiment_id(recorded.slots),
             inputs={"interrupted_generation": actual.slots.generation},
         )
 
@@ -333,79 +277,16 @@ class Promoter:
             event = ModelRejected.create(
                 model_version=before.slots.candidate, reasons=reasons, **common
             )
-        else:
+        elif action == "rollback":
             event = ModelRolledBack.create(
                 model_version=after.slots.best,
                 from_version=before.slots.best,
                 reasons=reasons,
                 **common,
             )
-        self._send(event.model_dump(mode="json"))
-
-    def _send(self, event: dict[str, Any]) -> None:
-        self._producer.send(self._events_topic, event).get(timeout=10)
-
-    # ------------------------------------------------------------------ operators
-
-    def execute(self, command: PromoterCommand) -> PromoterCommandResult:
-        """Run an operator's command through the same swap, and answer it."""
-        current = self._slots.read()
-        actor = command.actor.model_dump()
-        if current is None:
-            outcome = Outcome("refused", "no model was ever published", None, None)
-        elif (
-            command.expected_generation is not None
-            and command.expected_generation != current.slots.generation
-        ):
-            outcome = Outcome(
-                "conflict",
-                f"the slots moved on: expected generation {command.expected_generation}, "
-                f"found {current.slots.generation}",
-                None,
-                current,
-            )
-        elif command.action in ("pause", "resume"):
-            outcome = self._pause_or_resume(command, current, actor)
         else:
-            experiment_id = experiment_id_for(self.settings.experiment_id, current.slots.candidate)
-            inputs = {"command_id": str(command.command_id), "reason": command.reason}
-            outcome = self.swap(command.action, current, actor, None, experiment_id, inputs)
-            if outcome.record is not None:
-                outcome = Outcome(outcome.outcome, command.reason, outcome.record, outcome.slots)
-        result = _result(command, outcome, current)
-        self._send(result.model_dump(mode="json"))
-        return result
+            return  # the end of a watch changes no version's fate: the reload says enough
+        self.send(event.model_dump(mode="json"))
 
-    def _pause_or_resume(
-        self, command: PromoterCommand, current: SlotsVersion, actor: dict[str, str]
-    ) -> Outcome:
-        paused = command.action == "pause"
-        if self.state.paused == paused:
-            return Outcome("refused", f"already {'paused' if paused else 'running'}", None, current)
-        self.state.paused = paused
-        record = self.ledger.append(
-            action=command.action,
-            actor=actor,
-            reasons=[command.reason],
-            experiment_id=experiment_id_for(self.settings.experiment_id, current.slots.candidate),
-            before=current,
-            after=current,
-            inputs={"command_id": str(command.command_id)},
-        )
-        return Outcome("done", command.reason, record, current)
-
-
-def _result(
-    command: PromoterCommand, outcome: Outcome, fallback: SlotsVersion | None
-) -> PromoterCommandResult:
-    slots = outcome.slots or fallback
-    return PromoterCommandResult.create(
-        command_id=command.command_id,
-        action=command.action,
-        outcome=outcome.outcome,
-        message=outcome.message[:2000] or outcome.outcome,
-        ledger_sequence=outcome.record.sequence if outcome.record else None,
-        slots=asdict(slots.slots)
-        if slots
-        else {"best": None, "candidate": None, "previous_best": None, "generation": 0},
-    )
+    def send(self, event: dict[str, Any]) -> None:
+        self._producer.send(self._events_topic, event).get(timeout=10)

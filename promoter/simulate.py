@@ -1,4 +1,4 @@
-"""Policy simulation: synthetic feedback streams watched continuously by the quality rule.
+"""The MAE rule's simulation: synthetic feedback streams watched continuously.
 
 Each simulated experiment draws absolute errors batch by batch and applies the policy's MAE
 rule (the same confidence sequence as ``decide``) after every batch, until it promotes,
@@ -8,14 +8,21 @@ The figures assume the request minimum is met (every feedback event has its requ
 """
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from promoter.policy import Policy
-from promoter.statistics import cs_half_width, cs_rho, srm_p_value
+from promoter.statistics import cs_half_width, cs_rho
+
+#: Feedback per experiment before the maximum duration rejects it, by method. With the
+#: default policy the 10%-better candidate is promoted in >= 80% of runs within these:
+#: 50,000 feedback events over both arms at a 20% candidate share (10,000 on the
+#: candidate), or 1,000 shadow-scored pairs.
+DEFAULT_HORIZON = {"unpaired": 50_000, "paired": 1_000}
+#: Feedback between two checks: 500 and 100 checks per experiment, respectively.
+DEFAULT_BATCH = {"unpaired": 100, "paired": 10}
 
 PROMOTE, WAIT, REJECT = 1, 0, -1
 
@@ -126,6 +133,11 @@ class QualityRun:
         return float(np.mean(self.verdicts == PROMOTE))
 
     @property
+    def decision_rate(self) -> float:
+        """Share of experiments promoted or rejected before the horizon (timeouts excluded)."""
+        return float(np.mean((self.verdicts != WAIT) & ~self.timed_out))
+
+    @property
     def median_samples_to_promotion(self) -> float | None:
         promoted = self.samples[self.verdicts == PROMOTE]
         return float(np.median(promoted)) if promoted.size else None
@@ -231,115 +243,3 @@ def simulate_quality(
         samples[active[decided]] = seen
     timed_out = verdicts == WAIT
     return QualityRun(np.where(timed_out, REJECT, verdicts), samples, timed_out)
-
-
-def srm_flag_rate(
-    rng: np.random.Generator,
-    *,
-    requests: int,
-    observed_share: float,
-    expected_share: float,
-    p_threshold: float,
-    experiments: int,
-) -> float:
-    """Share of experiments whose split test flags a true ``observed_share`` routing."""
-    to_candidate = rng.binomial(requests, observed_share, size=experiments)
-    flagged = [
-        srm_p_value(
-            {"prod": requests - int(count), "candidate": int(count)},
-            {"prod": 1 - expected_share, "candidate": expected_share},
-        )
-        < p_threshold
-        for count in to_candidate
-    ]
-    return float(np.mean(flagged))
-
-
-@dataclass(frozen=True)
-class SimulationFigures:
-    """The three figures of ``splitstream simulate`` and the set-up that produced them."""
-
-    seed: int
-    experiments: int
-    paired: bool
-    horizon: int
-    batch: int
-    candidate_share: float
-    improvement: float
-    false_promotion_rate: float
-    better_promotion_rate: float
-    better_median_samples: float | None
-    srm_observed_share: float
-    srm_flag_rates: dict[int, float]
-
-
-#: Feedback per experiment before the maximum duration rejects it, by method. With the
-#: default policy the 10%-better candidate is promoted in >= 80% of runs within these:
-#: 50,000 feedback events over both arms at a 20% candidate share (10,000 on the
-#: candidate), or 1,000 shadow-scored pairs.
-DEFAULT_HORIZON = {"unpaired": 50_000, "paired": 1_000}
-#: Feedback between two checks: 500 and 100 checks per experiment, respectively.
-DEFAULT_BATCH = {"unpaired": 100, "paired": 10}
-
-
-def simulate_policy(
-    policy: Policy,
-    *,
-    seed: int = 0,
-    experiments: int = 500,
-    paired: bool = False,
-    horizon: int | None = None,
-    batch: int | None = None,
-    improvement: float = 0.10,
-    candidate_share: float = 0.2,
-    srm_observed_share: float = 0.21,
-    srm_requests: Sequence[int] = (1_000, 10_000, 50_000),
-) -> SimulationFigures:
-    """The false-promotion rate, the promotion of a better candidate, and SRM detection.
-
-    Deterministic for a given seed: each figure draws from its own child of the seed.
-    """
-    method = "paired" if paired else "unpaired"
-    horizon = horizon or DEFAULT_HORIZON[method]
-    batch = batch or DEFAULT_BATCH[method]
-    same, better, split = (
-        np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)
-    )
-    null_run, better_run = (
-        simulate_quality(
-            policy,
-            rng,
-            experiments=experiments,
-            improvement=effect,
-            paired=paired,
-            horizon=horizon,
-            batch=batch,
-            candidate_share=candidate_share,
-        )
-        for rng, effect in ((same, 0.0), (better, improvement))
-    )
-    srm = {
-        requests: srm_flag_rate(
-            split,
-            requests=requests,
-            observed_share=srm_observed_share,
-            expected_share=candidate_share,
-            p_threshold=policy.srm_p_threshold,
-            experiments=experiments,
-        )
-        for requests in srm_requests
-    }
-    return SimulationFigures(
-        seed=seed,
-        experiments=experiments,
-        paired=paired,
-        horizon=horizon,
-        batch=batch,
-        candidate_share=candidate_share,
-        improvement=improvement,
-        false_promotion_rate=null_run.promotion_rate,
-        better_promotion_rate=better_run.promotion_rate,
-        better_median_samples=better_run.median_samples_to_promotion,
-        srm_observed_share=srm_observed_share,
-        srm_flag_rates=srm,
-    )

@@ -1,55 +1,18 @@
-"""The promoter's statistics: sample-ratio mismatch, an anytime-valid MAE comparison, guardrails.
+"""The promoter's MAE comparison: an anytime-valid confidence sequence on sufficient statistics.
 
-Pure functions of sufficient statistics, so the same numbers come out of ClickHouse, Faust, a
-replay or a simulation.
+Pure functions of sufficient statistics, so the same numbers come out of ClickHouse, a
+replay or a simulation. The split test and the guardrails, built on the same sequence,
+are in ``promoter/sequential.py``.
 """
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import chdtrc
 
 Method = Literal["unpaired", "paired"]
-
-
-def srm_p_value(observed: Mapping[str, int], expected_shares: Mapping[str, float]) -> float:
-    """Chi-square goodness-of-fit p-value of observed counts against the planned split.
-
-    Args:
-        observed: requests per variant.
-        expected_shares: planned share per variant (normalised to sum to 1).
-
-    Returns:
-        The p-value; 1.0 when there are no requests yet (nothing to contradict the plan).
-
-    Raises:
-        ValueError: variants differ, a count is negative, or a share is not positive.
-    """
-    if set(observed) != set(expected_shares):
-        raise ValueError(
-            f"observed variants {sorted(observed)} differ from planned {sorted(expected_shares)}"
-        )
-    if len(observed) < 2:
-        raise ValueError("a split needs at least two variants")
-    names = sorted(observed)
-    counts = np.array([observed[name] for name in names], dtype=float)
-    shares = np.array([expected_shares[name] for name in names], dtype=float)
-    if (counts < 0).any():
-        raise ValueError(f"negative request count in {dict(observed)}")
-    if not (shares > 0).all() or not np.isfinite(shares).all():
-        raise ValueError(f"every planned share must be positive, got {dict(expected_shares)}")
-    total = counts.sum()
-    if total == 0:
-        return 1.0
-    expected = total * shares / shares.sum()
-    chi_square = float(((counts - expected) ** 2 / expected).sum())
-    # chdtrc is the chi-square survival function (what scipy.stats.chisquare calls),
-    # without the seconds scipy.stats takes to import.
-    return float(chdtrc(len(names) - 1, chi_square))
 
 
 @dataclass(frozen=True)
@@ -73,7 +36,7 @@ class SampleSums:
         """Unbiased sample variance; infinite below two observations (nothing is known yet)."""
         if self.n < 2:
             return math.inf
-        return max(self.sq_total - self.total**2 / self.n, 0.0) / (self.n - 1)
+        return max(self.sq_total - self.total * self.total / self.n, 0.0) / (self.n - 1)
 
 
 @dataclass(frozen=True)
@@ -81,7 +44,8 @@ class MaeComparison:
     """An anytime-valid (1 - alpha) confidence sequence on MAE(candidate) - MAE(prod).
 
     Negative means the candidate errs less. In the paired method ``n_prod == n_candidate`` is
-    the number of pairs, and the per-arm MAEs are unknown (None).
+    the number of pairs, and the per-arm MAEs are each model's on those same pairs (None
+    when unknown), so ``mae_candidate - mae_prod == difference``.
     """
 
     method: Method
@@ -200,7 +164,8 @@ def compare_mae_paired(
         differences: n, sum and sum of squares of the per-request differences.
         alpha: the chance the sequence ever excludes the true difference.
         target_n: number of pairs at which the interval is tightest.
-        mae_prod, mae_candidate: optional per-arm MAEs, carried for the record only.
+        mae_prod, mae_candidate: each model's MAE on these same pairs, carried so the
+            record shows the two numbers the difference came from.
     """
     return _comparison(
         "paired",
@@ -249,52 +214,3 @@ def _comparison(
 def error_rate(errors: int, requests: int) -> float:
     """Share of requests that failed; 0.0 with no requests."""
     return errors / requests if requests else 0.0
-
-
-#: One-sided 1% critical value of the standard normal, for the error-rate guardrail.
-Z_ONE_SIDED_1_PERCENT = 2.326
-
-
-def error_rate_breached(
-    *,
-    prod_rate: float,
-    candidate_rate: float,
-    margin_absolute: float,
-    prod_requests: int | None = None,
-    candidate_requests: int | None = None,
-) -> bool:
-    """The candidate fails more often than prod by more than the absolute margin.
-
-    Given the request counts, the excess over the margin must also be significant (a
-    one-sided two-proportion z-test at 1%): a few timeouts on a busy machine, among a few
-    hundred requests, are noise and must not reject a candidate.
-    """
-    excess = candidate_rate - prod_rate - margin_absolute
-    if excess <= 0:
-        return False
-    if not prod_requests or not candidate_requests:
-        return True
-    variance = (
-        candidate_rate * (1 - candidate_rate) / candidate_requests
-        + prod_rate * (1 - prod_rate) / prod_requests
-    )
-    return variance == 0 or excess > Z_ONE_SIDED_1_PERCENT * math.sqrt(variance)
-
-
-def latency_breached(
-    *,
-    prod_p95_ms: float,
-    candidate_p95_ms: float,
-    margin_relative: float,
-    margin_ms: float = 0.0,
-) -> bool:
-    """The candidate's p95 latency exceeds prod's by more than both margins.
-
-    The absolute margin keeps a few milliseconds of noise on a small p95 (other work on
-    the same cores, a garbage collection) from counting as a regression. Unknown
-    latencies (NaN, as ClickHouse returns for no rows) never breach.
-    """
-    if not (math.isfinite(prod_p95_ms) and math.isfinite(candidate_p95_ms)):
-        return False
-    excess = candidate_p95_ms - prod_p95_ms
-    return excess > prod_p95_ms * margin_relative and excess > margin_ms

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from plumbing import kafka
@@ -47,11 +48,28 @@ def serving_group(settings: Settings, role: str) -> str:
     return f"{settings.topic_prefix}splitstream-predictor-{role}"
 
 
+#: How long ``live_predictors`` retries a broker that is still electing a group coordinator.
+COORDINATOR_WAIT_S = 15.0
+
+
 def live_predictors(settings: Settings) -> set[str]:
-    """Client ids of the serving predictors' consumer-group members right now."""
+    """Client ids of the serving predictors' consumer-group members right now.
+
+    A broker that has never seen these groups answers "coordinator not available" while
+    it creates its offsets topic; that is retried for up to ``COORDINATOR_WAIT_S``.
+    """
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="promoter")
+    deadline = time.monotonic() + COORDINATOR_WAIT_S
     try:
-        groups = admin.describe_groups([serving_group(settings, r) for r in SERVING_ROLES])
+        while True:
+            try:
+                groups = admin.describe_groups([serving_group(settings, r) for r in SERVING_ROLES])
+                break
+            except KafkaError as error:
+                if not error.retriable or time.monotonic() > deadline:
+                    raise
+                log.info("waiting for the group coordinator: %s", error)
+                time.sleep(0.5)
     finally:
         admin.close()
     return {m["client_id"] for g in _groups(groups) for m in g.get("members", [])}

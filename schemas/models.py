@@ -220,7 +220,7 @@ class TrainingDistribution(Contract):
 class ModelCandidatePublished(Event):
     event_type: Literal["model.candidate_published"]
     model_version: ModelVersion
-    slot: Literal["best", "candidate"]
+    slot: Literal["best", "candidate", "queued"]
     mlflow_run_id: Annotated[
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     ]
@@ -296,12 +296,12 @@ class ExperimentTrigger(Event):
 class ExperimentAlert(Event):
     event_type: Literal["experiment.alert"]
     experiment_id: ExperimentId
-    kind: Literal["srm", "guardrail", "watch"]
+    kind: Literal["srm", "guardrail", "watch", "evidence"]
     message: Reason
     p_value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None
 
 
-PromoterAction = Literal["promote", "reject", "rollback", "pause", "resume"]
+PromoterAction = Literal["promote", "reject", "rollback", "pause", "resume", "split"]
 
 
 class PromoterCommand(Event):
@@ -310,6 +310,7 @@ class PromoterCommand(Event):
     action: PromoterAction
     actor: Actor
     expected_generation: Generation | None
+    candidate_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None
     reason: Reason
 
 
@@ -340,6 +341,9 @@ class LedgerRecord(Event):
         "pause",
         "resume",
         "restore",
+        "split",
+        "ramp",
+        "end_watch",
     ]
     actor: Actor
     reasons: list[Reason]

@@ -1,6 +1,12 @@
 """The demo's A/B loop: a better candidate is promoted, a worse one rejected, a forced bad
 promotion rolled back, each on held-out traffic with its true prices as feedback.
 
+After each promotion the previous best keeps a tenth of the traffic for the watch, so the
+rollback compares both versions on the same requests at the same time. A candidate
+published during a watch waits for it: the worse candidate of the second phase waits
+for the first promotion's watch to pass, and a new candidate published during the forced
+promotion's watch waits while the bad model is rolled back.
+
 It only uses what a user has: HTTP on the gateway, the trainer, the operator's command
 and the ledger. The promoter decides; this waits for its records.
 """
@@ -13,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from plumbing.ledger_evidence import evidence_line
 from plumbing.model_store import SlotStore
 from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
@@ -23,7 +30,7 @@ from schemas.models import LedgerRecord
 from stack.scenario import held_out
 from stack.traffic import drive
 from trainer.main import train_and_publish
-from trainer.selection import BASELINE
+from trainer.selection import BASELINE, WEAK
 
 #: Held-out rows sent per round; the promoter is asked again after each round.
 ROUND_ROWS = 500
@@ -40,16 +47,24 @@ class Phase:
     prepare: Callable[[Settings, Console], None] | None
 
 
-def publish_worse_candidate(settings: Settings, console: Console) -> None:
-    """A model with no skill in the candidate slot (the trainer's gate relaxed for it)."""
+def publish_worse_candidate(
+    settings: Settings, console: Console, algorithm: str = BASELINE
+) -> None:
+    """A worse model as the candidate (the trainer's gate relaxed for it): queued when a
+    watch is running."""
     relaxed = settings.model_copy(update={"train_r2_floor": -1.0, "train_max_mae_regression": 1e9})
-    result = train_and_publish(relaxed, target_slot="candidate", algorithms=(BASELINE,))
+    result = train_and_publish(relaxed, target_slot="candidate", algorithms=(algorithm,))
+    where = "queued behind the watch" if result.slot == "queued" else "to candidate"
     console.print(
-        f"  published {result.version} (test MAE {result.metrics['test_mae']:.1f}) to candidate"
+        f"  published {result.version} ({algorithm}, test MAE {result.metrics['test_mae']:.1f}) "
+        f"{where}"
+        if result.published
+        else f"  not published: {result.gate.reason}"
     )
 
 
 def force_bad_promotion(settings: Settings, console: Console) -> None:
+    """Promote a model with no skill by hand, then publish a new candidate during its watch."""
     publish_worse_candidate(settings, console)
     answer = send_command(
         settings,
@@ -58,6 +73,8 @@ def force_bad_promotion(settings: Settings, console: Console) -> None:
         reason="demo: promote a worse model by hand, to show the automatic rollback",
     )
     console.print(f"  operator promote: {answer.outcome} ({answer.message})")
+    console.print("  a new candidate arrives during the watch:")
+    publish_worse_candidate(settings, console, algorithm=WEAK)
 
 
 PHASES = (
@@ -122,31 +139,24 @@ def _decision_after(settings: Settings, known: int, action: str) -> LedgerRecord
 
 
 def print_decisions(console: Console, records: list[LedgerRecord]) -> None:
-    """The ledger as a table: what was decided, by whom, on which evidence."""
+    """The ledger as a table: what was decided, by whom, on which evidence.
+
+    The evidence is the MAEs the decision compared (both on the same requests when
+    paired), then their difference and its interval (``plumbing.ledger_evidence``).
+    """
     table = Table("#", "time", "action", "by", "best", "candidate", "evidence")
     for record in records:
         after = record.slots_after
+        candidate = after.candidate or "-"
+        if after.candidate is not None and after.candidate == after.previous_best:
+            candidate += " (held back)"
         table.add_row(
             str(record.sequence),
             record.occurred_at.strftime("%H:%M:%S"),
             record.action,
             f"{record.actor.kind}:{record.actor.name}",
             after.best or "-",
-            after.candidate or "-",
-            evidence_summary(record.statistics),
+            candidate,
+            evidence_line(record.statistics),
         )
     console.print(table)
-
-
-def evidence_summary(statistics: dict[str, Any]) -> str:
-    """MAE per variant and the confidence interval of their difference, in one line."""
-    mae = statistics.get("mae")
-    if not isinstance(mae, dict):
-        return ""
-    lower, upper = mae.get("lower"), mae.get("upper")
-    interval = f"[{lower:+.2f}, {upper:+.2f}]" if lower is not None and upper is not None else "-"
-    return (
-        f"{mae.get('method')}: MAE prod {mae.get('mae_prod', 0):.2f}, "
-        f"candidate {mae.get('mae_candidate', 0):.2f}, diff CI {interval}, "
-        f"n {mae.get('n_prod')}/{mae.get('n_candidate')}"
-    )

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from plumbing.model_store import SlotStore
+from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from predictors.score_client import score_requests
@@ -31,22 +32,45 @@ READY_TIMEOUT_S = 180.0
 
 
 def bootstrap_models(settings: Settings, console: Console) -> None:
-    """A deliberately weak best model when there is none, then a candidate when there is none."""
+    """Start every run from a deliberately weak best and a better candidate.
+
+    A state folder from an earlier run holds the better model as best and maybe a
+    candidate still under experiment: that candidate is rejected and any unfinished watch
+    rolled back (by the operator "demo", through the promoter, so the ledger says so),
+    then the weak model becomes best again (unless it already is: the trainer publishes
+    only a change) and the grid search's winner the candidate.
+    """
+    _clear_leftovers(settings, console)
+    console.print("training a deliberately weak best model …")
+    # The gate is relaxed for it: it is meant to be worse than the best of an earlier run.
+    weak = settings.model_copy(update={"train_r2_floor": -1.0, "train_max_mae_regression": 1e9})
+    _report(console, train_and_publish(weak, target_slot="best", algorithms=("weak",)))
+    console.print("training a candidate (cross-validated grid search) …")
+    _report(console, train_and_publish(settings, target_slot="candidate"))
+
+
+def _clear_leftovers(settings: Settings, console: Console) -> None:
     current = SlotStore(s3_client(settings), settings.s3_bucket).read()
-    if current is None or current.slots.best is None:
-        console.print("training a deliberately weak best model …")
-        weak = settings.model_copy(update={"train_r2_floor": -1.0})
-        _report(console, train_and_publish(weak, target_slot="best", algorithms=("weak",)))
-    current = SlotStore(s3_client(settings), settings.s3_bucket).read()
-    if current is not None and current.slots.candidate is None:
-        console.print("training a candidate (cross-validated grid search) …")
-        _report(console, train_and_publish(settings, target_slot="candidate"))
+    if current is None:
+        return
+    if current.slots.holdback is not None:
+        _command(settings, console, "rollback", "demo: end the watch an earlier run left")
+    elif current.slots.candidate is not None:
+        _command(settings, console, "reject", "demo: start again from a weak best model")
+
+
+def _command(settings: Settings, console: Console, action: str, reason: str) -> None:
+    answer = send_command(settings, action=action, operator="demo", reason=reason)  # type: ignore[arg-type]
+    console.print(f"  operator {action}: {answer.outcome} ({answer.message})")
 
 
 def _report(console: Console, result: TrainResult) -> None:
     metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(result.metrics.items()))
-    where = f"published {result.version} to {result.slot}" if result.published else "refused"
-    console.print(f"  {result.algorithm}: {metrics}; {where} ({result.gate.reason})")
+    if result.published:
+        where = f"published {result.version} to {result.slot}"
+    else:
+        where = f"not published (exit {result.exit_code})"
+    console.print(f"  {result.algorithm}: {metrics}; {where}: {result.gate.reason}")
 
 
 @dataclass(frozen=True)

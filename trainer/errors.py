@@ -10,6 +10,12 @@ EXIT_ERROR = 1
 EXIT_R2_FLOOR = 3
 #: The gate refused the model: its test MAE is worse than best's by more than allowed.
 EXIT_REGRESSION = 4
+#: Not published: the model is the one already in the best or candidate slot (same
+#: predictions on every test row, or the same pickled bytes). Nothing changed.
+EXIT_UNCHANGED = 8
+#: The gate refused the model: it answers a price <= 0 (or not a number) somewhere on
+#: the feature domain's grid.
+EXIT_NOT_POSITIVE = 9
 
 
 class TrainerError(SplitstreamError):

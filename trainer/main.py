@@ -13,15 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from plumbing.errors import SplitstreamError
-from plumbing.model_store import ModelStore, SlotStore
+from plumbing.model_store import ModelStore, SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from trainer import tracking
 from trainer.cleaning import clean
 from trainer.data import load_raw, store_raw
 from trainer.dataset import feature_domain, split_dataset, training_distribution
+from trainer.domain_grid import LowestPrice, lowest_price
 from trainer.errors import TrainerError
-from trainer.gate import GateDecision, decide, mae_of_version
+from trainer.gate import GateDecision, decide, same_model, slot_model
 from trainer.publish import (
     TARGET_SLOTS,
     Slot,
@@ -60,6 +61,7 @@ class TrainResult:
     model_locations: int
     best_version: str | None
     best_mae: float | None
+    lowest_price: LowestPrice | None = None
     version: str | None = None
     slot: Slot | None = None
     registered_version: str | None = None
@@ -76,7 +78,9 @@ class TrainResult:
 
     @property
     def exit_code(self) -> int:
-        """0 published, 3 refused by the R² floor, 4 refused as a regression vs best."""
+        """0 published (or queued behind a watch), 3 refused by the R² floor, 4 refused as a
+        regression vs best, 8 unchanged (the model is already in a slot), 9 refused for a
+        price <= 0 on the domain grid."""
         return self.gate.exit_code
 
 
@@ -141,11 +145,17 @@ def train_and_publish(
     with _stage("gate", step, timings):
         current = slots.read()
         resolve_slot(current.slots if current else None, target_slot)  # refuse early
-        best_version = current.slots.best if current else None
-        best_mae = (
-            mae_of_version(store, best_version, split.rows_test, split.y_test)
-            if best_version
-            else None
+        in_slots = [
+            slot_model(store, name, version, split.rows_test)
+            for name, version in _slot_versions(current)
+        ]
+        best = next((m for m in in_slots if m.slot == "best"), None)
+        best_version = best.version if best else None
+        best_mae = best.mae(split.y_test) if best else None
+        domain = feature_domain(cleaned)
+        lowest = lowest_price(winner.estimator, domain, split.columns)
+        duplicate = same_model(
+            winner.estimator.predict(split.x_test), model_sha256(winner.estimator), in_slots
         )
         gate = decide(
             test_r2=winner.test.r2,
@@ -154,6 +164,9 @@ def train_and_publish(
             best_version=best_version,
             r2_floor=settings.train_r2_floor,
             max_mae_regression=settings.train_max_mae_regression,
+            lowest=lowest,
+            duplicate=duplicate,
+            test_rows=len(split.rows_test),
         )
     context = {
         "rows_cleaned": len(cleaned.frame),
@@ -185,6 +198,7 @@ def train_and_publish(
         model_locations=len(cleaned.model_locations),
         best_version=best_version,
         best_mae=best_mae,
+        lowest_price=lowest,
         timings_s=timings,
     )
     if not gate.passed:
@@ -202,7 +216,7 @@ def train_and_publish(
             winner=winner,
             data_sha256=raw.sha256,
             created_at=now,
-            feature_domain=feature_domain(cleaned),
+            feature_domain=domain,
             training_distribution=distribution,
             extra={"registered_model_name": settings.registered_model_name, "rows": context},
         )
@@ -232,6 +246,14 @@ def train_and_publish(
         registered_version=registered,
         manifest_sha256=manifest_sha,
     )
+
+
+def _slot_versions(current: SlotsVersion | None) -> list[tuple[str, str]]:
+    """The versions in the best and candidate slots (the candidate may be a holdback)."""
+    if current is None:
+        return []
+    named = (("best", current.slots.best), ("candidate", current.slots.candidate))
+    return [(slot, version) for slot, version in named if version is not None]
 
 
 @contextmanager

@@ -1,7 +1,10 @@
 """Publishing: the immutable version in S3, its slot (a conditional write), the event.
 
 The first model ever (no routing object yet) goes to the best slot; after that a new
-model is the candidate, unless the caller asks for ``best``. Versions are named
+model is the candidate, unless the caller asks for ``best``. During the watch after a
+promotion the candidate slot holds the previous best, so a new candidate is not placed:
+it is ``queued``, and the promoter moves it into the candidate slot when the watch ends
+(a new candidate never ends a watch). Versions are named
 ``m-<UTC time>-<8 hex of the pickled model's sha256>``.
 """
 
@@ -22,7 +25,7 @@ from trainer.selection import SCORING, CandidateResult
 log = logging.getLogger(__name__)
 
 TargetSlot = Literal["auto", "best", "candidate"]
-Slot = Literal["best", "candidate"]
+Slot = Literal["best", "candidate", "queued"]
 TARGET_SLOTS: tuple[TargetSlot, ...] = ("auto", "best", "candidate")
 #: Tries at the conditional slot write before giving up (each one re-reads the slots).
 MAX_SLOT_ATTEMPTS = 5
@@ -75,20 +78,28 @@ def resolve_slot(current: Slots | None, target: TargetSlot) -> Slot:
     """Which slot a new model goes to, given the current routing object.
 
     ``auto``: best when no model was ever published (no object, or no best), else
-    candidate. ``best`` and ``candidate`` force the slot.
+    candidate. ``best`` and ``candidate`` force the slot. During a watch a candidate is
+    ``queued``.
 
     Raises:
-        PublishError: ``candidate`` was asked for, but there is no best model yet.
+        PublishError: ``candidate`` was asked for, but there is no best model yet; or
+            ``best`` during a watch (it would turn the held-back version into a candidate).
     """
     first = current is None or current.best is None
+    watching = current is not None and current.holdback is not None
+    if target == "best" and current is not None and current.holdback is not None:
+        raise PublishError(
+            f"a watch is running ({current.holdback} is held back beside {current.best}); "
+            "replace the best model once it has ended, or roll back"
+        )
     if target == "auto":
-        return "best" if first else "candidate"
+        target = "best" if first else "candidate"
     if target == "candidate" and first:
         raise PublishError("there is no best model yet; publish the first model to best")
-    return target
+    return "queued" if target == "candidate" and watching else target
 
 
-def next_slots(current: Slots, version: str, slot: Slot) -> Slots:
+def next_slots(current: Slots, version: str, slot: Literal["best", "candidate"]) -> Slots:
     """The routing object with ``version`` in ``slot`` (a new best demotes the old one)."""
     if slot == "best":
         return current.next(best=version, previous_best=current.best)
@@ -98,12 +109,17 @@ def next_slots(current: Slots, version: str, slot: Slot) -> Slots:
 def place_in_slot(slots: SlotStore, version: str, target: TargetSlot) -> tuple[Slot, SlotsVersion]:
     """Put ``version`` in its slot with one conditional write; re-read and retry on a race.
 
+    A queued candidate is not written anywhere: the promoter takes it from the event.
+
     Raises:
         PublishError: every attempt lost the race, or the target slot is not allowed.
     """
     for attempt in range(1, MAX_SLOT_ATTEMPTS + 1):
         current = slots.read()
         slot = resolve_slot(current.slots if current else None, target)
+        if slot == "queued":
+            assert current is not None  # resolve_slot queues only during a watch
+            return slot, current
         try:
             if current is None:
                 return slot, slots.create(Slots(best=version))

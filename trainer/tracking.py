@@ -138,10 +138,15 @@ def register(settings: Settings, run: TrackedRun) -> str:
 def mark_published(
     settings: Settings, run: TrackedRun, *, registered_version: str, version: str, slot: str
 ) -> None:
-    """Tag the run and registry version with the store version; move the slot's alias to it."""
+    """Tag the run and registry version with the store version; move the slot's alias to it.
+
+    A candidate queued behind a watch gets no alias here: the promoter mirrors the aliases
+    when it moves the candidate into its slot (promoter/registry.py).
+    """
     client = MlflowClient(settings.mlflow_uri)
     name = settings.registered_model_name
     client.set_tag(run.run_id, TAG_VERSION, version)
     client.set_tag(run.run_id, TAG_SLOT, slot)
     client.set_model_version_tag(name, registered_version, TAG_VERSION, version)
-    client.set_registered_model_alias(name, ALIAS_BY_SLOT[slot], registered_version)
+    if slot in ALIAS_BY_SLOT:  # a queued candidate gets its alias when it takes the slot
+        client.set_registered_model_alias(name, ALIAS_BY_SLOT[slot], registered_version)

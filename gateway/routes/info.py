@@ -24,6 +24,7 @@ def experiment_of(routing: Routing) -> ExperimentOut:
             candidate=slots.candidate,
             previous_best=slots.previous_best,
             generation=slots.generation,
+            holdback=slots.holdback,
         )
         if slots
         else None,

@@ -23,9 +23,11 @@ from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
 from plumbing.split import bucket_of
 from plumbing.split_store import SplitStore
+from promoter.ledger import read_ledger
 from schemas import registry
 from schemas.models import PredictReply
 from stack.supervisor import free_port
+from tests.integration.promoter_thread import running_promoter
 from tests.integration.test_gateway_support import (
     CANDIDATE_VERSION,
     PROD_VERSION,
@@ -228,21 +230,26 @@ def test_share_zero_via_admin_sends_everything_to_prod(
     )
     assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "unauthorized"
-    try:
-        done = client.put(
-            "/v1/admin/split", json={"candidate_share": 0.0}, headers=_admin(gw_settings)
-        )
-        assert done.status_code == 200
-        assert done.json()["candidate_share"] == 0.0
-        experiment = client.get("/v1/experiment").json()
-        assert experiment["candidate_share"] == 0.0 and experiment["share_source"] == "s3"
-        answers = asyncio.run(_predict_many(gateway.url, [f"zero-{i}" for i in range(200)]))
-        assert {a["variant"] for a in answers} == {"prod"}
-    finally:
-        restored = client.put(
-            "/v1/admin/split", json={"candidate_share": 0.2}, headers=_admin(gw_settings)
-        )
-        assert restored.status_code == 200
+    # A share change is a command the promoter executes (and records in its ledger)
+    with running_promoter(gw_settings):
+        try:
+            done = client.put(
+                "/v1/admin/split", json={"candidate_share": 0.0}, headers=_admin(gw_settings)
+            )
+            assert done.status_code == 200, done.text
+            assert done.json()["candidate_share"] == 0.0
+            experiment = client.get("/v1/experiment").json()
+            assert experiment["candidate_share"] == 0.0 and experiment["share_source"] == "s3"
+            answers = asyncio.run(_predict_many(gateway.url, [f"zero-{i}" for i in range(200)]))
+            assert {a["variant"] for a in answers} == {"prod"}
+        finally:
+            restored = client.put(
+                "/v1/admin/split", json={"candidate_share": 0.2}, headers=_admin(gw_settings)
+            )
+            assert restored.status_code == 200
+    splits = [r for r in read_ledger(gw_settings) if r.action == "split"]
+    assert [r.inputs["share_change"]["after"] for r in splits][-2:] == [0.0, 0.2]
+    assert splits[-1].actor.kind == "operator"
 
 
 # --------------------------------------------------------------------------- instances, Kafka

@@ -23,6 +23,7 @@ from plumbing.settings import Settings, load_settings
 from schemas.models import ModelReload
 from stack import kafka_node, services, supervisor
 from stack.supervisor import free_port
+from tests.integration.promoter_thread import running_promoter
 from trainer.main import train_and_publish
 from trainer.signing import manifest_signer
 
@@ -129,13 +130,16 @@ def test_distinct_keys_split_20_percent_and_a_key_is_sticky(serving: Settings) -
 
 
 def _set_share(settings: Settings, share: float) -> None:
+    """Through the admin API, which hands it to the promoter (it stores and records it)."""
     token = settings.admin_token
     assert token is not None
-    answer = httpx.put(
-        f"{_base(settings)}/v1/admin/split",
-        json={"candidate_share": share},
-        headers={"authorization": f"Bearer {token.get_secret_value()}"},
-    )
+    with running_promoter(settings):
+        answer = httpx.put(
+            f"{_base(settings)}/v1/admin/split",
+            json={"candidate_share": share, "reason": "serving test"},
+            headers={"authorization": f"Bearer {token.get_secret_value()}"},
+            timeout=60,
+        )
     assert answer.status_code == 200, answer.text
 
 

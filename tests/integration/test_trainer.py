@@ -14,14 +14,21 @@ import pytest
 from click.testing import CliRunner
 from kafka import TopicPartition
 from mlflow import MlflowClient
+from sklearn.linear_model import Ridge
 
 from cli.train_commands import train
+from plumbing.features import FeatureRow, feature_matrix
 from plumbing.kafka import consumer
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, get_settings
 from schemas.registry import validate_event
-from trainer.errors import EXIT_R2_FLOOR, EXIT_REGRESSION
+from trainer.cleaning import clean
+from trainer.data import load_raw
+from trainer.dataset import split_dataset
+from trainer.domain_grid import lowest_price
+from trainer.errors import EXIT_NOT_POSITIVE, EXIT_R2_FLOOR, EXIT_REGRESSION, EXIT_UNCHANGED
+from trainer.gate import decide
 from trainer.main import train_and_publish
 from trainer.selection import DEFAULT_ALGORITHMS
 
@@ -63,7 +70,7 @@ def model_events(settings: Settings, versions: Iterable[str], timeout_s: float =
     return found
 
 
-def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases(
+def test_train_publishes_to_best_then_candidate_only_changes_and_only_positive_prices(
     fresh: Settings,
 ) -> None:
     s3 = s3_client(fresh)
@@ -155,14 +162,59 @@ def test_train_publishes_first_to_best_then_to_candidate_with_events_and_aliases
     # A refused model is logged in MLflow but never registered
     assert len(client.search_model_versions(f"name = '{name}'")) == 2
 
+    # When the candidate's training runs again on the same data, nothing is published
+    again = train_and_publish(fresh, algorithms=("ridge",))
+    assert not again.published and again.exit_code == EXIT_UNCHANGED
+    assert f"the model already in the candidate slot ({second.version})" in again.gate.reason
+    assert slots.read() == after
+    assert len(client.search_model_versions(f"name = '{name}'")) == 2
+
     # When a model is sent straight to best, then the old best becomes previous_best
-    forced = train_and_publish(fresh, algorithms=("linear_regression",), target_slot="best")
+    forced = train_and_publish(fresh, algorithms=("lasso",), target_slot="best")
     assert forced.published and forced.slot == "best"
     after = slots.read()
     assert after is not None
     assert (after.slots.best, after.slots.previous_best) == (forced.version, first.version)
     assert after.slots.candidate == second.version
     assert client.get_model_version_by_alias(name, "champion").version == forced.registered_version
+
+    # Every published model, loaded as serving loads it, answers a positive price on every
+    # point of the grid over its manifest's feature domain, and on the two requests the
+    # old models answered with a negative price
+    store = ModelStore(s3, fresh.s3_bucket)
+    for result in (first, second, forced):
+        assert result.version is not None and result.lowest_price is not None
+        loaded = store.load(result.version)
+        lowest = lowest_price(loaded.estimator, loaded.manifest["feature_domain"], loaded.columns)
+        print(f"{result.algorithm}: lowest price {lowest.price:.2f} lakhs at {lowest.row}")
+        assert lowest.positive and lowest.rows_checked > 500_000
+        assert lowest.price == result.lowest_price.price
+        answers = loaded.estimator.predict(feature_matrix(NEGATIVE_BEFORE, loaded.columns))
+        assert (answers > 0).all(), answers
+
+    # And a model fitted on raw prices, as the old trainer fitted them, is refused by the gate
+    split = split_dataset(clean(load_raw(fresh).frame()), test_size=0.2, seed=fresh.train_seed)
+    raw = Ridge().fit(split.x_train, split.y_train)
+    refused = decide(
+        test_r2=0.8,
+        test_mae=18.0,
+        best_mae=None,
+        best_version=None,
+        r2_floor=0.6,
+        max_mae_regression=0.05,
+        lowest=lowest_price(
+            raw, store.load(first.version or "").manifest["feature_domain"], split.columns
+        ),
+    )
+    assert refused.exit_code == EXIT_NOT_POSITIVE
+    print(refused.reason)
+
+
+#: The two requests the old models answered with a negative price (issue 12).
+NEGATIVE_BEFORE = [
+    FeatureRow("sarjapur", 607.0, 1, 1),
+    FeatureRow("kumaraswami layout", 576.0, 3, 4),
+]
 
 
 def test_train_command_exits_3_when_the_r2_floor_is_not_reached(
@@ -186,3 +238,23 @@ def test_train_command_exits_3_when_the_r2_floor_is_not_reached(
     assert SlotStore(s3_client(fresh), fresh.s3_bucket).read() is None
     listing = s3_client(fresh).list_objects_v2(Bucket=fresh.s3_bucket, Prefix="models/")
     assert listing.get("KeyCount", 0) == 0
+
+
+def test_train_command_on_unchanged_data_publishes_nothing_and_exits_8(
+    fresh: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPLITSTREAM_S3_BUCKET", fresh.s3_bucket)
+    monkeypatch.setenv("SPLITSTREAM_REGISTERED_MODEL_NAME", fresh.registered_model_name)
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(train, ["--algorithm", "ridge"])
+        again = CliRunner().invoke(train, ["--algorithm", "ridge"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == EXIT_UNCHANGED, again.output
+    assert "not published (exit 8): nothing changed: it is the model already in the best" in (
+        " ".join(again.output.split())
+    )
+    current = SlotStore(s3_client(fresh), fresh.s3_bucket).read()
+    assert current is not None and current.slots.candidate is None

@@ -8,6 +8,7 @@ import importlib
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,6 +18,10 @@ from click.testing import CliRunner
 from cli.main import COMMANDS, SUMMARIES, main
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.settings import ENV_PREFIX, PROJECT_ROOT, get_settings
+from promoter import ledger
+from promoter.ledger import slots_json
+from promoter.shares import share_change
+from schemas.models import LedgerRecord
 from stack import local
 from stack.local import ServiceStatus
 
@@ -27,7 +32,7 @@ REQUIRED = (
     "pause", "resume",
 )  # fmt: skip
 STACK_SUBCOMMANDS = ("install", "up", "down", "status")
-EXIT_CODES = set(range(8))
+EXIT_CODES = set(range(10))
 
 
 def _command(name: str) -> click.Command:
@@ -123,7 +128,7 @@ def test_examples_use_only_options_and_settings_that_exist(args: list[str]) -> N
         assert not unknown_settings, f"{line!r}: no such setting"
 
 
-def test_exit_codes_in_the_help_cover_0_to_7_and_match_the_readme() -> None:
+def test_exit_codes_in_the_help_cover_0_to_9_and_match_the_readme() -> None:
     documented = _main_exit_codes()
 
     assert set(documented) == EXIT_CODES
@@ -179,3 +184,52 @@ def test_status_prints_the_slots_when_s3_answers(monkeypatch: pytest.MonkeyPatch
 
     assert result.exit_code == 0, result.output
     assert "slots: best=m-1 candidate=m-2 previous_best=None generation=3" in result.output
+
+
+def test_status_shows_the_watch_with_its_share_start_and_queued_candidate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the slots of a watch (m-1 held back beside m-2) and the ledger that says so
+    monkeypatch.setattr(local, "status", lambda _s: [_running("s3")])
+    watching = Slots(best="m-2", candidate="m-1", previous_best="m-1", generation=4)
+    monkeypatch.setattr(SlotStore, "read", lambda _self: SlotsVersion(watching, etag='"e"'))
+    started = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    records = [
+        _ledger(
+            0,
+            "promote",
+            watching,
+            {
+                "share_change": share_change(0.2, 0.1, started),
+                "watch": {"experiment_id": "exp-1:watch-g4:m-1", "started_at": started.isoformat()},
+            },
+        ),
+        _ledger(1, "publish", watching, {"model_version": "m-3", "queued": True}),
+    ]
+    monkeypatch.setattr(ledger, "read_ledger", lambda _settings, timeout_s: records)
+
+    result = CliRunner().invoke(main, ["status"])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "watch: m-2 is watched beside the previous best m-1, held back at 10% since "
+        "2026-01-01 12:00:00 UTC; candidate queued behind the watch: m-3"
+    ) in " ".join(result.output.split())
+
+
+def _ledger(sequence: int, action: str, slots: Slots, inputs: dict[str, object]) -> LedgerRecord:
+    return LedgerRecord.create(
+        sequence=sequence,
+        experiment_id=None,
+        action=action,
+        actor={"kind": "policy", "name": "promoter"},
+        reasons=["r"],
+        inputs=inputs,
+        statistics={},
+        thresholds={},
+        slots_before=slots_json(slots),
+        slots_after=slots_json(slots),
+        etag_before=None,
+        etag_after=None,
+        missing_acks=[],
+    )

@@ -259,3 +259,37 @@ def test_dashboard_answers_200_naming_what_is_unavailable(client: TestClient) ->
     assert body["variants"] == [] and body["decisions"] == []
     assert "no data yet" in body["charts"]["requests"]
     assert body["experiment"] == client.get("/v1/experiment").json()
+
+
+def test_a_paired_decision_shows_both_maes_on_the_same_requests_then_the_interval() -> None:
+    # Given a promotion on 412 pairs: prod 24.80 and candidate 22.10 on the same requests
+    mae = {
+        "method": "paired",
+        "n_prod": 412,
+        "n_candidate": 412,
+        "mae_prod": 24.8,
+        "mae_candidate": 22.1,
+        "difference": -2.7,
+        "lower": -4.1,
+        "upper": -1.3,
+        "alpha": 0.05,
+        "rho": 0.1,
+    }
+    record = _record(4, "promote", "m-b").model_copy(update={"statistics": {"mae": mae}})
+    decision = rows.decisions([record])[0]
+    # Then the timeline reads true: the candidate's MAE is the lower one, beside the interval
+    assert decision.evidence == (
+        "paired, 412 requests: MAE prod 24.80, candidate 22.10 on the same requests; "
+        "difference -2.70, 95% CS [-4.10, -1.30]"
+    )
+    assert rows.decisions([_record(5, "publish", "m-b")])[0].evidence == ""
+
+
+def test_a_watch_decision_names_its_arms_previous_and_new() -> None:
+    mae = {"method": "paired", "n_prod": 153, "mae_prod": 16.15, "mae_candidate": 48.59}
+    statistics = {"mae": {**mae, "difference": 32.44, "lower": 6.6, "upper": 58.2, "alpha": 0.05}}
+    statistics["arms"] = {"prod": "previous", "candidate": "new"}
+    record = _record(9, "rollback", "m-a").model_copy(update={"statistics": statistics})
+    assert rows.decisions([record])[0].evidence.startswith(
+        "paired, 153 requests: MAE previous 16.15, new 48.59 on the same requests"
+    )

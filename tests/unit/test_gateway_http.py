@@ -5,14 +5,17 @@ unreachable, which is itself a behaviour under test (503, never a hang).
 """
 
 import logging
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from gateway.main import create_app
+from gateway.routes import admin
 from plumbing.request_ids import RequestIds, for_settings
 from plumbing.settings import Settings, load_settings
+from schemas.models import PromoterCommandResult
 from stack.supervisor import free_port
 
 #: The gateway answers only its trusted hosts (localhost by default), not "testserver".
@@ -260,6 +263,54 @@ def test_admin_with_token_validates_the_share(client: TestClient) -> None:
     response = client.put("/v1/admin/split", json={"candidate_share": 1.5}, headers=headers)
     assert response.status_code == 422
     assert _error(response)["allowed"] == {"type": "number", "minimum": 0.0, "maximum": 1.0}
+
+
+def _answer(outcome: str, message: str) -> PromoterCommandResult:
+    return PromoterCommandResult.create(
+        command_id=str(uuid.uuid4()),
+        action="split",
+        outcome=outcome,
+        message=message,
+        ledger_sequence=3 if outcome == "done" else None,
+        slots={"best": "m-1", "candidate": "m-2", "previous_best": None, "generation": 2},
+    )
+
+
+def test_a_share_change_is_a_command_to_the_promoter_with_operator_and_reason(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a promoter that takes the command
+    sent: list[dict[str, object]] = []
+
+    def promoter(_settings: Settings, **command: object) -> PromoterCommandResult:
+        sent.append(command)
+        return _answer("done", "candidate share 20% -> 30%")
+
+    monkeypatch.setattr(admin, "send_command", promoter)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"candidate_share": 0.3, "reason": "more traffic", "operator": "asha"}
+    # When the share is set over HTTP
+    response = client.put("/v1/admin/split", json=body, headers=headers)
+    # Then the promoter got it as a split command (it writes S3 and the ledger)
+    assert response.status_code == 200, response.text
+    assert sent == [
+        {"action": "split", "operator": "asha", "reason": "more traffic", "candidate_share": 0.3}
+    ]
+    defaults = client.put("/v1/admin/split", json={"candidate_share": 0.1}, headers=headers)
+    assert defaults.status_code == 200
+    assert sent[-1]["operator"] == "admin" and sent[-1]["reason"] == "set through the admin API"
+
+
+def test_a_share_change_the_promoter_refuses_is_409(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        admin, "send_command", lambda _s, **_c: _answer("refused", "no model was ever published")
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    response = client.put("/v1/admin/split", json={"candidate_share": 0.3}, headers=headers)
+    assert response.status_code == 409
+    assert "no model was ever published" in _error(response)["message"]
 
 
 def test_admin_without_a_configured_token_is_503_admin_disabled() -> None:

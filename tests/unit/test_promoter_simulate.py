@@ -1,4 +1,5 @@
-"""The policy simulation: error rates under continuous monitoring, and agreement with decide."""
+"""The simulations: every repeated test's false alarm rate under continuous monitoring, and
+agreement of the vectorised rules with ``decide``."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -8,52 +9,63 @@ import pytest
 from click.testing import CliRunner
 
 from cli.simulate_command import simulate
-from promoter.policy import ExperimentStats, PairedStats, Policy, VariantStats, decide
+from promoter.decide import decide
+from promoter.experiment import ExperimentStats, PairedStats, VariantStats
+from promoter.false_alarms import false_alarm_table
+from promoter.policy import Policy
 from promoter.simulate import (
-    DEFAULT_BATCH,
-    DEFAULT_HORIZON,
     PROMOTE,
     REJECT,
     WAIT,
     ArmSums,
     StreamModel,
     paired_verdicts,
-    simulate_policy,
-    simulate_quality,
-    srm_flag_rate,
     unpaired_verdicts,
 )
+from promoter.simulate_checks import LatencyModel, simulate_latency
 
 POLICY = Policy()
 ACTIONS = {PROMOTE: "promote", REJECT: "reject", WAIT: "wait"}
 
 
-def _run(*, improvement: float, paired: bool, seed: int) -> float:
-    method = "paired" if paired else "unpaired"
-    return simulate_quality(
+def test_every_repeated_test_keeps_its_false_alarm_rate_within_its_level_plus_a_point() -> None:
+    # 500 null experiments per row, each looked at after every batch (continuous
+    # monitoring): the split test (constant and ramped), both guardrails at exactly
+    # their margins, and the MAE rule unpaired and paired.
+    table = false_alarm_table(POLICY, seed=0, experiments=500)
+    for row in table.rows:
+        print(f"{row.test}: {row.false_alarm_rate:.1%} <= {row.bound:.1%}; power {row.power:.1%}")
+        assert row.within_bound, row
+    assert table.all_within_bound
+    # and each finds its stated effect in most experiments
+    assert min(row.power for row in table.rows) >= 0.8
+    tests = [row.test for row in table.rows]
+    assert tests == [
+        "split (SRM)",
+        "split (SRM), ramp",
+        "error-rate guardrail",
+        "p95 latency guardrail",
+        "MAE rule, unpaired",
+        "MAE rule, paired",
+    ]
+
+
+def test_the_latency_edge_is_exactly_the_policys_limit() -> None:
+    model = LatencyModel()
+    edge = model.edge_factor(POLICY)
+    limit = max(model.p95_ms * 1.25, model.p95_ms + 50)
+    assert model.p95_ms * edge == pytest.approx(limit)
+    # a candidate twice as slow as the limit is caught quickly
+    run = simulate_latency(
         POLICY,
-        np.random.default_rng(seed),
-        experiments=500,
-        improvement=improvement,
-        paired=paired,
-        horizon=DEFAULT_HORIZON[method],
-        batch=DEFAULT_BATCH[method],
-    ).promotion_rate
-
-
-@pytest.mark.parametrize("paired", [False, True], ids=["unpaired", "paired"])
-def test_false_promotion_rate_stays_within_alpha_under_continuous_monitoring(paired: bool) -> None:
-    # 500 experiments, candidate == prod, checked after every batch up to the default
-    # horizon (unpaired: 50,000 feedback events, a check every 100; paired: 1,000 pairs,
-    # a check every 10).
-    assert _run(improvement=0.0, paired=paired, seed=101) <= POLICY.alpha + 0.01
-
-
-@pytest.mark.parametrize("paired", [False, True], ids=["unpaired", "paired"])
-def test_ten_percent_better_candidate_is_promoted_in_most_runs(paired: bool) -> None:
-    # The default horizons are the traffic at which this holds: 50,000 feedback events
-    # over both arms at a 20% candidate share (10,000 on the candidate), or 1,000 pairs.
-    assert _run(improvement=0.10, paired=paired, seed=202) >= 0.80
+        np.random.default_rng(0),
+        experiments=50,
+        factor=2 * edge,
+        share=0.2,
+        horizon=5_000,
+        batch=500,
+    )
+    assert run.rate == 1.0 and run.median_requests is not None
 
 
 def test_stream_model_reproduces_the_measured_error_distribution() -> None:
@@ -122,47 +134,20 @@ def test_vectorised_paired_verdicts_agree_with_decide() -> None:
         assert _decided(None, None, differences, i) == ACTIONS[int(verdict)]
 
 
-def test_split_check_catches_a_five_percent_imbalance_only_with_enough_traffic() -> None:
-    def rate(requests: int, observed: float) -> float:
-        return srm_flag_rate(
-            np.random.default_rng(requests),
-            requests=requests,
-            observed_share=observed,
-            expected_share=0.2,
-            p_threshold=POLICY.srm_p_threshold,
-            experiments=500,
-        )
+def test_the_table_is_deterministic_for_a_seed() -> None:
+    def rates(seed: int) -> list[tuple[float, float]]:
+        table = false_alarm_table(POLICY, seed=seed, experiments=30)
+        return [(row.false_alarm_rate, row.power) for row in table.rows]
 
-    assert rate(1_000, 0.21) < 0.05
-    assert rate(50_000, 0.21) > 0.9
-    assert rate(50_000, 0.20) < 0.01  # a correct split is almost never flagged
+    assert rates(3) == rates(3)
 
 
-def test_simulation_is_deterministic_for_a_seed() -> None:
-    def figures(seed: int) -> tuple[float, float, float | None]:
-        result = simulate_policy(
-            POLICY, seed=seed, experiments=40, paired=True, srm_requests=(5_000,)
-        )
-        return (
-            result.false_promotion_rate,
-            result.better_promotion_rate,
-            result.better_median_samples,
-        )
-
-    assert figures(3) == figures(3)
-
-
-def test_simulate_command_prints_the_three_figures() -> None:
-    result = CliRunner().invoke(
-        simulate, ["--experiments", "30", "--paired", "--srm-requests", "20000", "--seed", "1"]
-    )
+def test_simulate_command_prints_the_table() -> None:
+    result = CliRunner().invoke(simulate, ["--experiments", "40", "--seed", "1"])
     assert result.exit_code == 0, result.output
-    for row in (
-        "false promotions",
-        "promotions, candidate MAE 10% lower",
-        "split flagged at 20,000",
-    ):
+    for row in ("split (SRM)", "error-rate guardrail", "p95 latency guardrail", "MAE rule, paired"):
         assert row in result.output
+    assert "false alarms" in result.output and "power" in result.output
 
 
 def test_simulate_command_refuses_a_bad_policy_file(tmp_path: Path) -> None:

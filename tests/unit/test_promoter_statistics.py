@@ -1,4 +1,4 @@
-"""The promoter's statistics: the split test and the anytime-valid MAE comparison."""
+"""The promoter's MAE comparison: the anytime-valid confidence sequence and its two forms."""
 
 import json
 import math
@@ -12,41 +12,11 @@ from promoter.statistics import (
     compare_mae_unpaired,
     cs_half_width,
     cs_rho,
-    error_rate_breached,
-    latency_breached,
-    srm_p_value,
 )
 
 
 def _sums(values: np.ndarray) -> SampleSums:
     return SampleSums(len(values), float(values.sum()), float((values**2).sum()))
-
-
-def test_srm_p_value_of_two_variants_matches_the_normal_tail_by_hand() -> None:
-    # 790/210 against 800/200 expected: chi2 = 10^2/800 + 10^2/200; one degree of freedom,
-    # so p = P(|Z| > sqrt(chi2)) = erfc(sqrt(chi2 / 2)).
-    chi2 = 100 / 800 + 100 / 200
-    expected = math.erfc(math.sqrt(chi2 / 2))
-    p_value = srm_p_value({"prod": 790, "candidate": 210}, {"prod": 0.8, "candidate": 0.2})
-    assert p_value == pytest.approx(expected, rel=1e-9)
-
-
-def test_srm_p_value_of_three_variants_matches_the_exponential_tail_by_hand() -> None:
-    # Two degrees of freedom: the chi-square survival function is exp(-x / 2).
-    observed = {"a": 300, "b": 380, "c": 320}
-    chi2 = sum((count - 1000 / 3) ** 2 / (1000 / 3) for count in observed.values())
-    p_value = srm_p_value(observed, {"a": 1.0, "b": 1.0, "c": 1.0})  # shares normalised
-    assert p_value == pytest.approx(math.exp(-chi2 / 2), rel=1e-9)
-
-
-def test_srm_p_value_without_requests_is_one_and_bad_input_is_refused() -> None:
-    assert srm_p_value({"prod": 0, "candidate": 0}, {"prod": 0.8, "candidate": 0.2}) == 1.0
-    with pytest.raises(ValueError, match="differ"):
-        srm_p_value({"prod": 1, "candidate": 1}, {"prod": 0.8, "shadow": 0.2})
-    with pytest.raises(ValueError, match="negative"):
-        srm_p_value({"prod": -1, "candidate": 1}, {"prod": 0.8, "candidate": 0.2})
-    with pytest.raises(ValueError, match="positive"):
-        srm_p_value({"prod": 1, "candidate": 1}, {"prod": 1.0, "candidate": 0.0})
 
 
 def test_cs_width_shrinks_as_observations_accumulate() -> None:
@@ -130,6 +100,20 @@ def test_paired_comparison_reports_candidate_minus_prod() -> None:
     assert result.mae_prod is None
 
 
+def test_paired_comparison_carries_both_maes_on_the_same_pairs() -> None:
+    rng = np.random.default_rng(6)
+    prod = rng.exponential(25, 1_000)
+    candidate = prod * rng.uniform(0.7, 1.0, 1_000)
+    result = compare_mae_paired(
+        _sums(prod - candidate),
+        alpha=0.05,
+        target_n=1_000,
+        mae_prod=float(prod.mean()),
+        mae_candidate=float(candidate.mean()),
+    )
+    assert result.mae_candidate - result.mae_prod == pytest.approx(result.difference)
+
+
 def test_without_two_observations_per_arm_the_interval_is_unbounded_and_json_safe() -> None:
     result = compare_mae_unpaired(
         prod=SampleSums(1, 20.0, 400.0),
@@ -141,28 +125,3 @@ def test_without_two_observations_per_arm_the_interval_is_unbounded_and_json_saf
     assert not result.candidate_better and not result.candidate_worse
     record = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert record["lower"] is None and record["mae_candidate"] is None
-
-
-def test_guardrail_helpers_use_absolute_and_relative_margins() -> None:
-    assert error_rate_breached(prod_rate=0.01, candidate_rate=0.03, margin_absolute=0.01)
-    assert not error_rate_breached(prod_rate=0.01, candidate_rate=0.015, margin_absolute=0.01)
-
-
-def test_an_error_rate_excess_within_noise_is_not_a_breach() -> None:
-    # 5.0% of 250 against 3.68% of 750: 0.3 points over the margin, far inside the noise
-    noisy = {"prod_rate": 0.0368, "candidate_rate": 0.05, "margin_absolute": 0.01}
-    assert error_rate_breached(**noisy)
-    assert not error_rate_breached(**noisy, prod_requests=750, candidate_requests=250)
-    # 20% of 200 against 1% of 600: a real regression, significant at any sane level
-    real = {"prod_rate": 0.01, "candidate_rate": 0.20, "margin_absolute": 0.01}
-    assert error_rate_breached(**real, prod_requests=600, candidate_requests=200)
-    assert latency_breached(prod_p95_ms=100, candidate_p95_ms=130, margin_relative=0.25)
-    assert not latency_breached(prod_p95_ms=100, candidate_p95_ms=120, margin_relative=0.25)
-    assert not latency_breached(prod_p95_ms=math.nan, candidate_p95_ms=500, margin_relative=0)
-    # 40 ms over a 100 ms p95 passes the relative margin, not an absolute one of 50 ms
-    assert not latency_breached(
-        prod_p95_ms=100, candidate_p95_ms=140, margin_relative=0.25, margin_ms=50
-    )
-    assert latency_breached(
-        prod_p95_ms=100, candidate_p95_ms=151, margin_relative=0.25, margin_ms=50
-    )

@@ -92,7 +92,16 @@ def _report_frames() -> dict[str, pd.DataFrame]:
             ]
         ),
         "paired": pd.DataFrame(
-            [{"experiment_id": "exp-1:m-2", "pairs": 3, "diff_sum": 6.0, "diff_sq_sum": 14.0}]
+            [
+                {
+                    "experiment_id": "exp-1:m-2",
+                    "pairs": 3,
+                    "diff_sum": 6.0,
+                    "diff_sq_sum": 14.0,
+                    "prod_abs_error_sum": 75.0,
+                    "candidate_abs_error_sum": 69.0,
+                }
+            ]
         ),
         "drift": pd.DataFrame(
             [
@@ -113,7 +122,37 @@ def _report_frames() -> dict[str, pd.DataFrame]:
             ]
         ),
         "hourly": _hourly(),
+        "decisions": pd.DataFrame(
+            [
+                {
+                    "sequence": seq,
+                    "occurred_at": pd.Timestamp("2026-11-27T03:00:00Z"),
+                    "action": action,
+                    "actor_kind": "policy",
+                    "actor_name": "promoter",
+                    "reasons": [f"reason {seq}"],
+                    "statistics": json.dumps(statistics),
+                }
+                for seq, action, statistics in (
+                    (5, "wait", {}),
+                    (4, "promote", {"mae": PAIRED_MAE}),
+                )
+            ]
+        ),
     }
+
+
+PAIRED_MAE = {
+    "method": "paired",
+    "n_prod": 3,
+    "n_candidate": 3,
+    "mae_prod": 25.0,
+    "mae_candidate": 23.0,
+    "difference": -2.0,
+    "lower": -3.5,
+    "upper": -0.5,
+    "alpha": 0.05,
+}
 
 
 def test_mae_difference_is_the_welch_interval_of_the_raw_errors() -> None:
@@ -221,8 +260,12 @@ def test_the_table_shows_each_variant_and_the_tests() -> None:
     assert "640" in text and "160" in text
     assert f"{result.variants[0].mae:,.2f}" in text
     assert "sample-ratio mismatch: ok" in text
-    assert "+2.00 lakhs over 3 pairs" in text
+    assert "paired (shadow) on 3 requests: MAE prod 25.00, candidate 23.00 on them" in text
+    assert "+2.00 lakhs" in text
     assert "large" in text
+    # the promoter's decision, with the MAEs it compared and its interval; no waits
+    assert "promote" in text and "reason 5" not in text
+    assert "MAE prod 25.00, candidate 23.00 on the same requests" in text
 
 
 def test_charts_are_png_files_and_charts_without_data_are_skipped(tmp_path: Path) -> None:
@@ -251,8 +294,9 @@ class CannedClickHouse:
             ("v_paired", "paired"),
             ("v_drift_psi", "drift"),
             ("v_variant_hourly", "hourly"),
+            (".ledger ", "decisions"),
         ):
-            if f".{view}" in sql:
+            if (view if view.startswith(".") else f".{view}") in sql:
                 return self.frames[key]
         return pd.DataFrame({"experiment_id": ["exp-1:m-2"]})  # the latest experiment
 

@@ -1,9 +1,19 @@
-"""The gate as a pure function: the R² floor first, then no regression against best."""
+"""The gate as a pure function: the R² floor, a positive price everywhere, something new,
+then no regression against best."""
 
+import numpy as np
 import pytest
 
-from trainer.errors import EXIT_PUBLISHED, EXIT_R2_FLOOR, EXIT_REGRESSION
-from trainer.gate import GateDecision, decide
+from plumbing.features import FeatureRow
+from trainer.domain_grid import LowestPrice
+from trainer.errors import (
+    EXIT_NOT_POSITIVE,
+    EXIT_PUBLISHED,
+    EXIT_R2_FLOOR,
+    EXIT_REGRESSION,
+    EXIT_UNCHANGED,
+)
+from trainer.gate import GateDecision, SlotModel, decide, same_model
 
 
 def gate(**overrides: object) -> GateDecision:
@@ -53,3 +63,34 @@ def test_the_first_model_has_no_best_to_regress_from() -> None:
 
 def test_the_floor_is_checked_before_the_regression() -> None:
     assert gate(test_r2=0.1, test_mae=1e9).exit_code == EXIT_R2_FLOOR
+
+
+def _lowest(price: float) -> LowestPrice:
+    return LowestPrice(price, FeatureRow("sarjapur", 607.0, 1, 1), 616_960)
+
+
+def test_a_model_answering_a_price_of_zero_or_less_anywhere_is_refused_with_exit_code_9() -> None:
+    for price in (-3.23, 0.0, float("nan")):
+        decision = gate(lowest=_lowest(price))
+        assert not decision.passed and decision.exit_code == EXIT_NOT_POSITIVE == 9
+        assert "for 607 sqft, 1 bhk, 1 bath in 'sarjapur'" in decision.reason
+        assert "616,960 points checked" in decision.reason
+    assert gate(lowest=_lowest(6.7)).passed
+
+
+def test_a_model_already_in_a_slot_is_not_published_with_exit_code_8() -> None:
+    predictions = np.array([10.0, 20.0, 30.0])
+    best = SlotModel("best", "m-1", predictions.copy(), "a" * 64)
+    assert same_model(predictions + 1e-12, "b" * 64, [best]) is best  # same answers
+    assert same_model(predictions + 0.01, "a" * 64, [best]) is best  # same pickle
+    assert same_model(predictions + 0.01, "b" * 64, [best]) is None
+    decision = gate(duplicate=best, test_rows=1_501)
+    assert not decision.passed and decision.exit_code == EXIT_UNCHANGED == 8
+    assert decision.reason.startswith("nothing changed: it is the model already in the best slot")
+    assert "all 1,501 test rows" in decision.reason
+
+
+def test_the_positive_check_comes_before_the_duplicate_and_the_regression() -> None:
+    best = SlotModel("best", "m-1", np.array([1.0]), None)
+    assert gate(lowest=_lowest(-1.0), duplicate=best).exit_code == EXIT_NOT_POSITIVE
+    assert gate(duplicate=best, test_mae=1e9).exit_code == EXIT_UNCHANGED

@@ -133,3 +133,18 @@ def test_the_event_validates_against_its_schema_and_carries_the_training_distrib
     validate_event(event)
     assert event["event_type"] == "model.candidate_published"
     assert event["training_distribution"] == distribution
+
+
+def test_during_a_watch_a_new_candidate_is_queued_and_best_is_refused() -> None:
+    watching = Slots(best="m-2", candidate="m-1", previous_best="m-1", generation=5)
+    assert resolve_slot(watching, "auto") == "queued"
+    assert resolve_slot(watching, "candidate") == "queued"
+    with pytest.raises(PublishError, match="a watch is running"):
+        resolve_slot(watching, "best")
+
+
+def test_a_queued_candidate_writes_no_slot() -> None:
+    watching = Slots(best="m-2", candidate="m-1", previous_best="m-1", generation=5)
+    store = RacingSlots(watching, losses=0)
+    slot, version = place_in_slot(store, "m-3", "auto")  # type: ignore[arg-type]
+    assert slot == "queued" and version.slots == watching and store.writes == []

@@ -18,7 +18,8 @@ function drawSlots(experiment) {
   const slots = experiment.slots || {};
   show("experiment-id", experiment.experiment_id);
   show("slot-best", slots.best || "none");
-  show("slot-candidate", slots.candidate || "none");
+  // During the watch after a promotion the candidate slot serves the held-back previous best.
+  show("slot-candidate", slots.holdback ? `${slots.holdback} (previous best, held back for the watch)` : slots.candidate || "none");
   show("slot-previous-best", slots.previous_best || "none");
   show("slot-generation", slots.generation ?? "–");
   show("candidate-share", `${(experiment.candidate_share * 100).toFixed(1)} %`);
@@ -60,7 +61,9 @@ function drawSrm(srm) {
   }
   const observed = srm.observed_candidate_share === null ? "–" : fixed(srm.observed_candidate_share * 100);
   const p = srm.p_value === null ? "not tested" : `p = ${srm.p_value.toPrecision(3)}`;
-  const verdict = srm.mismatch ? "MISMATCH: decisions blocked" : "ok";
+  // A fixed-sample reading against the current share: after a share change (a ramp, an
+  // operator's split) it is not the promoter's test, which takes each period on its own.
+  const verdict = srm.mismatch ? "MISMATCH against the current share (the promoter's own test is per period: see its decisions)" : "ok";
   node.textContent = `${verdict} · candidate ${observed} % of ${srm.prod_requests + srm.candidate_requests}` +
     ` requests, expected ${fixed(srm.expected_candidate_share * 100)} % · ${p}`;
   node.dataset.mismatch = String(srm.mismatch);
@@ -110,6 +113,12 @@ function drawTimeline(decisions) {
     reasons.className = "reasons";
     reasons.textContent = d.reasons.join("; ");
     li.append(head, meta, reasons);
+    if (d.evidence) {
+      const evidence = document.createElement("div");
+      evidence.className = "evidence";
+      evidence.textContent = d.evidence;
+      li.append(evidence);
+    }
     return li;
   });
   if (items.length === 0) items.push(Object.assign(document.createElement("li"), { textContent: "no decisions yet" }));
