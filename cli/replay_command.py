@@ -56,7 +56,7 @@ def replay(mode: str, policy_file: Path | None) -> None:
       splitstream replay --restore
       splitstream replay --dry-run --policy strict.toml
     """
-    settings = get_settings()
+    settings = get_settings().with_default_kafka_role("operator")
     if mode == "dry-run":
         _dry_run(settings, policy_file or settings.promoter_policy_file)
         return
@@ -64,7 +64,9 @@ def replay(mode: str, policy_file: Path | None) -> None:
     if mode == "verify":
         _print_verification(verification)
         sys.exit(0 if verification.ok else EXIT_MISMATCH)
-    _restore(settings, verification)
+    # A restore acts as the promoter: it broadcasts the reload and appends to the ledger,
+    # which only the promoter's principal may write.
+    _restore(settings.as_kafka_role("promoter"), verification)
 
 
 def _verification(settings: Settings) -> Verification:

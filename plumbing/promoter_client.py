@@ -2,6 +2,8 @@
 
 The gateway's admin endpoints and the CLI both come through here, so every manual
 action goes through the promoter's single writer: the same swap, the same ledger.
+Commands and their results travel on ``promoter.commands``, which only the operator,
+gateway and promoter principals may write: that is what makes a command an operator's.
 ``post_command`` only sends one, for a caller that does not wait (a chaos test that
 kills the promoter before it can answer).
 """
@@ -39,7 +41,7 @@ def send_command(
     command = new_command(
         action=action, operator=operator, reason=reason, expected_generation=expected_generation
     )
-    partition = TopicPartition(settings.topic("model_events").name, 0)
+    partition = TopicPartition(settings.topic("promoter_commands").name, 0)
     listener = kafka.consumer(settings, group_id=None, client_id=f"command-{action}")
     try:
         listener.assign([partition])
@@ -58,7 +60,7 @@ def new_command(
     return PromoterCommand.create(
         command_id=str(uuid.uuid4()),
         action=action,
-        actor={"kind": "operator", "name": operator},
+        operator=operator,
         expected_generation=expected_generation,
         reason=reason,
     )
@@ -68,7 +70,7 @@ def post_command(settings: Settings, command: PromoterCommand) -> None:
     """Send ``command`` without waiting for an answer (a chaos test kills its promoter)."""
     sender = kafka.producer(settings, client_id=f"command-{command.action}")
     try:
-        topic = settings.topic("model_events").name
+        topic = settings.topic("promoter_commands").name
         sender.send(topic, command.model_dump(mode="json")).get(timeout=10)
     finally:
         sender.close(timeout=5)

@@ -30,6 +30,7 @@ from faust.types import EventT, StreamT, TopicT
 from faust.web import Request, Response, View
 
 from plumbing.kafka import encode_json
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from promoter.observations import (
     EventModel,
@@ -84,6 +85,7 @@ def new_app(settings: Settings) -> faust.App:
         web_bind=settings.stack_host,
         web_host=settings.stack_host,
         web_port=settings.promoter_agent_web_port,
+        **client_security(settings.with_default_kafka_role("agent"), "faust"),
     )
 
 

@@ -109,6 +109,7 @@ class Promoter:
         self._split = SplitStore(s3, settings.s3_bucket)
         self._swap = SlotSwap(settings, self._slots, producer)
         self._events_topic = settings.topic("model_events").name
+        self._commands_topic = settings.topic("promoter_commands").name
 
     # ------------------------------------------------------------------ recording the trainer
 
@@ -342,8 +343,8 @@ class Promoter:
             )
         self._send(event.model_dump(mode="json"))
 
-    def _send(self, event: dict[str, Any]) -> None:
-        self._producer.send(self._events_topic, event).get(timeout=10)
+    def _send(self, event: dict[str, Any], topic: str | None = None) -> None:
+        self._producer.send(topic or self._events_topic, event).get(timeout=10)
 
     # ------------------------------------------------------------------ operators
 
@@ -373,7 +374,7 @@ class Promoter:
             if outcome.record is not None:
                 outcome = Outcome(outcome.outcome, command.reason, outcome.record, outcome.slots)
         result = _result(command, outcome, current)
-        self._send(result.model_dump(mode="json"))
+        self._send(result.model_dump(mode="json"), self._commands_topic)  # beside the command
         return result
 
     def _pause_or_resume(

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from plumbing import kafka
@@ -49,7 +49,7 @@ def serving_group(settings: Settings, role: str) -> str:
 
 def live_predictors(settings: Settings) -> set[str]:
     """Client ids of the serving predictors' consumer-group members right now."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="promoter")
+    admin = kafka.admin(settings, client_id="promoter")
     try:
         groups = admin.describe_groups([serving_group(settings, r) for r in SERVING_ROLES])
     finally:

@@ -4,6 +4,7 @@ All state lives in ``settings.state_dir``. A service whose URL is configured
 (an existing Kafka, S3 or MLflow) is not started; it is only checked.
 """
 
+import logging
 import secrets
 import subprocess
 from dataclasses import dataclass
@@ -14,12 +15,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from plumbing import manifest_signature
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings, local_env_file
-from stack import kafka_node, mlflow_server, s3_server, services, state_dirs, supervisor
+from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, Settings, load_settings, local_env_file
+from stack import (
+    kafka_access,
+    kafka_admin,
+    kafka_node,
+    mlflow_server,
+    s3_server,
+    services,
+    state_dirs,
+    supervisor,
+)
 from stack.errors import ServiceStartError
 from stack.supervisor import ServiceProcess, ServiceStatus
 
 __all__ = ["ServiceStatus", "down", "external_services", "install", "status", "up"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,9 +61,14 @@ class StackPaths:
         return self.state_dir / "mlflow"
 
 
-def new_credentials() -> dict[str, str]:
-    """Fresh random values for every secret the local stack generates (README: Security)."""
+def new_credentials(*, kafka: bool = True) -> dict[str, str]:
+    """Fresh random values for every secret the local stack generates (README: Security).
+
+    ``kafka``: also a SASL password per Kafka principal (only for the stack's own broker;
+    an existing cluster's passwords come from its owners).
+    """
     signing_key, verify_key = manifest_signature.new_keypair()
+    passwords = {f"{ENV_PREFIX}KAFKA_PASSWORD_{role.upper()}": _password() for role in KAFKA_ROLES}
     return {
         "SPLITSTREAM_S3_ACCESS_KEY": f"local-{secrets.token_hex(6)}",
         "SPLITSTREAM_S3_SECRET_KEY": secrets.token_urlsafe(24),
@@ -60,7 +77,13 @@ def new_credentials() -> dict[str, str]:
         "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),
         "SPLITSTREAM_MODEL_SIGNING_KEY": signing_key,
         "SPLITSTREAM_MODEL_VERIFY_KEY": verify_key,
+        **(passwords if kafka else {}),
     }
+
+
+def _password() -> str:
+    """URL-safe random text: it goes into JAAS lines between double quotes."""
+    return secrets.token_urlsafe(24)
 
 
 def missing_lines(existing: str, generated: dict[str, str]) -> list[str]:
@@ -84,7 +107,7 @@ def ensure_local_credentials(settings: Settings) -> Settings:
     state_dirs.make_private(settings.state_dir)
     env_file = local_env_file(settings.state_dir)
     existing = env_file.read_text() if env_file.exists() else ""
-    lines = missing_lines(existing, new_credentials())
+    lines = missing_lines(existing, new_credentials(kafka=settings.local_kafka))
     if lines:
         env_file.touch(mode=0o600)
         env_file.chmod(0o600)
@@ -141,15 +164,29 @@ def s3_process(settings: Settings) -> ServiceProcess:
 
 
 def _write_kafka_config(settings: Settings) -> None:
+    """server.properties, mode 600: it holds the admin's password (JAAS lines)."""
+    admin_password = settings.kafka_password("admin")
+    if admin_password is None:
+        raise ServiceStartError("kafka: no admin password configured (run `splitstream stack up`)")
     paths = StackPaths(settings.state_dir)
     properties = paths.kafka_dir / "server.properties"
     state_dirs.make_private(properties.parent)
+    properties.touch(mode=0o600)
+    properties.chmod(0o600)
     properties.write_text(
         kafka_node.render_server_properties(
             data_dir=paths.kafka_dir / "data",
-            broker_port=settings.kafka_port,
-            controller_port=settings.kafka_controller_port,
-            host=settings.stack_host,
+            listeners=kafka_node.NodeListeners(
+                host=settings.stack_host,
+                client_port=settings.kafka_port,
+                internal_port=settings.kafka_internal_port,
+                controller_port=settings.kafka_controller_port,
+            ),
+            auth=kafka_node.BrokerAuth(
+                admin_user=settings.kafka_user("admin"),
+                admin_password=admin_password.get_secret_value(),
+                client_mechanism=settings.kafka_sasl_mechanism,
+            ),
         )
     )
 
@@ -166,10 +203,10 @@ def kafka_process(settings: Settings) -> ServiceProcess:
             log4j_config=kafka_node.LOG4J_CONFIG,
             heap_mb=settings.kafka_heap_mb,
         ),
-        ports=[settings.kafka_port, settings.kafka_controller_port],
+        ports=[settings.kafka_port, settings.kafka_controller_port, settings.kafka_internal_port],
         log_file=paths.log_dir / "kafka.log",
         run_dir=paths.run_dir,
-        is_ready=lambda: kafka_node.is_ready(settings.kafka_bootstrap),
+        is_ready=lambda: kafka_access.is_ready(settings),
         start_timeout_s=settings.kafka_start_timeout_s,
     )
 
@@ -262,9 +299,8 @@ def _after_start(settings: Settings, name: str) -> None:
     if name == "s3":
         s3_server.ensure_bucket(s3_client(settings), settings.s3_bucket)
     if name == "kafka":
-        kafka_node.ensure_topics(
-            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-        )
+        kafka_access.ensure_users(settings)
+        kafka_access.provision(settings)
 
 
 def _check_external(settings: Settings) -> None:
@@ -277,13 +313,22 @@ def _check_external(settings: Settings) -> None:
                 f"s3 at {settings.s3_endpoint}: cannot use bucket {settings.s3_bucket}: {error}"
             ) from error
     if not settings.local_kafka:
-        if not kafka_node.is_ready(settings.kafka_bootstrap, timeout_s=10):
-            raise ServiceStartError(f"kafka at {settings.kafka_bootstrap} does not answer")
-        kafka_node.ensure_topics(
-            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-        )
+        _check_external_kafka(settings)
     if not settings.local_mlflow and not mlflow_server.is_ready(settings.mlflow_uri, 10):
         raise ServiceStartError(f"mlflow at {settings.mlflow_uri} does not answer")
+
+
+def _check_external_kafka(settings: Settings) -> None:
+    """With the admin's password (or no SASL), create the topics and ACLs; else only probe."""
+    bootstrap = settings.kafka_bootstrap
+    if settings.kafka_security_protocol != "PLAINTEXT" and not settings.kafka_password("admin"):
+        if not kafka_admin.port_open(bootstrap, timeout_s=10):
+            raise ServiceStartError(f"kafka at {bootstrap} does not answer")
+        log.info("kafka at %s: no admin password; its topics and ACLs must exist", bootstrap)
+        return
+    if not kafka_access.is_ready(settings, timeout_s=10):
+        raise ServiceStartError(f"kafka at {bootstrap} does not answer the admin principal")
+    kafka_access.provision(settings)
 
 
 def down(settings: Settings) -> list[str]:
