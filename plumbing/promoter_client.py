@@ -4,6 +4,7 @@ The gateway's admin endpoints and the CLI both come through here, so every manua
 action goes through the promoter's single writer: the same swap, the same ledger.
 Commands and their results travel on ``promoter.commands``, which only the operator,
 gateway and promoter principals may write: that is what makes a command an operator's.
+A caller whose settings name no Kafka principal sends as the operator.
 ``post_command`` only sends one, for a caller that does not wait (a chaos test that
 kills the promoter before it can answer).
 """
@@ -41,6 +42,7 @@ def send_command(
     command = new_command(
         action=action, operator=operator, reason=reason, expected_generation=expected_generation
     )
+    settings = settings.with_default_kafka_role("operator")
     partition = TopicPartition(settings.topic("promoter_commands").name, 0)
     listener = kafka.consumer(settings, group_id=None, client_id=f"command-{action}")
     try:
@@ -68,7 +70,9 @@ def new_command(
 
 def post_command(settings: Settings, command: PromoterCommand) -> None:
     """Send ``command`` without waiting for an answer (a chaos test kills its promoter)."""
-    sender = kafka.producer(settings, client_id=f"command-{command.action}")
+    sender = kafka.producer(
+        settings.with_default_kafka_role("operator"), client_id=f"command-{command.action}"
+    )
     try:
         topic = settings.topic("promoter_commands").name
         sender.send(topic, command.model_dump(mode="json")).get(timeout=10)

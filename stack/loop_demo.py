@@ -52,7 +52,7 @@ def publish_worse_candidate(settings: Settings, console: Console) -> None:
 def force_bad_promotion(settings: Settings, console: Console) -> None:
     publish_worse_candidate(settings, console)
     answer = send_command(
-        settings.with_default_kafka_role("operator"),
+        settings,
         action="promote",
         operator="demo",
         reason="demo: promote a worse model by hand, to show the automatic rollback",
@@ -78,7 +78,7 @@ def run_loop(settings: Settings, console: Console) -> bool:
         if phase.prepare is not None:
             phase.prepare(settings, console)
         outcomes.append(_run_phase(settings, console, phase, rows, actuals))
-    records = read_ledger(settings.with_default_kafka_role("operator"))
+    records = read_ledger(settings)
     print_decisions(console, records)
     check = verify(records, SlotStore(s3_client(settings), settings.s3_bucket).read())
     console.print(f"replay --verify: {'ok' if check.ok else '; '.join(check.problems)}")
@@ -93,7 +93,7 @@ def _run_phase(
     actuals: list[float],
 ) -> bool:
     start, sent = time.monotonic(), 0
-    known = len(read_ledger(settings.with_default_kafka_role("operator")))
+    known = len(read_ledger(settings))
     for round_number in range(MAX_ROUNDS):
         begin = (round_number * ROUND_ROWS) % len(rows)
         chunk = slice(begin, begin + ROUND_ROWS)
@@ -113,7 +113,7 @@ def _run_phase(
 def _decision_after(settings: Settings, known: int, action: str) -> LedgerRecord | None:
     deadline = time.monotonic() + settings.promoter_evaluate_every_s + 2
     while time.monotonic() < deadline:
-        new = read_ledger(settings.with_default_kafka_role("operator"))[known:]
+        new = read_ledger(settings)[known:]
         found = [r for r in new if r.action == action and r.actor.kind == "policy"]
         if found:
             return found[0]

@@ -16,7 +16,14 @@ from pathlib import Path
 from types import FrameType
 
 from plumbing.s3 import s3_client
-from plumbing.settings import DEFAULT_STATE_DIR, Settings, get_settings, load_settings
+from plumbing.settings import (
+    DEFAULT_STATE_DIR,
+    ENV_PREFIX,
+    KAFKA_ROLES,
+    Settings,
+    get_settings,
+    load_settings,
+)
 from stack import kafka_access, local, supervisor
 from stack.supervisor import free_port
 from trainer.main import train_and_publish
@@ -34,6 +41,16 @@ def isolated_env(state_dir: Path) -> dict[str, str]:
         "SPLITSTREAM_MLFLOW_PORT": str(free_port()),
         "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
         "SPLITSTREAM_SINK_PORT": str(free_port()),
+    }
+
+
+def kafka_passwords_env(settings: Settings) -> dict[str, str]:
+    """``SPLITSTREAM_KAFKA_PASSWORD_<ROLE>`` of every principal ``settings`` hold: for a
+    process with a state folder (and so a local.env) of its own on the same broker."""
+    return {
+        f"{ENV_PREFIX}KAFKA_PASSWORD_{role.upper()}": password.get_secret_value()
+        for role in KAFKA_ROLES
+        if (password := settings.kafka_password(role)) is not None
     }
 
 
