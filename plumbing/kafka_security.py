@@ -7,12 +7,18 @@ in each service's environment; each command sets its own otherwise). SASL costs 
 connect: one handshake per broker connection, nothing per message.
 """
 
+import logging
 from typing import Any, Literal
 
 from plumbing.errors import KafkaCredentialsError
 from plumbing.settings import ENV_PREFIX, KafkaRole, Settings
 
 Library = Literal["kafka-python", "aiokafka", "faust"]
+
+# kafka-python warns at every SCRAM login over SASL_PLAINTEXT that credentials cross "in the
+# clear". SCRAM sends a salted proof, never the password (RFC 5802); the stack's traffic stays
+# on loopback, and a remote cluster should use SASL_SSL. The warning repeated per connection.
+logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
 
 
 def client_security(settings: Settings, library: Library) -> dict[str, Any]:

@@ -18,6 +18,9 @@ from stack import kafka_admin
 from stack.kafka_node import INTERNAL_MECHANISM
 
 log = logging.getLogger(__name__)
+# The stack's admin uses PLAIN on the local broker's internal listener, bound to the stack's
+# own address (loopback by default); kafka-python warns about it at every connection.
+logging.getLogger("kafka.net.sasl.plain").setLevel(logging.ERROR)
 
 
 def principal(settings: Settings, role: KafkaRole) -> str:
