@@ -18,9 +18,6 @@ from stack import kafka_admin
 from stack.kafka_node import INTERNAL_MECHANISM
 
 log = logging.getLogger(__name__)
-# The stack's admin uses PLAIN on the local broker's internal listener, bound to the stack's
-# own address (loopback by default); kafka-python warns about it at every connection.
-logging.getLogger("kafka.net.sasl.plain").setLevel(logging.ERROR)
 
 
 def principal(settings: Settings, role: KafkaRole) -> str:
@@ -44,6 +41,9 @@ def admin_endpoint(settings: Settings) -> tuple[str, dict[str, Any]]:
             }
         )
         bootstrap = f"{settings.stack_host}:{settings.kafka_internal_port}"
+        # PLAIN to the stack's own broker, on its own address (loopback by default):
+        # kafka-python's warning about it would repeat at every readiness poll.
+        logging.getLogger("kafka.net.sasl.plain").setLevel(logging.ERROR)
         return bootstrap, client_security(internal, "kafka-python")
     return settings.kafka_bootstrap, client_security(admin, "kafka-python")
 
