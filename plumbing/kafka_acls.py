@@ -26,9 +26,13 @@ on a topic (KIP-679). No client uses transactions.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from plumbing.settings import KafkaRole, Settings
+from plumbing.settings import PROJECT_ROOT, KafkaRole, Settings, load_settings
+
+BEGIN = "<!-- acl-table:begin -->"
+END = "<!-- acl-table:end -->"
 
 Operation = Literal["READ", "WRITE", "DESCRIBE", "CREATE"]
 ResourceKind = Literal["topic", "group"]
@@ -144,3 +148,15 @@ def _by_operation(grants: list[Grant]) -> dict[tuple[str, str], list[str]]:
         shown = f"`{g.name}*`" if g.prefixed else f"`{g.name}`"
         out.setdefault((g.operation, g.resource), []).append(shown)
     return out
+
+
+def rewrite_readme(readme: Path) -> None:
+    """Replace the table between the README's markers with the one of the default settings."""
+    text = readme.read_text()
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(f"{head}{BEGIN}\n{markdown_table(load_settings())}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    rewrite_readme(PROJECT_ROOT / "README.md")
