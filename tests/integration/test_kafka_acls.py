@@ -9,6 +9,7 @@ The writes and the group joins of every principal are tried against the whole AC
 import asyncio
 import json
 import logging
+import secrets
 import socket
 import struct
 import sys
@@ -146,7 +147,7 @@ def test_a_client_without_sasl_gets_nothing_but_api_versions(stack: Settings) ->
 @pytest.mark.parametrize(
     "change",
     [
-        {"sasl_plain_password": "not-the-password"},
+        {"sasl_plain_password": secrets.token_urlsafe(16)},  # not the principal's
         {"sasl_plain_username": "splitstream-nobody"},
         {"sasl_mechanism": "PLAIN"},  # the client listener speaks SCRAM only
     ],

@@ -1,5 +1,7 @@
 """The one place Kafka clients get their identity: the SASL kwargs per library."""
 
+import secrets
+
 import faust
 import pytest
 from pydantic import SecretStr
@@ -8,9 +10,11 @@ from plumbing.errors import KafkaCredentialsError
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings, load_settings
 
+SINK_PASSWORD = secrets.token_urlsafe(16)
+
 
 def _settings(**overrides: object) -> Settings:
-    return load_settings(kafka_password_sink=SecretStr("sink-secret"), **overrides)
+    return load_settings(kafka_password_sink=SecretStr(SINK_PASSWORD), **overrides)
 
 
 @pytest.mark.parametrize("library", ["kafka-python", "aiokafka"])
@@ -21,7 +25,7 @@ def test_kafka_python_and_aiokafka_log_in_as_the_processs_principal(library: str
         "security_protocol": "SASL_PLAINTEXT",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "splitstream-sink",
-        "sasl_plain_password": "sink-secret",
+        "sasl_plain_password": SINK_PASSWORD,
     }
 
 
@@ -30,7 +34,7 @@ def test_faust_gets_the_same_identity_as_broker_credentials() -> None:
 
     credentials = kwargs["broker_credentials"]
     assert isinstance(credentials, faust.SASLCredentials)
-    assert (credentials.username, credentials.password) == ("splitstream-sink", "sink-secret")
+    assert (credentials.username, credentials.password) == ("splitstream-sink", SINK_PASSWORD)
     assert credentials.mechanism.value == "SCRAM-SHA-512"
     assert credentials.protocol.value == "SASL_PLAINTEXT"
 
