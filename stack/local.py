@@ -4,11 +4,7 @@ All state lives in ``settings.state_dir``. A service whose URL is configured
 (an existing Kafka, S3 or MLflow) is not started; it is only checked.
 """
 
-import logging
 import secrets
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,8 +14,8 @@ from plumbing.s3 import s3_client
 from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, Settings, load_settings, local_env_file
 from stack import (
     kafka_access,
-    kafka_admin,
     kafka_node,
+    kafka_service,
     mlflow_server,
     s3_server,
     services,
@@ -27,38 +23,20 @@ from stack import (
     supervisor,
 )
 from stack.errors import ServiceStartError
+from stack.kafka_service import process as kafka_process
+from stack.paths import StackPaths
 from stack.supervisor import ServiceProcess, ServiceStatus
 
-__all__ = ["ServiceStatus", "down", "external_services", "install", "status", "up"]
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StackPaths:
-    """Where each service keeps its data, logs and pid files."""
-
-    state_dir: Path
-
-    @property
-    def run_dir(self) -> Path:
-        return self.state_dir / "run"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.state_dir / "logs"
-
-    @property
-    def kafka_dir(self) -> Path:
-        return self.state_dir / "kafka"
-
-    @property
-    def s3_dir(self) -> Path:
-        return self.state_dir / "s3"
-
-    @property
-    def mlflow_dir(self) -> Path:
-        return self.state_dir / "mlflow"
+__all__ = [
+    "ServiceStatus",
+    "StackPaths",
+    "down",
+    "external_services",
+    "install",
+    "kafka_process",
+    "status",
+    "up",
+]
 
 
 def new_credentials(*, kafka: bool = True) -> dict[str, str]:
@@ -163,71 +141,6 @@ def s3_process(settings: Settings) -> ServiceProcess:
     )
 
 
-def _write_kafka_config(settings: Settings) -> None:
-    """server.properties, mode 600: it holds the admin's password (JAAS lines)."""
-    admin_password = settings.kafka_password("admin")
-    if admin_password is None:
-        raise ServiceStartError("kafka: no admin password configured (run `splitstream stack up`)")
-    paths = StackPaths(settings.state_dir)
-    properties = paths.kafka_dir / "server.properties"
-    state_dirs.make_private(properties.parent)
-    properties.touch(mode=0o600)
-    properties.chmod(0o600)
-    properties.write_text(
-        kafka_node.render_server_properties(
-            data_dir=paths.kafka_dir / "data",
-            listeners=kafka_node.NodeListeners(
-                host=settings.stack_host,
-                client_port=settings.kafka_port,
-                internal_port=settings.kafka_internal_port,
-                controller_port=settings.kafka_controller_port,
-            ),
-            auth=kafka_node.BrokerAuth(
-                admin_user=settings.kafka_user("admin"),
-                admin_password=admin_password.get_secret_value(),
-                client_mechanism=settings.kafka_sasl_mechanism,
-            ),
-        )
-    )
-
-
-def kafka_process(settings: Settings) -> ServiceProcess:
-    paths = StackPaths(settings.state_dir)
-    properties = paths.kafka_dir / "server.properties"
-    lib_dir = settings.lib_dir / "kafka"
-    return ServiceProcess(
-        name="kafka",
-        command=kafka_node.server_command(
-            lib_dir=lib_dir,
-            properties_file=properties,
-            log4j_config=kafka_node.LOG4J_CONFIG,
-            heap_mb=settings.kafka_heap_mb,
-        ),
-        ports=[settings.kafka_port, settings.kafka_controller_port, settings.kafka_internal_port],
-        log_file=paths.log_dir / "kafka.log",
-        run_dir=paths.run_dir,
-        is_ready=lambda: kafka_access.is_ready(settings),
-        start_timeout_s=settings.kafka_start_timeout_s,
-    )
-
-
-def _format_kafka_storage(settings: Settings, process: ServiceProcess) -> None:
-    """Format the KRaft storage on first start only; later starts keep the data."""
-    paths = StackPaths(settings.state_dir)
-    if not kafka_node.needs_format(paths.kafka_dir / "data"):
-        return
-    command = kafka_node.format_command(
-        lib_dir=settings.lib_dir / "kafka",
-        properties_file=paths.kafka_dir / "server.properties",
-        cluster_id=kafka_node.new_cluster_id(),
-    )
-    state_dirs.make_private(process.log_file.parent)
-    with process.log_file.open("ab") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        raise ServiceStartError(f"kafka: storage format failed; see {process.log_file}")
-
-
 def mlflow_process(settings: Settings) -> ServiceProcess:
     paths = StackPaths(settings.state_dir)
     access_key, secret_key = _keys(settings) if settings.s3_access_key else ("", "")
@@ -260,7 +173,7 @@ def local_processes(settings: Settings) -> list[ServiceProcess]:
     if settings.local_s3:
         processes.append(s3_process(settings))
     if settings.local_kafka:
-        processes.append(kafka_process(settings))
+        processes.append(kafka_service.process(settings))
     if settings.local_mlflow:
         processes.append(mlflow_process(settings))
     return processes
@@ -289,8 +202,8 @@ def _prepare(settings: Settings, process: ServiceProcess) -> None:
     if process.name == "s3":
         _write_s3_config(settings)
     if process.name == "kafka":
-        _write_kafka_config(settings)
-        _format_kafka_storage(settings, process)
+        kafka_service.write_config(settings)
+        kafka_service.format_storage(settings, process)
     if process.name == "mlflow":
         state_dirs.make_private(StackPaths(settings.state_dir).mlflow_dir)
 
@@ -313,22 +226,9 @@ def _check_external(settings: Settings) -> None:
                 f"s3 at {settings.s3_endpoint}: cannot use bucket {settings.s3_bucket}: {error}"
             ) from error
     if not settings.local_kafka:
-        _check_external_kafka(settings)
+        kafka_service.check_external(settings)
     if not settings.local_mlflow and not mlflow_server.is_ready(settings.mlflow_uri, 10):
         raise ServiceStartError(f"mlflow at {settings.mlflow_uri} does not answer")
-
-
-def _check_external_kafka(settings: Settings) -> None:
-    """With the admin's password (or no SASL), create the topics and ACLs; else only probe."""
-    bootstrap = settings.kafka_bootstrap
-    if settings.kafka_security_protocol != "PLAINTEXT" and not settings.kafka_password("admin"):
-        if not kafka_admin.port_open(bootstrap, timeout_s=10):
-            raise ServiceStartError(f"kafka at {bootstrap} does not answer")
-        log.info("kafka at %s: no admin password; its topics and ACLs must exist", bootstrap)
-        return
-    if not kafka_access.is_ready(settings, timeout_s=10):
-        raise ServiceStartError(f"kafka at {bootstrap} does not answer the admin principal")
-    kafka_access.provision(settings)
 
 
 def down(settings: Settings) -> list[str]:
