@@ -106,7 +106,7 @@ def sink(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "SPLITSTREAM_SINK_PORT": str(free_port()),
         "SPLITSTREAM_CLICKHOUSE_DATABASE": f"qa_{suffix}",
         "SPLITSTREAM_QUERY_TOKEN": token,
-        "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),  # the sink refuses to start without
+        "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),  # the sink needs one to start
         "SPLITSTREAM_SINK_QUERY_MAX_EXECUTION_S": "3",
         "SPLITSTREAM_SINK_QUERY_MAX_MEMORY_MB": "200",
         "SPLITSTREAM_SINK_QUERY_MAX_RESULT_ROWS": "50000",
