@@ -1,10 +1,10 @@
 """Everything one bench run found, filled in measurement by measurement."""
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from bench.cpu_budget import CpuBudget
 from bench.overload import OverloadFindings
+from bench.restart import RestartFindings
 from bench.results import RatePoint
 
 
@@ -31,8 +31,8 @@ class Findings:
     full_system_workers: dict[int, LoadFindings] = field(default_factory=dict)
     cpu: CpuBudget | None = None
     overload: OverloadFindings | None = None
-    #: The Faust agent's restart on a long history (bench.restart), as its findings' fields.
-    restart: dict[str, Any] | None = None
+    #: The Faust agent's catch-up and restarts on a long history (bench.restart).
+    restart: RestartFindings | None = None
     direct: LoadFindings | None = None
     floor: LoadFindings | None = None
     #: Floor: most replies per second, with the requester sending as fast as it can.

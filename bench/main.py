@@ -31,6 +31,7 @@ from bench.http_load import REQUEST_TIMEOUT_S
 from bench.http_paths import measure_direct, measure_targets
 from bench.memory import measure_memory, memory_rate
 from bench.promotion import measure_promotion
+from bench.restart import measure_restart
 from bench.schedule import FIXED_RATE_S, SEARCH_STEP_S, WARMUP_S
 from plumbing.settings import Settings, load_settings
 from stack import services
@@ -95,6 +96,10 @@ def _measure_all(settings: Settings, findings: Findings, only: set[str]) -> None
     def promotion() -> None:
         findings.promotion_ack_s, findings.promotion_round_trip_s = measure_promotion(settings)
 
+    def restart() -> None:
+        services.down(settings)  # the agent is measured alone, on a history of its own
+        findings.restart = measure_restart(settings)
+
     for name, measure in (
         ("request path", request_path),
         ("full system start", lambda: start_full_system(settings)),
@@ -107,6 +112,7 @@ def _measure_all(settings: Settings, findings: Findings, only: set[str]) -> None
         ("batch", batch),
         ("memory", memory),
         ("promotion", promotion),
+        ("restart", restart),
     ):
         if not only or name in only:
             _step(findings, name, measure)

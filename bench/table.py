@@ -111,15 +111,16 @@ def _rest_and_restart_targets(f: Findings) -> list[Row]:
                 total <= REST_PERCENT_MAX,
             )
         )
-    seconds = (f.restart or {}).get("seconds_to_counting")
-    if isinstance(seconds, int | float):
-        events = (f.restart or {}).get("history_requests", 0)
+    if f.restart is not None and f.restart.restarts:
+        slowest = max(r.counting_s for r in f.restart.restarts)
+        each = ", ".join(f"{r.signal} {r.counting_s:.1f} s" for r in f.restart.restarts)
         rows.append(
             _target(
-                f"Faust agent counts again after a restart on {events:,} past requests",
-                f"{seconds:.1f} s",
+                f"Faust agent counts again after a restart on {f.restart.requests:,} "
+                "past requests (with replies and feedback)",
+                each,
                 f"<= {RESTART_MAX_S:g} s",
-                seconds <= RESTART_MAX_S,
+                slowest <= RESTART_MAX_S,
             )
         )
     return rows
@@ -258,11 +259,40 @@ def rows_of(findings: Findings, *, deadline_ms: float = 2000.0) -> list[Row]:
         *_load_rows("direct", findings.direct),
         *_load_rows("floor", findings.floor),
         *_overload_rows(findings),
+        *_restart_rows(findings),
         *_other_rows(findings),
         *_target_rows(findings, deadline_ms),
     ]
     rows += [Row(name, "MISSING", reason) for name, reason in findings.failures.items()]
     return rows
+
+
+def _restart_rows(f: Findings) -> list[Row]:
+    r = f.restart
+    if r is None:
+        return []
+    rows = [
+        Row(
+            "restart",
+            f"Faust agent catch-up on {r.requests:,} requests ({r.events:,} events)",
+            f"{_number(r.catch_up_s)} s, {_number(r.catch_up_events_per_s)} events/s, "
+            f"{_number(r.catch_up_cpu_ms_per_request, 2)} CPU ms per request",
+        )
+    ]
+    rows += [
+        Row(
+            "restart",
+            f"after {one.signal}",
+            f"stopped in {one.stop_s:.1f} s; web view after {one.web_s:.1f} s; "
+            f"counting after {one.counting_s:.1f} s",
+        )
+        for one in r.restarts
+    ]
+    return rows
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
 def _overload_rows(f: Findings) -> list[Row]:

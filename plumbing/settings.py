@@ -180,7 +180,7 @@ class Settings(BaseSettings):
         "partition gateway_reply_partition + i. More than one pays off with more cores.",
     )
     gateway_max_in_flight: int = Field(
-        64,
+        256,
         ge=1,
         description="Predictions one gateway process handles at once; more get 503 and "
         "Retry-After at once (admission control), so an overload cannot sink the rest.",
@@ -232,6 +232,15 @@ class Settings(BaseSettings):
     sink_query_max_result_rows: int = Field(
         1_000_000, ge=1, description="ClickHouse refuses a /query result with more rows."
     )
+    sink_fetch_min_bytes: int = Field(
+        64 * 1024,
+        ge=1,
+        description="The broker answers the sink's fetch once this much data waits (or after "
+        "sink_fetch_max_wait_ms): a few fetches a second, not one per produced record.",
+    )
+    sink_fetch_max_wait_ms: int = Field(
+        500, ge=0, description="Longest the broker holds a sink fetch short of its minimum bytes."
+    )
 
     # Promoter (decisions, swaps, ledger).
     promoter_policy_file: Path = Field(
@@ -266,7 +275,9 @@ class Settings(BaseSettings):
         description="Faust app id (consumer group, changelog names); gets the topic prefix.",
     )
     promoter_agent_store: str = Field(
-        "memory://", description="Faust table store; memory:// rebuilds from changelogs at start."
+        "rocksdb://",
+        description="Faust table store: rocksdb:// keeps the tables in state_dir/stream-agent "
+        "and resumes from their changelog offsets; memory:// replays the changelogs at start.",
     )
     promoter_agent_partitions: int = Field(
         1, ge=1, description="Partitions of the agent's internal and changelog topics."
@@ -282,6 +293,24 @@ class Settings(BaseSettings):
     )
     promoter_agent_counts_log_s: float = Field(
         60.0, gt=0, description="Log the current window counts this often."
+    )
+    promoter_agent_batch_max_events: int = Field(
+        10_000, ge=1, description="Most source events the agent adds up into one batch."
+    )
+    promoter_agent_fetch_min_bytes: int = Field(
+        65_536,
+        ge=1,
+        description="The agent's fetches wait for this much data (or the max wait): fewer, "
+        "larger fetches under traffic.",
+    )
+    promoter_agent_fetch_max_wait_ms: int = Field(
+        500, ge=0, description="Longest the broker holds one of the agent's fetches."
+    )
+    promoter_agent_batch_wait_s: float = Field(
+        0.5,
+        gt=0,
+        description="The agent closes a batch this long after it began waiting; a trigger "
+        "can be this late.",
     )
 
     # Trainer.

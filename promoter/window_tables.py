@@ -1,70 +1,73 @@
-"""The stream agent's window tables: counts per arm and pane, read back as hopping windows.
+"""The stream agent's window counts: one Faust table row per arm and pane, all measures in it.
 
-Plain Faust tables keyed by ``(arm, pane)``; a hopping window is the sum of its panes
-(see ``promoter.windows``). Faust's own hopping tables write every event to each of its
-``size / step`` windows: 24 changelog records instead of one (here, 2,700 events written
-that way were still not all counted after 40 s; with panes, 13 s). They also record an
-expiry entry per write that, without ``expires``, is never released (the Cython window
-turns None into 0.0). Here an arm's expired panes are deleted when its trailing window
-moves on.
+Keyed by ``(experiment_id, variant, pane_start_s)``, valued by the five measures of
+``WindowCounts``; a hopping window is the sum of its panes (see ``promoter.windows``).
+An arm's batch adds one row per pane it touched, so one changelog record, however many
+events the batch held. Faust's own hopping tables write every event to each of its
+``size / step`` windows, and one table per measure multiplied that again.
+
+The table holds only live panes: an arm's expired panes are deleted (a tombstone each)
+when its trailing window moves on, and the changelog is compacted, so it stays O(arms x
+panes) whatever the history.
 """
 
-from dataclasses import dataclass, fields
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
-from promoter.observations import WindowDelta
+from promoter.tally import PaneDeltas
 from promoter.windows import Arm, HoppingWindows, TriggerRule, Window, WindowCounts
 from schemas.models import ExperimentTrigger
 
-TableKey = tuple[tuple[str, str], tuple[float, float]]
-#: Table keys and values are JSON: tuple keys come back as lists, which Faust re-tuples.
+PaneKey = tuple[str, str, int]
+#: Keys and values are JSON: tuple keys come back as lists, which Faust re-tuples.
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
-def _key(arm: Arm, pane: Window) -> TableKey:
-    return (arm.experiment_id, arm.variant), (pane.start_s, pane.end_s)
+def pane_counts_table(
+    app: faust.App, *, topic_configs: dict[str, str], store_options: dict[str, Any]
+) -> faust.Table:
+    """The Faust table behind ``PaneTable``."""
+    return app.Table(
+        "pane-counts",
+        schema=JSON_SCHEMA,
+        extra_topic_configs=topic_configs,
+        options=dict(store_options),  # Faust pops keys from it
+    )
 
 
-class WindowTables:
-    """The window counts: one Faust table per measure, keyed by ``(arm, pane)``.
+class PaneTable:
+    """The window counts over a mapping: the Faust table in the agent (where ``add`` and
+    ``prune`` write changelog records, so they run inside an agent only), a dict in tests."""
 
-    ``add`` and ``prune`` write changelog records, so they run inside an agent only.
-    """
-
-    def __init__(self, app: faust.App, windows: HoppingWindows) -> None:
+    def __init__(self, table: MutableMapping[Any, Any], windows: HoppingWindows) -> None:
         self.windows = windows
-        self._tables = {
-            f.name: app.Table(
-                f"window-{f.name.replace('_', '-')}",
-                default=type(f.default),
-                schema=JSON_SCHEMA,
-            )
-            for f in fields(WindowCounts)
-        }
+        self.table = table
         self._pruned_at: dict[Arm, float] = {}
+
+    def pane(self, arm: Arm, pane_start_s: int) -> WindowCounts:
+        value = self.table.get((arm.experiment_id, arm.variant, pane_start_s))
+        return WindowCounts(*value) if value else WindowCounts()
 
     def read(self, arm: Arm, window: Window) -> WindowCounts:
         """``arm``'s counts in ``window``: the sum over its panes."""
-        return WindowCounts(**{m: self.total(m, arm, window) for m in self._tables})
-
-    def total(self, measure: str, arm: Arm, window: Window) -> Any:
-        """One measure of ``read``, for the hot path (a read costs ~20 µs in Faust)."""
-        table = self._tables[measure]
-        return sum(table[_key(arm, pane)] for pane in self.windows.panes(window))
+        total = WindowCounts()
+        for pane in self.windows.panes(window):
+            total += self.pane(arm, int(pane.start_s))
+        return total
 
     def arms(self) -> list[Arm]:
-        keys = {key[0] for table in self._tables.values() for key in list(table.keys())}
-        return sorted(Arm(*arm) for arm in keys)
+        return sorted({Arm(key[0], key[1]) for key in list(self.table.keys())})
 
-    def add(self, delta: WindowDelta) -> None:
-        """Add ``delta`` to the pane of its moment (so to every window holding it)."""
-        self.prune(delta.arm, delta.at_s)
-        key = _key(delta.arm, self.windows.pane(delta.at_s))
-        for name, value in delta.counts.nonzero().items():
-            self._tables[name][key] += value
+    def add(self, arm: Arm, panes: PaneDeltas) -> None:
+        """Add one batch's increments: one row written per pane."""
+        self.prune(arm, max(panes) + self.windows.step_s - 1)
+        for start, counts in panes.items():
+            total = self.pane(arm, start) + counts
+            self.table[(arm.experiment_id, arm.variant, start)] = list(total.values())
 
     def prune(self, arm: Arm, at_s: float) -> None:
         """Delete ``arm``'s expired panes, once per step of its trailing window."""
@@ -72,10 +75,45 @@ class WindowTables:
         if self._pruned_at.get(arm, float("-inf")) >= start:
             return
         self._pruned_at[arm] = start
-        for table in self._tables.values():
-            for key in list(table.keys()):
-                if Arm(*key[0]) == arm and self.windows.expired(Window(*key[1]), at_s=at_s):
-                    del table[key]
+        for key in list(self.table.keys()):
+            pane = Window(float(key[2]), float(key[2] + self.windows.step_s))
+            if Arm(key[0], key[1]) == arm and self.windows.expired(pane, at_s=at_s):
+                del self.table[key]
+
+
+def count_batch(
+    table: PaneTable, rule: TriggerRule, arm: Arm, panes: PaneDeltas
+) -> ExperimentTrigger | None:
+    """Add one batch of ``arm``'s increments; the trigger if its trailing window crossed
+    the rule. Checked once per batch, in the window of the batch's latest pane.
+
+    The trigger's ``requests`` is the multiple of the rule the window reached (where a
+    per-event count would have fired); the other measures are the window's after the batch.
+    """
+    if not panes:
+        return None
+    watched = rule.watches(arm.variant) and any(c.requests for c in panes.values())
+    window = table.windows.trailing(max(panes))
+    before = table.read(arm, window).requests if watched else 0
+    table.add(arm, panes)
+    if not watched:
+        return None
+    counts = table.read(arm, window)
+    reached = rule.crossed(arm.variant, before=before, after=counts.requests)
+    if reached is None:
+        return None
+    return ExperimentTrigger.create(
+        experiment_id=arm.experiment_id,
+        variant=arm.variant,
+        window_start=_utc(window.start_s),
+        window_end=_utc(window.end_s),
+        requests=reached,
+        errors=counts.errors,
+        latency_ms_sum=float(counts.latency_ms_sum),
+        abs_error_sum=float(counts.abs_error_sum),
+        feedback_count=counts.feedback_count,
+        rule=rule.describe(),
+    )
 
 
 @dataclass(frozen=True)
@@ -96,39 +134,11 @@ class ArmCounts:
         }
 
 
-def snapshot(tables: WindowTables, at_s: float) -> list[ArmCounts]:
+def snapshot(table: PaneTable, at_s: float) -> list[ArmCounts]:
     """Every arm's counts in its trailing window at ``at_s``."""
-    window = tables.windows.trailing(at_s)
-    return [ArmCounts(arm, window, tables.read(arm, window)) for arm in tables.arms()]
+    window = table.windows.trailing(at_s)
+    return [ArmCounts(arm, window, table.read(arm, window)) for arm in table.arms()]
 
 
 def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def count_and_check(
-    tables: WindowTables, rule: TriggerRule, delta: WindowDelta
-) -> ExperimentTrigger | None:
-    """Apply ``delta``; the trigger event if it made its arm's trailing window cross the rule."""
-    if not delta.counts.requests or not rule.watches(delta.arm.variant):
-        tables.add(delta)
-        return None
-    window = tables.windows.trailing(delta.at_s)
-    before = tables.total("requests", delta.arm, window)
-    tables.add(delta)
-    after = tables.total("requests", delta.arm, window)
-    if not rule.fires(delta.arm.variant, before=before, after=after):
-        return None
-    counts = tables.read(delta.arm, window)
-    return ExperimentTrigger.create(
-        experiment_id=delta.arm.experiment_id,
-        variant=delta.arm.variant,
-        window_start=_utc(window.start_s),
-        window_end=_utc(window.end_s),
-        requests=counts.requests,
-        errors=counts.errors,
-        latency_ms_sum=float(counts.latency_ms_sum),
-        abs_error_sum=float(counts.abs_error_sum),
-        feedback_count=counts.feedback_count,
-        rule=rule.describe(),
-    )

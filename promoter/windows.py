@@ -104,6 +104,19 @@ class WindowCounts:
         """The measures this value changes, by name (what an increment must write)."""
         return {m: getattr(self, m) for m in self.measures() if getattr(self, m)}
 
+    def values(self) -> tuple[int, int, float, float, int]:
+        """The measures in ``measures()`` order (the agent's table value)."""
+        return (
+            self.requests,
+            self.errors,
+            self.latency_ms_sum,
+            self.abs_error_sum,
+            self.feedback_count,
+        )
+
+    def __add__(self, other: WindowCounts) -> WindowCounts:
+        return WindowCounts(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
+
 
 @dataclass(frozen=True)
 class TriggerRule:
@@ -127,9 +140,16 @@ class TriggerRule:
     def fires(self, variant: str, *, before: int, after: int) -> bool:
         """True when a count of ``variant`` going from ``before`` to ``after`` crosses a
         multiple of ``every`` (at least ``every`` itself)."""
+        return self.crossed(variant, before=before, after=after) is not None
+
+    def crossed(self, variant: str, *, before: int, after: int) -> int | None:
+        """The highest multiple of ``every`` that a count going from ``before`` to ``after``
+        reached, or None if it reached none: one batch fires once, however far it jumps."""
         if not self.watches(variant) or after < self.every:
-            return False
-        return after // self.every > before // self.every
+            return None
+        if after // self.every <= before // self.every:
+            return None
+        return after // self.every * self.every
 
     def describe(self) -> str:
         return (

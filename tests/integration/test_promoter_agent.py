@@ -74,9 +74,10 @@ class Agent:
         return self.log_file.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def agent_settings(stack: Settings) -> Iterator[Settings]:
-    """A private topic prefix with every topic created, and a free web port."""
+@contextmanager
+def private_agent_env() -> Iterator[Settings]:
+    """A private topic prefix (so app id, group and changelogs) with every topic created,
+    and a free web port, exported for the agent processes started meanwhile."""
     env = {
         "SPLITSTREAM_TOPIC_PREFIX": f"agent-{uuid.uuid4().hex[:10]}.",
         "SPLITSTREAM_PROMOTER_AGENT_WEB_PORT": str(free_port()),
@@ -87,6 +88,12 @@ def agent_settings(stack: Settings) -> Iterator[Settings]:
             patch.setenv(key, value)
         settings = load_settings()
         kafka_access.provision(settings)
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def agent_settings(stack: Settings) -> Iterator[Settings]:
+    with private_agent_env() as settings:
         yield settings
 
 

@@ -8,6 +8,7 @@ from bench.cpu_budget import CpuBudget
 from bench.findings import Findings, LoadFindings
 from bench.http_load import point_from_csv, valid_legacy_prediction, valid_prediction
 from bench.overload import OverloadFindings
+from bench.restart import Restart, RestartFindings
 from bench.results import RatePoint, percentile_ms
 from bench.search import max_sustained, next_rate, search
 from bench.table import cpu_budget_table, markdown, rows_of
@@ -135,7 +136,11 @@ def test_rest_restart_and_overload_targets() -> None:
     findings = Findings(
         full_system={"v1": LoadFindings({}, max_sustained_per_s=500)},
         cpu=budget,
-        restart={"seconds_to_counting": 20.0, "history_requests": 1_000_000},
+        restart=RestartFindings(
+            requests=1_000_000,
+            events=3_000_000,
+            restarts=[Restart("SIGTERM", 1.0, 5.0, 12.0), Restart("SIGKILL", 0.1, 6.0, 20.0)],
+        ),
         overload=OverloadFindings(
             rate_per_s=2000,
             duration_s=30,
@@ -154,7 +159,12 @@ def test_rest_restart_and_overload_targets() -> None:
     rows = {r.setting: r for r in rows_of(findings) if r.measurement == "target"}
 
     assert rows["full system at rest, all processes, 60 s"].met is True
-    assert rows["Faust agent counts again after a restart on 1,000,000 past requests"].met is False
+    restart = (
+        "Faust agent counts again after a restart on 1,000,000 past requests "
+        "(with replies and feedback)"
+    )
+    assert rows[restart].met is False
+    assert rows[restart].result == "SIGTERM 12.0 s, SIGKILL 20.0 s"
     assert rows["overload goodput vs full system max (2000 req/s for 30 s)"].met is True
     assert rows["overload: slowest refusal (503)"].met is False
     assert rows["overload: p99 of the accepted"].met is True

@@ -1,26 +1,18 @@
-"""What the stream agent takes from events: poison refused, shadows left out, feedback joined."""
+"""What the stream agent reads from events: the few fields it needs, poison refused."""
 
-import json
 import uuid
 
+import orjson
 import pytest
 
-from plumbing.kafka import encode_json
 from promoter.observations import (
-    FeedbackHalf,
-    JoinMessage,
-    ReplyHalf,
-    WindowDelta,
-    decode,
-    feedback_half,
-    half_from_wire,
-    half_to_wire,
-    join,
-    reply_delta,
-    reply_half,
-    request_delta,
+    FeedbackSeen,
+    ReplySeen,
+    RequestSeen,
+    read_feedback,
+    read_reply,
+    read_request,
 )
-from promoter.windows import Arm, WindowCounts
 from schemas.models import Feedback, PredictReply, PredictRequest
 
 
@@ -67,79 +59,104 @@ def _feedback(actual: float | None, kind: str | None = "actual_price") -> Feedba
     )
 
 
+def _wire(event: PredictRequest | PredictReply | Feedback) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))
+
+
+def _edited(event: PredictRequest | PredictReply | Feedback, **changes: object) -> bytes:
+    return orjson.dumps({**event.model_dump(mode="json"), **changes})
+
+
+POISON = [
+    None,
+    b"",
+    b"\xff\xfe not utf-8",
+    b"not json",
+    b"[1, 2]",
+    b"[" * 100_000,
+    b'"text"',
+    b'{"event_type": "predict.request"}',
+    b'{"event_type": "predict.request", "request_id": "nope"}',
+]
+
+
+@pytest.mark.parametrize("raw", POISON)
+@pytest.mark.parametrize("read", [read_request, read_reply, read_feedback])
+def test_every_kind_of_poison_is_a_value_error(raw: bytes | None, read: object) -> None:
+    with pytest.raises(ValueError):  # the agent catches exactly this
+        read(raw)  # type: ignore[operator]
+
+
+def test_an_event_of_another_type_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="event_type"):
+        read_request(_wire(_feedback(70.0)))
+    with pytest.raises(ValueError, match="event_type"):
+        read_feedback(_wire(_request()))
+
+
 @pytest.mark.parametrize(
-    "raw",
+    ("field", "value"),
     [
-        None,
-        b"",
-        b"\xff\xfe not utf-8",
-        b"not json",
-        b"[1, 2]",
-        b"[" * 100_000,
-        b'{"event_type": "predict.request"}',
-        encode_json({**_feedback(70.0).model_dump(mode="json")}),  # valid, wrong type
+        ("experiment_id", ""),
+        ("experiment_id", "has space"),
+        ("experiment_id", 7),
+        ("variant", "shadow"),
+        ("shadow", "false"),
+        ("occurred_at", "2026-11-27 02:11:58"),
+        ("occurred_at", "2026-11-27T02:11:58.123+05:30"),
+        ("schema_version", 2),
+        ("schema_version", True),
     ],
 )
-def test_every_kind_of_poison_is_a_value_error(raw: bytes | None) -> None:
-    with pytest.raises(ValueError):  # the agent catches exactly this
-        decode(raw, PredictRequest)
+def test_a_request_with_a_broken_field_is_refused_naming_it(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        read_request(_edited(_request(), **{field: value}))
 
 
-def test_a_valid_event_decodes_to_its_model() -> None:
-    request = _request()
-    raw = json.dumps(request.model_dump(mode="json")).encode()
-    assert decode(raw, PredictRequest) == request
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"request_id": "not-a-uuid"}, "request_id"),
+        ({"status": "maybe"}, "status"),
+        ({"timings": None}, "timings"),
+        ({"timings": {"queued_ms": -1, "predict_ms": 0.5, "batch_size": 1}}, "queued_ms"),
+        ({"timings": {"queued_ms": True, "predict_ms": 0.5, "batch_size": 1}}, "queued_ms"),
+        ({"price_lakhs": None}, "price_lakhs"),
+        ({"price_lakhs": "80"}, "price_lakhs"),
+    ],
+)
+def test_a_reply_with_a_broken_field_is_refused_naming_it(
+    changes: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        read_reply(_edited(_reply(), **changes))
 
 
-def test_a_served_request_counts_one_for_its_arm_at_its_time() -> None:
+def test_feedback_with_a_true_price_of_zero_is_refused() -> None:
+    with pytest.raises(ValueError, match="actual_price_lakhs"):
+        read_feedback(_edited(_feedback(70.0), actual_price_lakhs=0))
+
+
+def test_a_request_reads_as_its_arm_shadow_flag_and_time() -> None:
     request = _request(variant="candidate")
-    delta = request_delta(request)
-    assert delta == WindowDelta(
-        Arm("exp-1", "candidate"), request.occurred_at.timestamp(), WindowCounts(requests=1)
+    assert read_request(_wire(request)) == RequestSeen(
+        "exp-1", "candidate", False, request.occurred_at.timestamp()
     )
+    assert read_request(_wire(_request(shadow=True))).shadow is True
 
 
-def test_shadow_copies_are_not_counted_nor_joined() -> None:
-    assert request_delta(_request(shadow=True)) is None
-    assert reply_delta(_reply(shadow=True)) is None
-    assert reply_half(_reply(shadow=True)) is None
-
-
-def test_a_reply_counts_its_error_and_latency() -> None:
-    ok, failed = reply_delta(_reply(ok=True)), reply_delta(_reply(ok=False))
-    assert ok is not None and failed is not None
-    assert ok.counts == WindowCounts(errors=0, latency_ms_sum=1.75)
-    assert failed.counts == WindowCounts(errors=1, latency_ms_sum=1.75)
-    assert reply_half(_reply(ok=False)) is None  # no price to compare
-
-
-def test_feedback_without_a_true_price_is_not_joined() -> None:
-    assert feedback_half(_feedback(None, kind="too_high")) is None
-    assert feedback_half(_feedback(70.5)) is not None
-
-
-@pytest.mark.parametrize("reply_first", [True, False])
-def test_feedback_joins_its_reply_in_either_order(reply_first: bool) -> None:
-    reply, feedback = ReplyHalf("exp-1", "candidate", 80.0), FeedbackHalf(70.5, 1.8e9)
-    first, second = (reply, feedback) if reply_first else (feedback, reply)
-    held = join(None, first)
-    assert held.delta is None and held.keep == first
-    paired = join(held.keep, second)
-    assert paired.keep is None
-    assert paired.delta == WindowDelta(
-        Arm("exp-1", "candidate"), 1.8e9, WindowCounts(abs_error_sum=9.5, feedback_count=1)
+def test_a_reply_reads_as_its_error_latency_and_price() -> None:
+    ok, failed = _reply(ok=True, price=81.5), _reply(ok=False)
+    assert read_reply(_wire(ok)) == ReplySeen(
+        ok.request_id, "exp-1", "candidate", False, ok.occurred_at.timestamp(), False, 1.75, 81.5
     )
+    seen = read_reply(_wire(failed))
+    assert (seen.failed, seen.latency_ms, seen.price_lakhs) == (True, 1.75, None)
 
 
-def test_a_repeated_half_replaces_the_one_held() -> None:
-    step = join(FeedbackHalf(70.0, 1.0), FeedbackHalf(71.0, 2.0))
-    assert step.delta is None and step.keep == FeedbackHalf(71.0, 2.0)
-
-
-@pytest.mark.parametrize("half", [ReplyHalf("exp-1", "prod", 1.5), FeedbackHalf(2.5, 3.0)])
-def test_halves_and_deltas_survive_the_wire(half: ReplyHalf | FeedbackHalf) -> None:
-    assert half_from_wire(json.loads(json.dumps(half_to_wire(half)))) == half
-    message = JoinMessage(str(uuid.uuid4()), half)
-    assert JoinMessage.from_wire(json.loads(json.dumps(message.to_wire()))) == message
-    delta = WindowDelta(Arm("exp-1", "prod"), 1.5, WindowCounts(errors=1, latency_ms_sum=2.0))
-    assert WindowDelta.from_wire(json.loads(json.dumps(delta.to_wire()))) == delta
+def test_feedback_reads_as_its_request_and_true_price_if_any() -> None:
+    priced, judged = _feedback(70.5), _feedback(None, kind="too_high")
+    assert read_feedback(_wire(priced)) == FeedbackSeen(
+        priced.request_id, 70.5, priced.occurred_at.timestamp()
+    )
+    assert read_feedback(_wire(judged)).actual_price_lakhs is None
