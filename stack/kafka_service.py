@@ -18,6 +18,14 @@ log = logging.getLogger(__name__)
 
 def write_config(settings: Settings) -> None:
     """server.properties, mode 600: it holds the admin's password (JAAS lines)."""
+    if settings.kafka_security_protocol != "SASL_PLAINTEXT" or "SCRAM" not in (
+        settings.kafka_sasl_mechanism
+    ):
+        raise ServiceStartError(
+            "kafka: the local broker takes SASL_PLAINTEXT with SCRAM only; "
+            f"{settings.kafka_security_protocol}/{settings.kafka_sasl_mechanism} is for an "
+            "existing cluster (set SPLITSTREAM_KAFKA_BOOTSTRAP_SERVERS)"
+        )
     admin_password = settings.kafka_password("admin")
     if admin_password is None:
         raise ServiceStartError("kafka: no admin password configured (run `splitstream stack up`)")

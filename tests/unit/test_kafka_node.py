@@ -4,6 +4,12 @@ default (the rendering issue 15's cluster will reuse per node)."""
 import secrets
 from pathlib import Path
 
+import pytest
+from pydantic import SecretStr
+
+from plumbing.settings import load_settings
+from stack import kafka_service
+from stack.errors import ServiceStartError
 from stack.kafka_node import BrokerAuth, NodeListeners, render_server_properties
 
 LISTENERS = NodeListeners("127.0.0.1", client_port=9092, internal_port=9094, controller_port=9093)
@@ -55,3 +61,10 @@ def test_a_node_of_a_larger_quorum_names_its_id_and_the_voters() -> None:
     props = _properties(node_id=2, quorum_voters="1@h:1,2@h:2,3@h:3")
     assert props["node.id"] == "2"
     assert props["controller.quorum.voters"] == "1@h:1,2@h:2,3@h:3"
+
+
+def test_the_local_broker_refuses_a_client_setting_it_cannot_serve(tmp_path: Path) -> None:
+    for change in ({"kafka_security_protocol": "PLAINTEXT"}, {"kafka_sasl_mechanism": "PLAIN"}):
+        settings = load_settings(state_dir=tmp_path, kafka_password_admin=SecretStr("x"), **change)
+        with pytest.raises(ServiceStartError, match="SASL_PLAINTEXT with SCRAM only"):
+            kafka_service.write_config(settings)
