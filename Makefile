@@ -37,8 +37,9 @@ browsers: ## Install headless Chromium and its driver from Debian's packages (br
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-docs: install ## Regenerate the README's configuration table from the settings
+docs: install ## Regenerate the README's configuration and Kafka ACL tables from the code
 	$(BIN)/python -m plumbing.settings_doc
+	$(BIN)/python -m plumbing.kafka_acls
 
 lint: install ## Check lint and format with ruff
 	$(BIN)/ruff check .

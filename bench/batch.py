@@ -20,7 +20,7 @@ from plumbing import kafka
 from plumbing.settings import Settings
 from predictors.score_client import BULK_LINGER_MS, produce_requests, results_consumer
 from schemas.models import ScoreRequest
-from stack import kafka_node, services, supervisor
+from stack import kafka_access, services, supervisor
 from stack.private import private_stack, train_best_and_candidate
 
 log = logging.getLogger("bench.batch")
@@ -50,10 +50,11 @@ def measure_batch(settings: Settings, rows: int = BATCH_ROWS) -> float:
         ScoreRequest.model_validate({"id": f"bench-{i}", **REQUEST_BODY}) for i in range(rows)
     ]
     scorer = next(p for p in services.app_processes(settings) if p.name == "scorer")
-    listener = results_consumer(settings, settings.topic("score_results").name)
+    batch = settings.as_kafka_role("batch")  # as a batch-scoring team
+    listener = results_consumer(batch, settings.topic("score_results").name)
     try:
         supervisor.stop(scorer)
-        produce_requests(settings, requests, lambda stage, n: None)
+        produce_requests(batch, requests, lambda stage, n: None)
         supervisor.start(scorer)
         stamps = _result_timestamps(listener, {r.id for r in requests})
     finally:
@@ -86,10 +87,11 @@ def measure_raw_consume_produce(settings: Settings, rows: int = BATCH_ROWS) -> f
     source = f"{settings.topic_prefix}bench.raw.in.{suffix}"
     sink = f"{settings.topic_prefix}bench.raw.out.{suffix}"
     partitions = settings.topic("score_requests").partitions
-    kafka_node.ensure_topics(settings.kafka_bootstrap, {source: partitions, sink: partitions})
-    _fill(settings, source, rows)
-    consumer = kafka.consumer(settings, group_id=f"bench-raw-{suffix}", client_id="bench-raw")
-    producer = kafka.producer(settings, client_id="bench-raw", value_serializer=None)
+    kafka_access.ensure_topics(settings, {source: partitions, sink: partitions})
+    admin = settings.as_kafka_role("admin")  # the bench's own topics are in no ACL table
+    _fill(admin, source, rows)
+    consumer = kafka.consumer(admin, group_id=f"bench-raw-{suffix}", client_id="bench-raw")
+    producer = kafka.producer(admin, client_id="bench-raw", value_serializer=None)
     consumer.subscribe([source])
     try:
         deadline, started, moved = time.monotonic() + SCORE_TIMEOUT_S, None, 0

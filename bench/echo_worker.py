@@ -23,7 +23,7 @@ WRITE_TIMEOUT_S = 10.0
 
 
 def serve(request_topic: str, reply_topic: str, group: str, ready_file: Path) -> None:
-    settings = get_settings()
+    settings = get_settings().as_kafka_role("admin")  # the bench's own topics: no ACL table
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:

@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -24,8 +25,9 @@ from bench.results import RatePoint
 from bench.schedule import run_schedule
 from gateway.kafka_link import REQUEST_TIMEOUT_MS
 from gateway.replies import FETCH_MAX_WAIT_MS
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
-from stack import kafka_node
+from stack import kafka_access
 
 #: A reply later than this after the last send is an error.
 REPLY_TIMEOUT_S = 5.0
@@ -60,10 +62,14 @@ def _new_topics(settings: Settings) -> FloorTopics:
         group=f"{settings.topic_prefix}bench-floor-{suffix}",
     )
     partitions = settings.topic("predict_requests_prod").partitions
-    kafka_node.ensure_topics(
-        settings.kafka_bootstrap, {topics.requests: partitions, topics.replies: 1}
-    )
+    kafka_access.ensure_topics(settings, {topics.requests: partitions, topics.replies: 1})
     return topics
+
+
+def _admin_security(settings: Settings) -> dict[str, Any]:
+    """SASL as the gateway's has it (one handshake per connection), as the admin: the
+    floor's own topics are in no ACL table."""
+    return client_security(settings.as_kafka_role("admin"), "aiokafka")
 
 
 def _producer(settings: Settings) -> AIOKafkaProducer:
@@ -75,6 +81,7 @@ def _producer(settings: Settings) -> AIOKafkaProducer:
         linger_ms=settings.kafka_linger_ms,
         request_timeout_ms=REQUEST_TIMEOUT_MS,
         retry_backoff_ms=100,
+        **_admin_security(settings),
     )
 
 
@@ -88,6 +95,7 @@ def _consumer(settings: Settings) -> AIOKafkaConsumer:
         auto_offset_reset="latest",
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         request_timeout_ms=5_000,
+        **_admin_security(settings),
     )
 
 

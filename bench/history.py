@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 
 from plumbing import kafka
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from schemas.models import Feedback, PredictReply, PredictRequest
 
@@ -175,15 +176,19 @@ def write_paced(settings: Settings, *, rate_per_s: float, duration_s: float, run
 
 
 def bulk_producer(settings: Settings) -> KafkaProducer:
-    """A producer for a few bench messages (the history goes through ``_write_batches``)."""
-    return kafka.producer(settings, value_serializer=None)
+    """A producer for a few bench messages (the history goes through ``_write_batches``), as
+    the admin: it writes requests, replies and feedback, which no one principal does."""
+    return kafka.producer(settings.as_kafka_role("admin"), value_serializer=None)
 
 
 async def _write_batches(settings: Settings, events: Iterator[tuple[str, str, bytes]]) -> int:
     """Every event, in record batches built by aiokafka (C-accelerated): kafka-python's
     per-message send wrote ~2,000 messages/s here, too slow for millions."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", max_batch_size=1024 * 1024
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        max_batch_size=1024 * 1024,
+        **client_security(settings.as_kafka_role("admin"), "aiokafka"),  # as bulk_producer
     )
     await producer.start()
     try:

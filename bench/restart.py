@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
-from kafka import KafkaAdminClient
 
 from bench.agent_process import AgentProcess, agent_process
 from bench.history import (
@@ -39,8 +38,9 @@ from bench.history import (
     write_history,
     write_paced,
 )
+from plumbing import kafka
 from plumbing.settings import Settings
-from stack import kafka_node
+from stack import kafka_access
 from stack.private import exported, private_stack
 from stack.supervisor import free_port
 
@@ -168,15 +168,15 @@ def own_namespace(settings: Settings) -> Iterator[Settings]:
     own = settings.model_copy(update={"topic_prefix": prefix, "promoter_agent_web_port": port})
     env = {"SPLITSTREAM_TOPIC_PREFIX": prefix, "SPLITSTREAM_PROMOTER_AGENT_WEB_PORT": str(port)}
     with exported(env):
-        kafka_node.ensure_topics(own.kafka_bootstrap, {t.name: t.partitions for t in own.topics()})
+        kafka_access.provision(own)  # its topics, and their ACLs for the agent's principal
         try:
             yield own
         finally:
-            _delete_topics(own.kafka_bootstrap, prefix)
+            _delete_topics(own, prefix)
 
 
-def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def _delete_topics(settings: Settings, prefix: str) -> None:
+    admin = kafka.admin(settings.as_kafka_role("admin"))
     try:
         mine = [name for name in admin.list_topics() if name.startswith(prefix)]
         if mine:

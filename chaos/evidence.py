@@ -47,7 +47,9 @@ def stored_topics(settings: Settings) -> list[tuple[str, str]]:
 
 def kafka_event_ids(settings: Settings, topic: str) -> Counter[str]:
     """Copies of each event id in ``topic``, read from the beginning to the current end."""
-    consumer = kafka.consumer(settings, group_id=None, client_id="chaos-evidence")
+    # As the admin: the referee reads every topic, which no service principal does alone.
+    admin = settings.as_kafka_role("admin")
+    consumer = kafka.consumer(admin, group_id=None, client_id="chaos-evidence")
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         consumer.assign(partitions)

@@ -126,7 +126,11 @@ def score(input_path: Path, output_path: Path, timeout_s: float) -> None:
 
         try:
             report = score_csv(
-                get_settings(), input_path, output_path, timeout_s=timeout_s, progress=progress
+                get_settings().with_default_kafka_role("batch"),
+                input_path,
+                output_path,
+                timeout_s=timeout_s,
+                progress=progress,
             )
         except (DuplicateIdError, ValueError) as error:
             raise click.UsageError(str(error)) from error

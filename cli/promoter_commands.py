@@ -91,7 +91,7 @@ def _operator_command(action: CommandAction, summary: str, example: str) -> clic
     def command(reason: str, operator: str, expected_generation: int | None, as_json: bool) -> None:
         try:
             result = send_command(
-                get_settings(),
+                get_settings().with_default_kafka_role("operator"),
                 action=action,
                 operator=operator,
                 reason=reason,

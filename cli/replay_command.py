@@ -71,7 +71,7 @@ def replay(mode: str, policy_files: tuple[Path, ...], every_s: float | None) -> 
       splitstream replay --dry-run --policy strict.toml
       splitstream replay --dry-run --policy strict.toml --policy loose.toml --every 10
     """
-    settings = get_settings()
+    settings = get_settings().with_default_kafka_role("operator")
     if mode == "dry-run":
         files = policy_files or (settings.promoter_policy_file,)
         every = every_s or settings.promoter_evaluate_every_s
@@ -81,7 +81,9 @@ def replay(mode: str, policy_files: tuple[Path, ...], every_s: float | None) -> 
     if mode == "verify":
         _print_verification(verification)
         sys.exit(0 if verification.ok else EXIT_MISMATCH)
-    _restore(settings, verification)
+    # A restore acts as the promoter: it broadcasts the reload and appends to the ledger,
+    # which only the promoter's principal may write.
+    _restore(settings.as_kafka_role("promoter"), verification)
 
 
 def _verification(settings: Settings) -> Verification:

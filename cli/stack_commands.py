@@ -5,11 +5,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import click
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
+from plumbing.errors import SplitstreamError
 from plumbing.settings import Settings, get_settings
-from stack import local
+from stack import kafka_access, local
 from stack.errors import StackError
 
 T = TypeVar("T")
@@ -57,6 +59,34 @@ def up() -> None:
     """
     settings = _run(local.up)
     print_status(settings)
+
+
+@stack.command()
+def users() -> None:
+    """Create or update the Kafka SCRAM user of every principal whose password is set.
+
+    \b
+    `splitstream stack up` does this for its own broker. Against an existing cluster (or
+    Compose's broker) it logs in as the admin principal (SPLITSTREAM_KAFKA_PASSWORD_ADMIN)
+    and sets one user per SPLITSTREAM_KAFKA_PASSWORD_<ROLE> it is given. The README's
+    "Kafka principals" section lists them.
+
+    \b
+    Examples:
+      splitstream stack users
+      SPLITSTREAM_KAFKA_BOOTSTRAP_SERVERS=kafka:9094 SPLITSTREAM_KAFKA_SASL_MECHANISM=PLAIN \\
+        splitstream stack users
+    """
+    names = _run(kafka_users)
+    click.echo(f"SCRAM users: {', '.join(names) if names else 'none (no passwords set)'}")
+
+
+def kafka_users(settings: Settings) -> list[str]:
+    """The stack's ensure_users, with a Kafka error as a stack error (exit 1, no traceback)."""
+    try:
+        return kafka_access.ensure_users(settings)
+    except (KafkaError, SplitstreamError) as error:
+        raise StackError(f"kafka at {settings.kafka_bootstrap}: {error}") from error
 
 
 @stack.command()

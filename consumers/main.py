@@ -69,6 +69,7 @@ def run(
 ) -> None:
     """Run the sink until ``stop`` is set or SIGTERM/SIGINT arrives (the batch in hand is kept)."""
     stop = stop or threading.Event()
+    settings = settings.with_default_kafka_role("sink")  # its Kafka principal
     name, group, topics = sink_name(), group_id(settings), sink_topics(settings)
     metrics = SinkMetrics()
     tables_ready = threading.Event()

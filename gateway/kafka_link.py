@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from gateway.errors import KafkaUnavailableError
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class KafkaLink:
             retry_backoff_ms=100,
             value_serializer=encode_json,
             key_serializer=_encode_key,
+            **client_security(self._settings, "aiokafka"),  # SASL: once per connection
         )
 
     async def _connect(self) -> None:

@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Raises:
         ValueError: the admin token is a placeholder or too short.
     """
-    settings = settings or get_settings()
+    settings = (settings or get_settings()).with_default_kafka_role("gateway")
     check_settings(settings)
     app = FastAPI(
         title="Splitstream gateway",

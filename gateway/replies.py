@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from gateway.kafka_link import CONNECT_RETRY_S, PROBE_TIMEOUT_S, bootstrap_addresses, tcp_reachable
 from gateway.metrics import GatewayMetrics
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from schemas.models import PredictReply
 
@@ -119,6 +120,7 @@ class InboundListener:
                     auto_offset_reset="latest",
                     fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
                     request_timeout_ms=5_000,
+                    **client_security(self._settings, "aiokafka"),
                 )
                 try:
                     await consumer.start()
@@ -141,6 +143,9 @@ class InboundListener:
         events = self._settings.topic("model_events")
         assigned = [TopicPartition(replies.name, self.reply_partition)]
         assigned += [TopicPartition(events.name, p) for p in range(events.partitions)]
+        # a command's result (a share change among them) refreshes the routing at once too
+        commands = self._settings.topic("promoter_commands")
+        assigned += [TopicPartition(commands.name, p) for p in range(commands.partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_end(*assigned)
         for tp in assigned:  # resolve the end offsets now, before any request is sent

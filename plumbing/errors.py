@@ -27,3 +27,7 @@ class PromoterUnavailableError(SplitstreamError):
 
 class ModelSignatureError(ModelIntegrityError):
     """A model's manifest is unsigned, or its signature fails the configured public key."""
+
+
+class KafkaCredentialsError(SplitstreamError):
+    """SASL is on, but this process has no Kafka principal or no password for it."""

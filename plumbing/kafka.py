@@ -1,16 +1,18 @@
 """Kafka clients set up the same way everywhere, and the dead-letter record.
 
 Timeouts are short on purpose: kafka-python's default 45 s session timeout
-would make a killed worker's partitions wait 45 s for a new owner.
+would make a killed worker's partitions wait 45 s for a new owner. Each client logs in
+as the process's Kafka principal (``plumbing.kafka_security``).
 """
 
 import base64
 import json
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.serializer import Serializer
 
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from schemas.models import DeadletterRecord
 
@@ -54,6 +56,7 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "request_timeout_ms": 10_000,
         "max_block_ms": 10_000,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        **client_security(settings, "kafka-python"),
     }
     return KafkaProducer(**{**config, **overrides})
 
@@ -74,8 +77,19 @@ def consumer(settings: Settings, *, group_id: str | None, **overrides: Any) -> K
         "max_poll_records": settings.kafka_max_poll_records,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        **client_security(settings, "kafka-python"),
     }
     return KafkaConsumer(**{**config, **overrides})
+
+
+def admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
+    """An admin client (describe groups and the like) as the process's principal."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        **client_security(settings, "kafka-python"),
+    }
+    return KafkaAdminClient(**{**config, **overrides})
 
 
 def deadletter_record(

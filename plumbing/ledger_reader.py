@@ -1,7 +1,8 @@
 """Read the promoter's ledger topic: every record from the start to the current end.
 
-Read-only, so any service may call it (the gateway's dashboard, the CLI's replay); only
-the active promoter writes the ledger (promoter/ledger.py).
+Read-only: the promoter and operators read it (the CLI's replay, the demo); only the
+active promoter writes the ledger (promoter/ledger.py). A caller whose settings name no
+Kafka principal reads as the operator.
 """
 
 import logging
@@ -32,7 +33,8 @@ def read_ledger(settings: Settings, *, timeout_s: float = 10.0) -> list[LedgerRe
     Raises:
         TimeoutError: the end was not reached within ``timeout_s`` seconds.
     """
-    consumer = kafka.consumer(settings, group_id=None, client_id="ledger-reader")
+    reader = settings.with_default_kafka_role("operator")
+    consumer = kafka.consumer(reader, group_id=None, client_id="ledger-reader")
     try:
         return read_partition(consumer, ledger_partition(settings), timeout_s)
     finally:

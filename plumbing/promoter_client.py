@@ -3,6 +3,9 @@
 The gateway's admin endpoints and the CLI both come through here, so every manual
 action goes through the promoter's single writer: the same swap, the same ledger. A
 change of the candidate share is such an action too (``split``).
+Commands and their results travel on ``promoter.commands``, which only the operator,
+gateway and promoter principals may write: that is what makes a command an operator's.
+A caller whose settings name no Kafka principal sends as the operator.
 ``post_command`` only sends one, for a caller that does not wait (a chaos test that
 kills the promoter before it can answer).
 """
@@ -45,7 +48,8 @@ def send_command(
         expected_generation=expected_generation,
         candidate_share=candidate_share,
     )
-    partition = TopicPartition(settings.topic("model_events").name, 0)
+    settings = settings.with_default_kafka_role("operator")
+    partition = TopicPartition(settings.topic("promoter_commands").name, 0)
     listener = kafka.consumer(settings, group_id=None, client_id=f"command-{action}")
     try:
         listener.assign([partition])
@@ -72,7 +76,7 @@ def new_command(
     return PromoterCommand.create(
         command_id=str(uuid.uuid4()),
         action=action,
-        actor={"kind": "operator", "name": operator},
+        operator=operator,
         expected_generation=expected_generation,
         candidate_share=candidate_share,
         reason=reason,
@@ -81,9 +85,11 @@ def new_command(
 
 def post_command(settings: Settings, command: PromoterCommand) -> None:
     """Send ``command`` without waiting for an answer (a chaos test kills its promoter)."""
-    sender = kafka.producer(settings, client_id=f"command-{command.action}")
+    sender = kafka.producer(
+        settings.with_default_kafka_role("operator"), client_id=f"command-{command.action}"
+    )
     try:
-        topic = settings.topic("model_events").name
+        topic = settings.topic("promoter_commands").name
         sender.send(topic, command.model_dump(mode="json")).get(timeout=10)
     finally:
         sender.close(timeout=5)

@@ -2,19 +2,19 @@
 
 Every field is read from an environment variable named ``SPLITSTREAM_<FIELD>``
 (for example ``SPLITSTREAM_GATEWAY_PORT=7001``). Values the local stack
-generates itself (the S3 keys and the admin token) are read from
+generates itself (the S3 keys, the tokens, the Kafka passwords) are read from
 ``<state_dir>/local.env``; a real environment variable always wins.
 
 Topic names and partition counts are not restated here: one ``topic_<key>``
 and one ``partitions_<key>`` field per entry of ``schemas/topics.json`` are
-added when the class is built.
+added when the class is built, as is one ``kafka_password_<role>`` per Kafka role.
 """
 
 import os
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.registry import TopicSpec, load_topics
 
 ENV_PREFIX = "SPLITSTREAM_"
+
+#: The Kafka principals, one per role (README: Kafka principals). ``admin`` is the stack's
+#: own: it creates topics, users and ACLs, and is the broker's only super user.
+KafkaRole = Literal[
+    "admin", "gateway", "predictor", "sink", "promoter", "agent", "trainer", "operator", "batch"
+]
+KAFKA_ROLES: tuple[KafkaRole, ...] = get_args(KafkaRole)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".splitstream"
 
@@ -56,6 +63,37 @@ class Settings(BaseSettings):
         500,
         description="Longest the broker holds a fetch with no data. A record answers a "
         "waiting fetch at once (fetch_min_bytes=1), so this bounds idle polling, not latency.",
+    )
+    kafka_internal_port: int = Field(
+        9094,
+        description="Local broker's internal listener (SASL/PLAIN, the admin principal only): "
+        "inter-broker traffic and the stack's own set-up of users and ACLs.",
+    )
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT"] = Field(
+        "SASL_PLAINTEXT",
+        description="How clients reach Kafka: SASL_PLAINTEXT (the local stack), SASL_SSL, or "
+        "PLAINTEXT (no identity: only for a cluster without authentication).",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism of every Kafka client."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="SASL_SSL only: CA bundle that signs the brokers' certificates."
+    )
+    kafka_role: KafkaRole | None = Field(
+        None,
+        description="The Kafka principal this process uses (one of "
+        + ", ".join(KAFKA_ROLES)
+        + "). The stack sets it for each service it starts; unset, each command uses its own "
+        "(operators' commands: operator).",
+    )
+    kafka_principal_prefix: str = Field(
+        "splitstream-", description="SASL user names are this plus the role."
+    )
+    kafka_batch_group_prefix: str = Field(
+        "batch-",
+        description="The batch-producer principal may use consumer groups named the topic "
+        "prefix plus this, plus anything.",
     )
 
     # S3: leave s3_endpoint_url unset to run the local S3 server.
@@ -337,6 +375,23 @@ class Settings(BaseSettings):
     def chdb_path(self) -> Path:
         return self.state_dir / "chdb"
 
+    def as_kafka_role(self, role: KafkaRole) -> "Settings":
+        """These settings, acting as the Kafka principal of ``role``."""
+        return self.model_copy(update={"kafka_role": role})
+
+    def with_default_kafka_role(self, role: KafkaRole) -> "Settings":
+        """As ``as_kafka_role``, unless the environment already names a role."""
+        return self if self.kafka_role else self.as_kafka_role(role)
+
+    def kafka_user(self, role: KafkaRole) -> str:
+        """The SASL user name of ``role`` (its principal is ``User:<name>``)."""
+        return self.kafka_principal_prefix + role
+
+    def kafka_password(self, role: KafkaRole) -> SecretStr | None:
+        """The SASL password of ``role``, when this process holds it."""
+        password: SecretStr | None = getattr(self, f"kafka_password_{role}", None)
+        return password
+
     def topic(self, key: str) -> TopicSpec:
         """The topic ``key`` of schemas/topics.json, with its configured name and partitions."""
         return replace(
@@ -350,6 +405,16 @@ class Settings(BaseSettings):
 
 
 _TOPICS: dict[str, TopicSpec] = {t.key: t for t in load_topics()}
+
+
+def _kafka_password_fields() -> dict[str, Any]:
+    return {
+        f"kafka_password_{role}": (
+            SecretStr | None,
+            Field(None, description=f"SASL password of the {role} principal (local.env)."),
+        )
+        for role in KAFKA_ROLES
+    }
 
 
 def _topic_fields() -> dict[str, Any]:
@@ -366,9 +431,10 @@ def _topic_fields() -> dict[str, Any]:
     return fields
 
 
-# The class get_settings() builds: Settings plus one name and partition field per topic.
+# The class get_settings() builds: Settings plus one password field per Kafka principal and
+# one name and partition field per topic.
 _SettingsWithTopics = create_model(  # type: ignore[call-overload]
-    "Settings", __base__=Settings, **_topic_fields()
+    "Settings", __base__=Settings, **_kafka_password_fields(), **_topic_fields()
 )
 
 

@@ -88,6 +88,7 @@ def run(
 ) -> None:
     """Run one predictor (or the scorer) until ``stop`` is set or SIGTERM/SIGINT arrives."""
     stop = stop or threading.Event()
+    settings = settings.with_default_kafka_role("predictor")  # its Kafka principal
     me = predictor_id(role)
     topic, group = request_topic(settings, role), group_id(settings, role)
     s3 = s3_client(settings)

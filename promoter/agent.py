@@ -53,6 +53,7 @@ import orjson
 from faust.types import EventT, StreamT, TopicT
 from faust.web import Request, Response, View
 
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from promoter.agent_transport import LongPollApp
 from promoter.join_table import JoinTable, join_halves_table
@@ -132,6 +133,7 @@ def new_app(settings: Settings) -> faust.App:
         web_bind=settings.stack_host,
         web_host=settings.stack_host,
         web_port=settings.promoter_agent_web_port,
+        **client_security(settings.with_default_kafka_role("agent"), "faust"),
     )
 
 

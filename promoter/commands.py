@@ -42,7 +42,7 @@ def execute(promoter: Promoter, command: PromoterCommand) -> PromoterCommandResu
         if outcome.record is not None:
             outcome = Outcome(outcome.outcome, command.reason, outcome.record, outcome.slots)
     result = _result(command, outcome, current)
-    promoter.send(result.model_dump(mode="json"))
+    promoter.answer(result.model_dump(mode="json"))
     return result
 
 

@@ -1,9 +1,12 @@
 """``splitstream promoter``: the poll loop around ``Promoter``.
 
-It reads ``model.events`` in the promoter's consumer group. Whoever holds the
-topic's one partition is the active promoter; the others are standbys that take
-over within a session timeout. Trainer announcements are recorded, triggers and a
-timer start evaluations, and operators' commands are executed in order.
+It reads ``model.events`` and ``promoter.commands`` in the promoter's consumer group.
+Whoever holds their one partition each (the range assignor gives both to the same
+member) is the active promoter; the others are standbys that take over within a
+session timeout. Trainer announcements are recorded, triggers and a timer start
+evaluations, and operators' commands are executed in order. A command is read only
+from ``promoter.commands``, which only operators' principals may write: one on
+``model.events`` (anyone serving can write there) is ignored.
 
 On becoming active it first completes a swap its predecessor wrote to S3 but did
 not record (``Promoter.recover``), and records a candidate share it finds in S3 that
@@ -20,6 +23,7 @@ from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.coordinator.assignors.range import RangePartitionAssignor
 from pydantic import ValidationError
 
 from plumbing import kafka
@@ -64,6 +68,7 @@ class PromoterLoop:
         self.clickhouse = open_clickhouse_reader(settings)
         self.s3 = s3_client(settings)
         self.promoter: Promoter | None = None
+        self.commands_topic = settings.topic("promoter_commands").name
 
     def activate(self) -> Promoter:
         """Become the active promoter: re-read the ledger and the state it implies, and
@@ -98,8 +103,14 @@ class PromoterLoop:
             promoter.record_publish(str(event.get("model_version")), str(event.get("slot")))
         elif kind == "experiment.trigger":
             promoter.evaluate(trigger=event)
-        elif kind == "promoter.command":
+        elif kind == "promoter.command" and message.topic == self.commands_topic:
             self._command(promoter, message)
+        elif kind == "promoter.command":
+            log.warning(
+                "ignored a command on %s: commands come only on %s",
+                message.topic,
+                self.commands_topic,
+            )
 
     def _command(self, promoter: Promoter, message: ConsumerRecord) -> None:
         try:
@@ -129,11 +140,17 @@ def _json_object(value: bytes | None) -> dict[str, Any] | None:
 
 def run_promoter(settings: Settings, stop: threading.Event) -> None:
     """Poll until ``stop`` is set; evaluate every ``promoter_evaluate_every_s``."""
+    settings = settings.with_default_kafka_role("promoter")  # its Kafka principal
     loop, role = PromoterLoop(settings), _Role()
     consumer = kafka.consumer(
-        settings, group_id=promoter_group(settings), client_id="promoter", max_poll_records=50
+        settings,
+        group_id=promoter_group(settings),
+        client_id="promoter",
+        max_poll_records=50,
+        partition_assignment_strategy=(RangePartitionAssignor,),  # both topics to one member
     )
-    consumer.subscribe([settings.topic("model_events").name], listener=role)
+    topics = [settings.topic("model_events").name, loop.commands_topic]
+    consumer.subscribe(topics, listener=role)
     next_evaluation = 0.0
     try:
         while not stop.is_set():

@@ -92,6 +92,7 @@ class Promoter:
         self._swap = SlotSwap(settings, self.slots, producer)
         self.shares = ShareControl(self, s3)
         self._events_topic = settings.topic("model_events").name
+        self._commands_topic = settings.topic("promoter_commands").name
 
     def append(self, **fields: Any) -> LedgerRecord:
         """Append a ledger record and take it into the state at once."""
@@ -288,5 +289,9 @@ class Promoter:
             return  # the end of a watch changes no version's fate: the reload says enough
         self.send(event.model_dump(mode="json"))
 
-    def send(self, event: dict[str, Any]) -> None:
-        self._producer.send(self._events_topic, event).get(timeout=10)
+    def send(self, event: dict[str, Any], topic: str | None = None) -> None:
+        self._producer.send(topic or self._events_topic, event).get(timeout=10)
+
+    def answer(self, result: dict[str, Any]) -> None:
+        """A command's result goes beside the command, on ``promoter.commands``."""
+        self.send(result, self._commands_topic)

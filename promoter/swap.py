@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
@@ -58,7 +58,7 @@ def live_predictors(settings: Settings) -> set[str]:
     A broker that has never seen these groups answers "coordinator not available" while
     it creates its offsets topic; that is retried for up to ``COORDINATOR_WAIT_S``.
     """
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="promoter")
+    admin = kafka.admin(settings, client_id="promoter")
     deadline = time.monotonic() + COORDINATOR_WAIT_S
     try:
         while True:

@@ -305,13 +305,21 @@ PromoterAction = Literal["promote", "reject", "rollback", "pause", "resume", "sp
 
 
 class PromoterCommand(Event):
+    """An operator's command. Its body names no actor kind: only operators' principals can
+    write the commands topic, so every command read there is an operator's (``actor``)."""
+
     event_type: Literal["promoter.command"]
     command_id: Uuid
     action: PromoterAction
-    actor: Actor
+    operator: Id200
     expected_generation: Generation | None
     candidate_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None
     reason: Reason
+
+    @property
+    def actor(self) -> Actor:
+        """Who decides: kind operator (known from the topic), named as the operator asked."""
+        return Actor(kind="operator", name=self.operator)
 
 
 class PromoterCommandResult(Event):

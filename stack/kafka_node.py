@@ -2,38 +2,30 @@
 
 Kafka comes from its Maven Central jars (``stack/kafka/pom.xml``) rather than Docker
 or the release tarball, because Maven Central is the only place this project can
-fetch from. This module only computes files and command lines and talks to a
-running broker; starting, watching and stopping the JVM is the supervisor's job.
+fetch from. This module only computes files and command lines; ``kafka_admin`` talks to
+a running broker; starting, watching and stopping the JVM is the supervisor's job.
 
 Typical use by a supervisor::
 
     install_jars(lib_dir)
-    props.write_text(render_server_properties(data_dir=d, broker_port=9092,
-                                              controller_port=9093))
+    listeners = NodeListeners("127.0.0.1", client_port=9092, internal_port=9094,
+                              controller_port=9093)
+    props.write_text(render_server_properties(data_dir=d, listeners=listeners,
+                                              auth=BrokerAuth("splitstream-admin", pw)))
     if needs_format(d):
         subprocess.run(format_command(lib_dir=lib_dir, properties_file=props,
                                       cluster_id=new_cluster_id()), check=True)
     proc = subprocess.Popen(server_command(lib_dir=lib_dir, properties_file=props,
                                            log4j_config=LOG4J_CONFIG), stdout=log)
-    # poll is_ready("127.0.0.1:9092"), then ensure_topics(...)
+    # poll is_ready("127.0.0.1:9094", security=...), then kafka_access.provision(...)
 """
 
 from __future__ import annotations
 
 import base64
-import socket
-import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-
-from kafka import KafkaAdminClient
-from kafka.errors import (
-    KafkaConnectionError,
-    KafkaError,
-    KafkaTimeoutError,
-    TopicAlreadyExistsError,
-    for_code,
-)
 
 from stack import maven
 
@@ -70,32 +62,124 @@ def log_dir(data_dir: Path) -> Path:
     return data_dir / LOG_DIR_NAME
 
 
+@dataclass(frozen=True)
+class NodeListeners:
+    """Where one KRaft node (broker and controller) listens, all on ``host``.
+
+    - ``client``: every Splitstream client, SASL (SCRAM) as its own principal;
+    - ``internal``: broker-to-broker traffic and the stack's own set-up (SASL/PLAIN, the
+      admin principal only);
+    - ``controller``: the KRaft quorum (SASL/PLAIN, the admin principal only).
+    """
+
+    host: str
+    client_port: int
+    internal_port: int
+    controller_port: int
+
+
+@dataclass(frozen=True)
+class BrokerAuth:
+    """Who the broker lets in, and as whom it talks to itself.
+
+    The admin is the only super user and the only PLAIN user (listed in the JAAS lines of
+    server.properties, so a changed password takes effect at the next start); clients
+    log in with SCRAM, whose credentials live in the metadata log (``kafka_access``).
+    """
+
+    admin_user: str
+    admin_password: str
+    client_mechanism: str = "SCRAM-SHA-512"
+
+
+#: The broker's own mechanism on the internal and controller listeners.
+INTERNAL_MECHANISM = "PLAIN"
+
+
 def render_server_properties(
     *,
     data_dir: Path,
-    broker_port: int,
-    controller_port: int,
-    host: str = "127.0.0.1",
+    listeners: NodeListeners,
+    auth: BrokerAuth,
+    node_id: int = NODE_ID,
+    quorum_voters: str | None = None,
     default_partitions: int = 1,
 ) -> str:
-    """Return server.properties for a one-node KRaft cluster (broker+controller).
+    """Return server.properties for one KRaft node (broker and controller in one process).
 
-    The quorum is static (``controller.quorum.voters``) so formatting needs no
+    ``quorum_voters`` (``id@host:port,...``) defaults to this node alone. The quorum is
+    static (``controller.quorum.voters``) so formatting needs no
     ``--standalone``/``--initial-controllers``. Every replication factor and ISR
     is 1 because there is one broker; internal topics get a single partition to
     keep startup and the first group join fast. Topics are never auto-created:
     a typo in a topic name should fail loudly, and ``ensure_topics`` creates them.
+
+    The file holds the admin's password: write it mode 600.
     """
+    voters = quorum_voters or f"{node_id}@{listeners.host}:{listeners.controller_port}"
     settings = {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        "controller.quorum.voters": f"{NODE_ID}@{host}:{controller_port}",
-        "listeners": f"PLAINTEXT://{host}:{broker_port},CONTROLLER://{host}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{broker_port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters,
+        **listener_properties(listeners),
+        **security_properties(auth),
         "log.dirs": str(log_dir(data_dir).resolve()),
+        **_single_node_properties(default_partitions),
+    }
+    lines = ["# Generated by stack/kafka_node.py; edits are overwritten."]
+    lines += [f"{key}={value}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def listener_properties(listeners: NodeListeners) -> dict[str, str]:
+    """The three listeners of a node, and which one brokers and controllers use."""
+    host = listeners.host
+    client = f"CLIENT://{host}:{listeners.client_port}"
+    internal = f"INTERNAL://{host}:{listeners.internal_port}"
+    return {
+        "listeners": f"{client},{internal},CONTROLLER://{host}:{listeners.controller_port}",
+        "advertised.listeners": f"{client},{internal}",
+        "listener.security.protocol.map": (
+            "CLIENT:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+        ),
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "INTERNAL",
+    }
+
+
+def security_properties(auth: BrokerAuth) -> dict[str, str]:
+    """SASL on every listener, and the StandardAuthorizer refusing whatever no ACL allows.
+
+    Clients use SCRAM (no password on the wire, no TLS cost per message; the stack
+    binds to loopback). The internal and controller listeners use PLAIN with the admin as
+    their one user, so the broker needs nothing from its own metadata log to start, and
+    the stack can create the SCRAM users through the internal listener.
+    """
+    user, password = auth.admin_user, auth.admin_password
+    plain = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{user}" password="{password}" user_{user}="{password}";'
+    )
+    scram = auth.client_mechanism.lower()
+    return {
+        "listener.name.client.sasl.enabled.mechanisms": auth.client_mechanism,
+        f"listener.name.client.{scram}.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "listener.name.internal.sasl.enabled.mechanisms": INTERNAL_MECHANISM,
+        "listener.name.internal.plain.sasl.jaas.config": plain,
+        "listener.name.controller.sasl.enabled.mechanisms": INTERNAL_MECHANISM,
+        "listener.name.controller.plain.sasl.jaas.config": plain,
+        "sasl.mechanism.inter.broker.protocol": INTERNAL_MECHANISM,
+        "sasl.mechanism.controller.protocol": INTERNAL_MECHANISM,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{user}",
+    }
+
+
+def _single_node_properties(default_partitions: int) -> dict[str, str]:
+    return {
         "num.partitions": str(default_partitions),
         "default.replication.factor": "1",
         "min.insync.replicas": "1",
@@ -119,9 +203,6 @@ def render_server_properties(
         # 500 ms) to show it is alive; every append wakes the raft and metadata loops.
         "metadata.max.idle.interval.ms": "5000",
     }
-    lines = ["# Generated by stack/kafka_node.py; edits are overwritten."]
-    lines += [f"{key}={value}" for key, value in settings.items()]
-    return "\n".join(lines) + "\n"
 
 
 def format_command(*, lib_dir: Path, properties_file: Path, cluster_id: str) -> list[str]:
@@ -184,135 +265,3 @@ def new_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
         if not cluster_id.startswith("-"):
             return cluster_id
-
-
-def _port_open(bootstrap: str, timeout_s: float) -> bool:
-    """Cheap TCP probe, so polling a dead port does not build (and leak) clients."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    try:
-        with socket.create_connection(
-            (host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s
-        ):
-            return True
-    except OSError:
-        return False
-
-
-class _ClosingAdmin(KafkaAdminClient):
-    """KafkaAdminClient that stops its IO thread when bootstrapping fails.
-
-    kafka-python 3.0.12 starts a daemon IO thread before it bootstraps and leaves it
-    running when bootstrap raises, so every failed ``is_ready`` poll against a port
-    that accepts but does not answer (a starting broker) would leak a thread.
-    """
-
-    def __init__(self, **configs: object) -> None:
-        try:
-            super().__init__(**configs)
-        except BaseException:
-            if hasattr(self, "_net"):
-                self._closed = False  # close() is a no-op until bootstrap sets this
-                self.close()
-            raise
-
-
-def _admin(bootstrap: str, timeout_s: float) -> KafkaAdminClient:
-    """An admin client whose bootstrap and requests both give up after ``timeout_s``."""
-    timeout_ms = max(int(timeout_s * 1000), 1)
-    return _ClosingAdmin(
-        bootstrap_servers=bootstrap,
-        client_id="splitstream-kafka-node",
-        bootstrap_timeout_ms=timeout_ms,
-        request_timeout_ms=timeout_ms,
-    )
-
-
-def is_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when the broker answers a metadata request listing at least one broker.
-
-    An open port alone is not enough: the socket accepts before the broker has
-    caught up with the metadata log and registered itself.
-    """
-    if not _port_open(bootstrap, timeout_s):
-        return False
-    try:
-        admin = _admin(bootstrap, timeout_s)
-    except (KafkaError, OSError):
-        return False
-    try:
-        return bool(admin.describe_cluster().get("brokers"))
-    except (KafkaError, OSError):
-        return False
-    finally:
-        admin.close()
-
-
-def _create_missing(admin: KafkaAdminClient, topics: dict[str, int], timeout_ms: int) -> None:
-    """Create every topic; an existing one is fine (its size is checked separately)."""
-    request = {name: {"num_partitions": count} for name, count in topics.items()}
-    result = admin.create_topics(request, timeout_ms=timeout_ms, raise_errors=False)
-    for topic in result["topics"]:
-        code = topic["error_code"]
-        if code not in (0, TopicAlreadyExistsError.errno):
-            error = for_code(code)
-            raise error(f"creating topic {topic['name']}: {topic.get('error_message')}")
-
-
-def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
-    """Partition count of each named topic the broker knows without error."""
-    described = admin.describe_topics(names)
-    return {t["name"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0}
-
-
-def _grow_partitions(admin: KafkaAdminClient, topics: dict[str, int], timeout_ms: int) -> None:
-    """Add partitions to topics that exist with fewer than wanted (never shrinks)."""
-    current = _partition_counts(admin, list(topics))
-    grow = {name: want for name, want in topics.items() if current.get(name, want) < want}
-    if grow:
-        admin.create_partitions(grow, timeout_ms=timeout_ms)
-
-
-def _wait_sized(admin: KafkaAdminClient, topics: dict[str, int], deadline: float) -> None:
-    """Block until metadata shows every topic at its size with a leader per partition.
-
-    Creation and growth are acknowledged before the broker's metadata cache shows
-    them, so a producer started right after could still see the old layout.
-    """
-    while True:
-        current = _partition_counts(admin, list(topics))
-        if all(current.get(name, 0) >= want for name, want in topics.items()):
-            break
-        if time.monotonic() >= deadline:
-            raise KafkaTimeoutError(f"topics not at requested size: {current} < {topics}")
-        time.sleep(0.1)
-    admin.wait_for_topics(list(topics), timeout_ms=_ms_until(deadline))
-
-
-def ensure_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: float = 30) -> None:
-    """Make each topic exist with at least the given partition count; idempotent.
-
-    Call it once ``is_ready`` is true: it does not wait for a broker to come up.
-
-    Replication factor is left to the broker (``default.replication.factor``), so
-    this works unchanged against a multi-broker cluster. Returns only once every
-    partition has a leader, so producers started next do not race topic creation.
-    """
-    if not topics:
-        return
-    if not _port_open(bootstrap, timeout_s):
-        # Fail fast and clearly; kafka-python would retry until the timeout and
-        # leave one unclosed socket per refused connect (ResourceWarning).
-        raise KafkaConnectionError(f"no broker listening at {bootstrap}")
-    deadline = time.monotonic() + timeout_s
-    admin = _admin(bootstrap, timeout_s)
-    try:
-        _create_missing(admin, topics, _ms_until(deadline))
-        _grow_partitions(admin, topics, _ms_until(deadline))
-        _wait_sized(admin, topics, deadline)
-    finally:
-        admin.close()
-
-
-def _ms_until(deadline: float) -> int:
-    """Milliseconds left before ``deadline`` (monotonic), at least 1."""
-    return max(int((deadline - time.monotonic()) * 1000), 1)

@@ -5,53 +5,48 @@ All state lives in ``settings.state_dir``. A service whose URL is configured
 """
 
 import secrets
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from plumbing import manifest_signature
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings, local_env_file
-from stack import kafka_node, mlflow_server, s3_server, services, state_dirs, supervisor
+from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, Settings, load_settings, local_env_file
+from stack import (
+    kafka_access,
+    kafka_node,
+    kafka_service,
+    mlflow_server,
+    s3_server,
+    services,
+    state_dirs,
+    supervisor,
+)
 from stack.errors import ServiceStartError
+from stack.kafka_service import process as kafka_process
+from stack.paths import StackPaths
 from stack.supervisor import ServiceProcess, ServiceStatus
 
-__all__ = ["ServiceStatus", "down", "external_services", "install", "status", "up"]
+__all__ = [
+    "ServiceStatus",
+    "StackPaths",
+    "down",
+    "external_services",
+    "install",
+    "kafka_process",
+    "status",
+    "up",
+]
 
 
-@dataclass(frozen=True)
-class StackPaths:
-    """Where each service keeps its data, logs and pid files."""
+def new_credentials(*, kafka: bool = True) -> dict[str, str]:
+    """Fresh random values for every secret the local stack generates (README: Security).
 
-    state_dir: Path
-
-    @property
-    def run_dir(self) -> Path:
-        return self.state_dir / "run"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.state_dir / "logs"
-
-    @property
-    def kafka_dir(self) -> Path:
-        return self.state_dir / "kafka"
-
-    @property
-    def s3_dir(self) -> Path:
-        return self.state_dir / "s3"
-
-    @property
-    def mlflow_dir(self) -> Path:
-        return self.state_dir / "mlflow"
-
-
-def new_credentials() -> dict[str, str]:
-    """Fresh random values for every secret the local stack generates (README: Security)."""
+    ``kafka``: also a SASL password per Kafka principal (only for the stack's own broker;
+    an existing cluster's passwords come from its owners).
+    """
     signing_key, verify_key = manifest_signature.new_keypair()
+    passwords = {f"{ENV_PREFIX}KAFKA_PASSWORD_{role.upper()}": _password() for role in KAFKA_ROLES}
     return {
         "SPLITSTREAM_S3_ACCESS_KEY": f"local-{secrets.token_hex(6)}",
         "SPLITSTREAM_S3_SECRET_KEY": secrets.token_urlsafe(24),
@@ -60,7 +55,13 @@ def new_credentials() -> dict[str, str]:
         "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),
         "SPLITSTREAM_MODEL_SIGNING_KEY": signing_key,
         "SPLITSTREAM_MODEL_VERIFY_KEY": verify_key,
+        **(passwords if kafka else {}),
     }
+
+
+def _password() -> str:
+    """URL-safe random text: it goes into JAAS lines between double quotes."""
+    return secrets.token_urlsafe(24)
 
 
 def missing_lines(existing: str, generated: dict[str, str]) -> list[str]:
@@ -84,7 +85,7 @@ def ensure_local_credentials(settings: Settings) -> Settings:
     state_dirs.make_private(settings.state_dir)
     env_file = local_env_file(settings.state_dir)
     existing = env_file.read_text() if env_file.exists() else ""
-    lines = missing_lines(existing, new_credentials())
+    lines = missing_lines(existing, new_credentials(kafka=settings.local_kafka))
     if lines:
         env_file.touch(mode=0o600)
         env_file.chmod(0o600)
@@ -140,57 +141,6 @@ def s3_process(settings: Settings) -> ServiceProcess:
     )
 
 
-def _write_kafka_config(settings: Settings) -> None:
-    paths = StackPaths(settings.state_dir)
-    properties = paths.kafka_dir / "server.properties"
-    state_dirs.make_private(properties.parent)
-    properties.write_text(
-        kafka_node.render_server_properties(
-            data_dir=paths.kafka_dir / "data",
-            broker_port=settings.kafka_port,
-            controller_port=settings.kafka_controller_port,
-            host=settings.stack_host,
-        )
-    )
-
-
-def kafka_process(settings: Settings) -> ServiceProcess:
-    paths = StackPaths(settings.state_dir)
-    properties = paths.kafka_dir / "server.properties"
-    lib_dir = settings.lib_dir / "kafka"
-    return ServiceProcess(
-        name="kafka",
-        command=kafka_node.server_command(
-            lib_dir=lib_dir,
-            properties_file=properties,
-            log4j_config=kafka_node.LOG4J_CONFIG,
-            heap_mb=settings.kafka_heap_mb,
-        ),
-        ports=[settings.kafka_port, settings.kafka_controller_port],
-        log_file=paths.log_dir / "kafka.log",
-        run_dir=paths.run_dir,
-        is_ready=lambda: kafka_node.is_ready(settings.kafka_bootstrap),
-        start_timeout_s=settings.kafka_start_timeout_s,
-    )
-
-
-def _format_kafka_storage(settings: Settings, process: ServiceProcess) -> None:
-    """Format the KRaft storage on first start only; later starts keep the data."""
-    paths = StackPaths(settings.state_dir)
-    if not kafka_node.needs_format(paths.kafka_dir / "data"):
-        return
-    command = kafka_node.format_command(
-        lib_dir=settings.lib_dir / "kafka",
-        properties_file=paths.kafka_dir / "server.properties",
-        cluster_id=kafka_node.new_cluster_id(),
-    )
-    state_dirs.make_private(process.log_file.parent)
-    with process.log_file.open("ab") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        raise ServiceStartError(f"kafka: storage format failed; see {process.log_file}")
-
-
 def mlflow_process(settings: Settings) -> ServiceProcess:
     paths = StackPaths(settings.state_dir)
     access_key, secret_key = _keys(settings) if settings.s3_access_key else ("", "")
@@ -223,7 +173,7 @@ def local_processes(settings: Settings) -> list[ServiceProcess]:
     if settings.local_s3:
         processes.append(s3_process(settings))
     if settings.local_kafka:
-        processes.append(kafka_process(settings))
+        processes.append(kafka_service.process(settings))
     if settings.local_mlflow:
         processes.append(mlflow_process(settings))
     return processes
@@ -252,8 +202,8 @@ def _prepare(settings: Settings, process: ServiceProcess) -> None:
     if process.name == "s3":
         _write_s3_config(settings)
     if process.name == "kafka":
-        _write_kafka_config(settings)
-        _format_kafka_storage(settings, process)
+        kafka_service.write_config(settings)
+        kafka_service.format_storage(settings, process)
     if process.name == "mlflow":
         state_dirs.make_private(StackPaths(settings.state_dir).mlflow_dir)
 
@@ -262,9 +212,8 @@ def _after_start(settings: Settings, name: str) -> None:
     if name == "s3":
         s3_server.ensure_bucket(s3_client(settings), settings.s3_bucket)
     if name == "kafka":
-        kafka_node.ensure_topics(
-            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-        )
+        kafka_access.ensure_users(settings)
+        kafka_access.provision(settings)
 
 
 def _check_external(settings: Settings) -> None:
@@ -277,11 +226,7 @@ def _check_external(settings: Settings) -> None:
                 f"s3 at {settings.s3_endpoint}: cannot use bucket {settings.s3_bucket}: {error}"
             ) from error
     if not settings.local_kafka:
-        if not kafka_node.is_ready(settings.kafka_bootstrap, timeout_s=10):
-            raise ServiceStartError(f"kafka at {settings.kafka_bootstrap} does not answer")
-        kafka_node.ensure_topics(
-            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-        )
+        kafka_service.check_external(settings)
     if not settings.local_mlflow and not mlflow_server.is_ready(settings.mlflow_uri, 10):
         raise ServiceStartError(f"mlflow at {settings.mlflow_uri} does not answer")
 

@@ -16,8 +16,15 @@ from pathlib import Path
 from types import FrameType
 
 from plumbing.s3 import s3_client
-from plumbing.settings import DEFAULT_STATE_DIR, Settings, get_settings, load_settings
-from stack import kafka_node, local, supervisor
+from plumbing.settings import (
+    DEFAULT_STATE_DIR,
+    ENV_PREFIX,
+    KAFKA_ROLES,
+    Settings,
+    get_settings,
+    load_settings,
+)
+from stack import kafka_access, local, supervisor
 from stack.supervisor import free_port
 from trainer.main import train_and_publish
 
@@ -29,10 +36,21 @@ def isolated_env(state_dir: Path) -> dict[str, str]:
         "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
         "SPLITSTREAM_KAFKA_PORT": str(free_port()),
         "SPLITSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "SPLITSTREAM_KAFKA_INTERNAL_PORT": str(free_port()),
         "SPLITSTREAM_S3_PORT": str(free_port()),
         "SPLITSTREAM_MLFLOW_PORT": str(free_port()),
         "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
         "SPLITSTREAM_SINK_PORT": str(free_port()),
+    }
+
+
+def kafka_passwords_env(settings: Settings) -> dict[str, str]:
+    """``SPLITSTREAM_KAFKA_PASSWORD_<ROLE>`` of every principal ``settings`` hold: for a
+    process with a state folder (and so a local.env) of its own on the same broker."""
+    return {
+        f"{ENV_PREFIX}KAFKA_PASSWORD_{role.upper()}": password.get_secret_value()
+        for role in KAFKA_ROLES
+        if (password := settings.kafka_password(role)) is not None
     }
 
 
@@ -103,8 +121,6 @@ def train_best_and_candidate(settings: Settings) -> None:
     s3 = s3_client(settings)
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # local.up made it
         s3.create_bucket(Bucket=settings.s3_bucket)
-    kafka_node.ensure_topics(
-        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-    )
+    kafka_access.provision(settings)
     train_and_publish(settings, target_slot="best", algorithms=("lasso",))
     train_and_publish(settings, target_slot="candidate", algorithms=("ridge",))

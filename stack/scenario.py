@@ -142,7 +142,8 @@ def run_scenario(settings: Settings, console: Console, *, requests: int = 300) -
     legacy = http_json("POST", f"{base}/api/predict_home_price", _legacy_form(), form=True)
     checks.append(("old /api form", legacy.status == 200, str(legacy.body.get("estimated_price"))))
 
-    _results, report = score_requests(settings, _score_rows(split, 500), timeout_s=120)
+    batch = settings.with_default_kafka_role("batch")  # as a batch-scoring team would
+    _results, report = score_requests(batch, _score_rows(split, 500), timeout_s=120)
     scored_ok = report.received == 500 and not report.missing and report.duplicates == 0
     checks.append(
         ("batch scoring", scored_ok, f"{report.received}/500, {report.rows_per_s:.0f} rows/s")

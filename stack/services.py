@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Collection
 from pathlib import Path
 
-from plumbing.settings import Settings
+from plumbing.settings import KafkaRole, Settings
 from stack import supervisor
 from stack.supervisor import ServiceProcess
 
@@ -38,6 +38,16 @@ def http_answers(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
+def kafka_role(name: str) -> KafkaRole:
+    """The Kafka principal a service of this name runs as (README: Kafka principals)."""
+    if name.startswith("gateway"):
+        return "gateway"
+    if name.startswith("predictor") or name == "scorer":
+        return "predictor"
+    roles: dict[str, KafkaRole] = {"sink": "sink", "promoter": "promoter", "windows": "agent"}
+    return roles[name]
+
+
 def _process(
     settings: Settings,
     name: str,
@@ -45,7 +55,11 @@ def _process(
     port: int,
     extra_env: dict[str, str] | None = None,
 ) -> ServiceProcess:
-    env = {"SPLITSTREAM_STATE_DIR": str(settings.state_dir), **(extra_env or {})}
+    env = {
+        "SPLITSTREAM_STATE_DIR": str(settings.state_dir),
+        "SPLITSTREAM_KAFKA_ROLE": kafka_role(name),
+        **(extra_env or {}),
+    }
     if name.startswith("gateway"):
         env["SPLITSTREAM_GATEWAY_PORT"] = str(port)
         url = f"http://{settings.gateway_host}:{port}/healthz"

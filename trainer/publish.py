@@ -165,7 +165,7 @@ def candidate_published_event(
 def emit(settings: Settings, event: dict[str, Any]) -> None:
     """Send ``event`` to the model events topic, keyed by model version; wait for the ack."""
     topic = settings.topic("model_events").name
-    kafka = producer(settings)
+    kafka = producer(settings.with_default_kafka_role("trainer"))
     try:
         kafka.send(topic, key=event["model_version"], value=event).get(timeout=SEND_TIMEOUT_S)
         kafka.flush(timeout=SEND_TIMEOUT_S)

@@ -169,6 +169,28 @@ PARTITION BY toYYYYMM(occurred_at)
 ORDER BY event_id
 SETTINGS non_replicated_deduplication_window = 1000;
 
+CREATE TABLE IF NOT EXISTS $database.commands
+(
+    event_id String,
+    event_type LowCardinality(String),
+    schema_version UInt16,
+    occurred_at DateTime64(3, 'UTC'),
+    command_id Nullable(String),
+    action LowCardinality(Nullable(String)),
+    operator Nullable(String),
+    outcome LowCardinality(Nullable(String)),
+    ledger_sequence Nullable(UInt64),
+    payload String,
+    _topic LowCardinality(String),
+    _partition UInt32,
+    _offset UInt64,
+    _ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY event_id
+SETTINGS non_replicated_deduplication_window = 1000;
+
 CREATE TABLE IF NOT EXISTS $database.ledger
 (
     event_id String,

@@ -22,7 +22,7 @@ import pytest
 
 from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
 from stack.local import ensure_local_credentials
-from stack.private import exported, isolated_env, running_stack
+from stack.private import exported, isolated_env, kafka_passwords_env, running_stack
 from stack.supervisor import free_port, port_is_free
 
 
@@ -81,6 +81,7 @@ def _demo_env(stack: Settings, state_dir: Path) -> dict[str, str]:
         "SPLITSTREAM_S3_ACCESS_KEY": stack.s3_access_key.get_secret_value(),
         "SPLITSTREAM_S3_SECRET_KEY": stack.s3_secret_key.get_secret_value(),
         "SPLITSTREAM_ADMIN_TOKEN": stack.admin_token.get_secret_value(),
+        **kafka_passwords_env(stack),  # the stack's broker knows these principals
         "SPLITSTREAM_MLFLOW_TRACKING_URI": stack.mlflow_uri,
         "SPLITSTREAM_S3_BUCKET": f"demo-{suffix}",
         "SPLITSTREAM_TOPIC_PREFIX": f"demo-{suffix}.",

@@ -63,7 +63,7 @@ def test_ten_thousand_rows_in_give_ten_thousand_results_out(
     _write_input(source, ROWS)
 
     # When the score command's function sends them through the scorer
-    report = score_csv(ns.settings, source, target, timeout_s=180)
+    report = score_csv(ns.settings.as_kafka_role("batch"), source, target, timeout_s=180)
 
     with capsys.disabled():
         print(
@@ -105,7 +105,7 @@ def test_results_validate_and_malformed_rows_are_dead_lettered(
     ]
     with reading(ns, "deadletter") as dead:
         produce(ns, "score_requests", [b"{not json", {"id": "x", "location": "hebbal"}])
-        results, report = score_requests(ns.settings, rows, timeout_s=60)
+        results, report = score_requests(ns.settings.as_kafka_role("batch"), rows, timeout_s=60)
         letters = collect(
             dead, lambda e: e.get("source_topic") == ns.topic("score_requests"), count=2
         )

@@ -18,6 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from plumbing.errors import SlotConflictError
 from plumbing.kafka import encode_json
+from plumbing.kafka_security import client_security
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
@@ -310,7 +311,8 @@ def _send_stray_reply(settings: Settings, *, partition: int) -> None:
         predictor_id="stray",
         timings={"queued_ms": 0.0, "predict_ms": 0.0, "batch_size": 1},
     )
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    predictor = client_security(settings.as_kafka_role("predictor"), "kafka-python")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, **predictor)
     try:
         topic = settings.topic("predict_replies").name
         value = encode_json(reply.model_dump(mode="json"))
@@ -437,7 +439,8 @@ def test_feedback_is_published_to_the_feedback_topic(
 
 
 def _read_topic(topic: str, settings: Settings, *, want: int, key: str) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    sink = client_security(settings.as_kafka_role("sink"), "kafka-python")  # reads feedback
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, **sink)
     try:
         partitions = [
             TopicPartition(topic, p) for p in range(settings.topic("feedback").partitions)

@@ -20,11 +20,12 @@ import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from plumbing.kafka import encode_json
+from plumbing.kafka_security import client_security
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, Settings
 from schemas.models import PredictReply
-from stack import kafka_node, supervisor
+from stack import kafka_access, supervisor
 from stack.supervisor import ServiceProcess, free_port
 
 PROD_VERSION = "gw-test-prod-v1"
@@ -65,14 +66,14 @@ def publish_models(settings: Settings, *, candidate: bool = True) -> None:
 
 
 def ensure_topics(settings: Settings) -> None:
-    kafka_node.ensure_topics(
-        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-    )
+    """The topics of this prefix and their ACLs (the gateway logs in as its principal)."""
+    kafka_access.provision(settings)
 
 
 @dataclass
 class EchoPredictor:
-    """A thread answering predict.requests.{prod,candidate} on each request's reply_to."""
+    """A thread answering predict.requests.{prod,candidate} on each request's reply_to, as the
+    predictor principal."""
 
     settings: Settings
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -92,8 +93,11 @@ class EchoPredictor:
 
     def _run(self) -> None:
         bootstrap = self.settings.kafka_bootstrap
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=5)
-        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        security = client_security(self.settings.as_kafka_role("predictor"), "kafka-python")
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=5, **security
+        )
+        producer = KafkaProducer(bootstrap_servers=bootstrap, **security)
         try:
             partitions = [
                 TopicPartition(spec.name, p)

@@ -1,13 +1,20 @@
-"""The local broker: topics from schemas/topics.json, produce and consume."""
+"""The local broker: topics from schemas/topics.json, produce and consume (as the admin)."""
+
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
-from stack import kafka_node
+from stack import kafka_access
+
+
+def _admin(stack: Settings) -> dict[str, Any]:
+    return client_security(stack.as_kafka_role("admin"), "kafka-python")
 
 
 def test_stack_creates_every_contract_topic_with_its_partitions(stack: Settings) -> None:
-    consumer = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, **_admin(stack))
     try:
         expected = {t.name: t.partitions for t in stack.topics()}
         found = {name: len(consumer.partitions_for_topic(name) or ()) for name in expected}
@@ -18,8 +25,8 @@ def test_stack_creates_every_contract_topic_with_its_partitions(stack: Settings)
 
 def test_message_produced_is_consumed_back(stack: Settings, unique: str) -> None:
     topic = f"test.roundtrip.{unique}"
-    kafka_node.ensure_topics(stack.kafka_bootstrap, {topic: 2})
-    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    kafka_access.ensure_topics(stack, {topic: 2})
+    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all", **_admin(stack))
     sent = [f"message-{i}-{unique}".encode() for i in range(10)]
     for i, value in enumerate(sent):
         producer.send(topic, value=value, key=str(i).encode())
@@ -31,6 +38,7 @@ def test_message_produced_is_consumed_back(stack: Settings, unique: str) -> None
         group_id=f"test-{unique}",
         auto_offset_reset="earliest",
         consumer_timeout_ms=15_000,
+        **_admin(stack),
     )
     consumer.subscribe([topic])
     received = []
@@ -44,10 +52,10 @@ def test_message_produced_is_consumed_back(stack: Settings, unique: str) -> None
 
 def test_ensure_topics_is_idempotent_and_grows_partitions(stack: Settings, unique: str) -> None:
     topic = f"test.grow.{unique}"
-    kafka_node.ensure_topics(stack.kafka_bootstrap, {topic: 1})
-    kafka_node.ensure_topics(stack.kafka_bootstrap, {topic: 1})
-    kafka_node.ensure_topics(stack.kafka_bootstrap, {topic: 3})
-    consumer = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
+    kafka_access.ensure_topics(stack, {topic: 1})
+    kafka_access.ensure_topics(stack, {topic: 1})
+    kafka_access.ensure_topics(stack, {topic: 3})
+    consumer = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, **_admin(stack))
     try:
         partitions = consumer.partitions_for_topic(topic)
     finally:

@@ -200,7 +200,7 @@ def test_n_requests_and_m_batch_rows_are_stored_exactly_once(demo: DemoRun) -> N
         ScoreRequest.model_validate({"id": f"{tag}-{i}", **row._asdict()})
         for i, row in enumerate(split.rows_test[i % len(split.rows_test)] for i in range(m))
     ]
-    _results, report = score_requests(settings, batch, timeout_s=120)
+    _results, report = score_requests(settings.as_kafka_role("batch"), batch, timeout_s=120)
     assert report.received == m and not report.missing
 
     ids = ", ".join(f"'{s.request_id}'" for s in served)

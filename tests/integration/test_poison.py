@@ -138,7 +138,7 @@ def test_scorer_dead_letters_empty_nested_and_huge_rows_and_scores_the_next(ns: 
             ns,
             "score_requests",
             [b"", NESTED, huge],
-            lambda: score_requests(ns.settings, [row], timeout_s=30),
+            lambda: score_requests(ns.settings.as_kafka_role("batch"), [row], timeout_s=30),
         )
         log = worker.log()
     assert len(letters) == 3, log[-3000:]
@@ -165,6 +165,7 @@ VALID_AFTER_POISON = {
     "score_results": "score.result/valid/ok",
     "feedback": "feedback/valid/actual_price",
     "model_events": "model.reload/valid/promote",
+    "promoter_commands": "promoter.command/valid/promote",
     "promoter_ledger": "ledger.record/valid/promote",
 }
 
@@ -179,7 +180,8 @@ def test_sink_dead_letters_empty_nested_and_huge_messages_on_every_topic_and_kee
         topics = [spec for spec in run.settings.topics() if spec.key != "deadletter"]
         assert {spec.key for spec in topics} == set(VALID_AFTER_POISON)
         huge = b"\xff" + b"x" * HUGE_BYTES
-        sender = kafka.producer(run.settings, value_serializer=None)
+        # (as the admin: no one principal writes every topic)
+        sender = kafka.producer(run.settings.as_kafka_role("admin"), value_serializer=None)
         try:
             for spec in topics:
                 for value in (b"", NESTED, huge):
@@ -256,23 +258,30 @@ def _answers(url: str) -> bool:
 def test_promoter_skips_poison_on_model_events_and_still_answers_a_command(
     ns: Namespace,
 ) -> None:
-    # Given a running promoter, and poison of every kind on model.events
+    # Given a running promoter, and poison of every kind on model.events, and malformed
+    # commands on the commands topic
     poison = [
         b"",
         b"\xff not json",
         b"[1, 2, 3]",
         NESTED,
-        {"event_type": "promoter.command", "action": "promote"},  # no id, no actor
         {"event_type": "experiment.trigger"},  # no experiment, no counts
+    ]
+    bad_commands = [
+        {"event_type": "promoter.command", "action": "promote"},  # no id, no operator
         {"event_type": "promoter.command", "padding": "x" * HUGE_BYTES},
     ]
     process = _promoter_process(ns)
     supervisor.start(process)
     try:
         produce(ns, "model_events", poison)
+        produce(ns, "promoter_commands", bad_commands)
         # When an operator sends a command after it
         result = send_command(
-            ns.settings, action="pause", operator="poison-test", reason="after poison"
+            ns.settings.as_kafka_role("operator"),
+            action="pause",
+            operator="poison-test",
+            reason="after poison",
         )
         log = process.log_file.read_text(errors="replace")
         # Then the promoter answered it, and logged the malformed commands
@@ -317,7 +326,7 @@ def test_gateway_drops_poison_on_its_reply_partition_and_keeps_answering(
         # Given poison on the gateway's own reply partition
         poison = [b"", b"\xff not json", b"[1, 2, 3]", b'{"request_id": "x"}', NESTED]
         poison.append(json.dumps({"padding": "x" * HUGE_BYTES}).encode())
-        sender = kafka.producer(settings, value_serializer=None)
+        sender = kafka.producer(settings.as_kafka_role("predictor"), value_serializer=None)
         try:
             for value in poison:
                 sender.send(settings.topic("predict_replies").name, value=value, partition=0)

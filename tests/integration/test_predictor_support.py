@@ -1,10 +1,11 @@
 """Set-up shared by the predictor and batch-scoring integration tests (no tests here).
 
-Each test namespace gets its own topic prefix (topics created with
-``kafka_node.ensure_topics``), its own bucket, and its own consumer groups (the
+Each test namespace gets its own topic prefix (topics and their ACLs created with
+``kafka_access.provision``), its own bucket, and its own consumer groups (the
 predictors prefix their group names too), so tests never see each other's messages
 or slots. Workers run as real subprocesses under ``stack.supervisor`` and are always
-stopped.
+stopped; they log in as the predictor principal. The tests write each topic as the
+principal they stand in for (``WRITERS``) and read as the sink, which reads every topic.
 """
 
 import hashlib
@@ -29,10 +30,10 @@ from sklearn.linear_model import LinearRegression
 from plumbing import kafka
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT, KafkaRole, Settings, load_settings
 from schemas.models import ModelReload, PredictRequest
 from schemas.registry import format_timestamp
-from stack import kafka_node, supervisor
+from stack import kafka_access, supervisor
 from trainer.signing import manifest_signer
 
 LOCATIONS = ["whitefield", "hebbal", "electronic city", "indira nagar"]
@@ -65,9 +66,7 @@ def make_namespace(stack: Settings) -> Namespace:
     prefix, bucket = f"t{unique}.", f"pred-{unique}"
     s3_client(stack).create_bucket(Bucket=bucket)
     settings = load_settings(topic_prefix=prefix, s3_bucket=bucket)
-    kafka_node.ensure_topics(
-        stack.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-    )
+    kafka_access.provision(settings)
     workdir = stack.state_dir / "predictor-tests" / unique  # removed with the stack's state
     workdir.mkdir(parents=True)
     return Namespace(settings, prefix, bucket, workdir)
@@ -234,10 +233,21 @@ def predict_request(
     return request.model_dump(mode="json")
 
 
+#: Which principal writes each topic the tests write: the one they stand in for.
+WRITERS: dict[str, KafkaRole] = {
+    "predict_requests_prod": "gateway",
+    "predict_requests_candidate": "gateway",
+    "feedback": "gateway",
+    "score_requests": "batch",
+    "model_events": "promoter",  # reload broadcasts
+    "promoter_commands": "operator",
+}
+
+
 def produce(ns: Namespace, topic_key: str, values: list[Any]) -> None:
     """Produce JSON values (or raw bytes, sent as they are), and wait for the acks."""
     producer = kafka.producer(
-        ns.settings,
+        ns.settings.as_kafka_role(WRITERS[topic_key]),
         value_serializer=lambda v: v if isinstance(v, bytes) else kafka.encode_json(v),
     )
     try:
@@ -252,7 +262,7 @@ def produce(ns: Namespace, topic_key: str, values: list[Any]) -> None:
 @contextmanager
 def reading(ns: Namespace, topic_key: str, *, from_end: bool = False) -> Iterator[KafkaConsumer]:
     """A group-less consumer on every partition of a topic, from its beginning (or end)."""
-    consumer = kafka.consumer(ns.settings, group_id=None)
+    consumer = kafka.consumer(ns.settings.as_kafka_role("sink"), group_id=None)
     topic = ns.topic(topic_key)
     assigned = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(assigned)

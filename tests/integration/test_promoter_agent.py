@@ -27,7 +27,7 @@ from plumbing.kafka import encode_json
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from promoter.windows import WindowCounts
 from schemas.models import ExperimentTrigger, Feedback, PredictReply, PredictRequest
-from stack import kafka_node
+from stack import kafka_access
 from stack.supervisor import free_port
 
 EXPERIMENT = "exp-agent"
@@ -87,9 +87,7 @@ def private_agent_env() -> Iterator[Settings]:
         for key, value in env.items():
             patch.setenv(key, value)
         settings = load_settings()
-        kafka_node.ensure_topics(
-            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-        )
+        kafka_access.provision(settings)
         yield settings
 
 
@@ -101,7 +99,8 @@ def agent_settings(stack: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def raw_producer(agent_settings: Settings) -> Iterator[KafkaProducer]:
-    producer = kafka.producer(agent_settings, value_serializer=None)
+    # As the admin: it writes requests, replies and feedback, as gateways and predictors do.
+    producer = kafka.producer(agent_settings.as_kafka_role("admin"), value_serializer=None)
     try:
         yield producer
     finally:
@@ -110,7 +109,7 @@ def raw_producer(agent_settings: Settings) -> Iterator[KafkaProducer]:
 
 @pytest.fixture
 def trigger_reader(agent_settings: Settings) -> Iterator[KafkaConsumer]:
-    consumer = kafka.consumer(agent_settings, group_id=None)
+    consumer = kafka.consumer(agent_settings.as_kafka_role("promoter"), group_id=None)
     consumer.subscribe([agent_settings.topic("model_events").name])
     try:
         yield consumer

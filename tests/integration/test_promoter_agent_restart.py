@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from rocksdict import AccessType, Options, Rdict
 
 from plumbing import kafka
@@ -42,7 +42,8 @@ def restart_settings(stack: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def producer(restart_settings: Settings) -> Iterator[KafkaProducer]:
-    raw = kafka.producer(restart_settings, value_serializer=None)
+    # As the admin: it writes requests, replies and feedback, as gateways and predictors do.
+    raw = kafka.producer(restart_settings.as_kafka_role("admin"), value_serializer=None)
     try:
         yield raw
     finally:
@@ -60,8 +61,8 @@ def _uncommitted(settings: Settings) -> int:
     """Messages of the topics the agent reads that its group has not committed yet (a
     partition without a committed offset counts whole)."""
     group = app_id(settings)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    admin = kafka.admin(settings.as_kafka_role("admin"))  # inspects the agent's group
+    reader = kafka.consumer(settings.as_kafka_role("admin"), group_id=None)
     try:
         committed = admin.list_group_offsets({group: None}).get(group, {})
         partitions = []
@@ -109,7 +110,7 @@ def persisted_offsets(settings: Settings) -> dict[str, int]:
 
 def changelog_last_offsets(settings: Settings) -> dict[str, int]:
     """Table -> offset of the last record in its changelog topic."""
-    reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    reader = kafka.consumer(settings.as_kafka_role("admin"), group_id=None)
     try:
         partitions = {
             name: TopicPartition(f"{app_id(settings)}-{name}-changelog", 0) for name in TABLES

@@ -69,9 +69,10 @@ def _predictor_id(process: ServiceProcess) -> str:
 def _wait_until_members(settings: Settings, ids: set[str]) -> None:
     """Each predictor has joined its consumer group, so a broadcast expects its ack."""
     deadline = time.monotonic() + GROUP_JOIN_TIMEOUT_S
-    while live_predictors(settings) != ids and time.monotonic() < deadline:
+    promoter = settings.as_kafka_role("promoter")  # who asks which predictors are live
+    while live_predictors(promoter) != ids and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert live_predictors(settings) == ids
+    assert live_predictors(promoter) == ids
 
 
 def _assert_ledger_ends_at_the_routing_object(settings: Settings, action: str) -> None:

@@ -22,7 +22,8 @@ import pytest
 from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, create_tables, sink_url
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
-from stack import kafka_node, supervisor
+from stack import kafka_access, supervisor
+from stack.private import kafka_passwords_env
 from stack.supervisor import ServiceProcess, free_port
 from tests.integration.test_analyst_queries_chdb import EXAMPLES_OF_DOC
 
@@ -105,17 +106,17 @@ def sink(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "SPLITSTREAM_SINK_PORT": str(free_port()),
         "SPLITSTREAM_CLICKHOUSE_DATABASE": f"qa_{suffix}",
         "SPLITSTREAM_QUERY_TOKEN": token,
+        "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),  # the sink needs one to start
         "SPLITSTREAM_SINK_QUERY_MAX_EXECUTION_S": "3",
         "SPLITSTREAM_SINK_QUERY_MAX_MEMORY_MB": "200",
         "SPLITSTREAM_SINK_QUERY_MAX_RESULT_ROWS": "50000",
+        **kafka_passwords_env(stack),  # its own state folder: no local.env there
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
         settings = load_settings()
-    kafka_node.ensure_topics(
-        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-    )
+    kafka_access.provision(settings)
     url = sink_url(settings)
     service = ServiceProcess(
         name=f"sink-qa-{suffix}",

@@ -76,10 +76,10 @@ def _slots(settings: Settings) -> SlotsVersion:
     return current
 
 
-def _commands_on_model_events(settings: Settings) -> list[dict[str, Any]]:
-    """Every promoter.command ever produced to this module's model.events."""
-    consumer = kafka.consumer(settings, group_id=None)
-    partition = TopicPartition(settings.topic("model_events").name, 0)
+def _commands_sent(settings: Settings) -> list[dict[str, Any]]:
+    """Every promoter.command ever produced to this module's commands topic."""
+    consumer = kafka.consumer(settings.as_kafka_role("operator"), group_id=None)
+    partition = TopicPartition(settings.topic("promoter_commands").name, 0)
     try:
         consumer.assign([partition])
         consumer.seek_to_beginning(partition)
@@ -117,7 +117,7 @@ def test_admin_refuses_a_missing_or_wrong_token_and_nothing_changes(
         assert _error(answer)["code"] == "unauthorized"
         assert answer.headers["www-authenticate"] == "Bearer"
     # And nothing changed: no command reached the promoter, slots and split are as they were
-    assert _commands_on_model_events(sec_settings) == []
+    assert _commands_sent(sec_settings) == []
     assert _slots(sec_settings) == slots_before
     assert client.get("/v1/experiment").json() == experiment_before
 
@@ -187,7 +187,7 @@ def test_an_oversized_admin_body_is_413_even_with_the_token(
     assert answer.status_code == 413
     assert _error(answer)["code"] == "body_too_large"
     # (the share change of the test above is the only command this module lets through)
-    assert [c["action"] for c in _commands_on_model_events(sec_settings)] in ([], ["split"])
+    assert [c["action"] for c in _commands_sent(sec_settings)] in ([], ["split"])
 
 
 # --------------------------------------------------------------------------- CORS

@@ -17,11 +17,12 @@ import pytest
 from kafka import KafkaConsumer
 
 from plumbing.kafka import producer
+from plumbing.kafka_security import client_security
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
 from schemas.models import ModelReload
-from stack import kafka_node, services, supervisor
+from stack import kafka_access, services, supervisor
 from stack.supervisor import free_port
 from tests.integration.promoter_thread import running_promoter
 from trainer.main import train_and_publish
@@ -45,9 +46,7 @@ def serving(stack: Settings) -> Iterator[Settings]:
             patch.setenv(key, value)
         settings = load_settings()
         s3_client(settings).create_bucket(Bucket=settings.s3_bucket)
-        kafka_node.ensure_topics(
-            settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-        )
+        kafka_access.provision(settings)
         train_and_publish(settings, target_slot="best", algorithms=("lasso",))
         train_and_publish(settings, target_slot="candidate", algorithms=("ridge",))
         try:
@@ -179,6 +178,7 @@ def _model_events_consumer(settings: Settings) -> KafkaConsumer:
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="latest",
         value_deserializer=lambda v: json.loads(v),
+        **client_security(settings.as_kafka_role("gateway"), "kafka-python"),  # reads them too
     )
     consumer.poll(timeout_ms=1000)  # join: from here on, every new event is seen
     return consumer
@@ -213,7 +213,7 @@ def _broadcast_reload(settings: Settings, generation: int) -> None:
         candidate=current.slots.candidate,
         reason="test: new best version",
     )
-    sender = producer(settings)
+    sender = producer(settings.as_kafka_role("promoter"))  # who broadcasts reloads
     sender.send(settings.topic("model_events").name, event.model_dump(mode="json")).get(10)
     sender.close()
 

@@ -28,10 +28,12 @@ from consumers.engine import open_sink_clickhouse
 from consumers.rows import Coordinates, event_row, frame
 from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables, sink_url
 from plumbing.kafka import producer
+from plumbing.kafka_security import client_security
 from plumbing.request_ids import for_settings
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from schemas.registry import TABLES_SQL, load_topics
-from stack import kafka_node, supervisor
+from stack import kafka_access, supervisor
+from stack.private import kafka_passwords_env
 from stack.supervisor import ServiceProcess, free_port
 
 EXAMPLES = TABLES_SQL.parent.parent / "examples"
@@ -113,14 +115,13 @@ def _sink_world(folder: Path) -> Iterator[SinkRun]:
         "SPLITSTREAM_SINK_BATCH_SECONDS": "0.2",
         "SPLITSTREAM_QUERY_TOKEN": secrets.token_urlsafe(16),
         "SPLITSTREAM_REQUEST_ID_KEY": secrets.token_urlsafe(32),
+        **kafka_passwords_env(load_settings()),  # its own state folder: no local.env there
     }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
         settings = load_settings()
-    kafka_node.ensure_topics(
-        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-    )
+    kafka_access.provision(settings)
     url = sink_url(settings)
     service = ServiceProcess(
         name=f"sink-{suffix}",
@@ -148,7 +149,9 @@ def sink_run(stack: Settings, tmp_path: Path) -> Iterator[SinkRun]:
 
 
 def _raw_producer(settings: Settings) -> KafkaProducer:
-    return producer(settings, value_serializer=None, linger_ms=5, batch_size=256 * 1024)
+    """As the admin: the tests write every topic, which no one principal does."""
+    admin = settings.as_kafka_role("admin")
+    return producer(admin, value_serializer=None, linger_ms=5, batch_size=256 * 1024)
 
 
 def _wait_until(
@@ -305,6 +308,7 @@ def _deadletter_topic_records(run: SinkRun) -> list[dict[str, Any]]:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=3000,
+        **client_security(run.settings.as_kafka_role("sink"), "kafka-python"),
     )
     try:
         values = [message.value for message in consumer]
@@ -475,7 +479,10 @@ def _load(count: int, run: SinkRun) -> dict[str, list[bytes]]:
 def _committed(run: SinkRun) -> int:
     """Messages the sink's group has committed, over all its partitions."""
     group = run.settings.topic_prefix + run.settings.sink_group
-    admin = KafkaAdminClient(bootstrap_servers=run.settings.kafka_bootstrap)
+    admin = KafkaAdminClient(
+        bootstrap_servers=run.settings.kafka_bootstrap,
+        **client_security(run.settings.as_kafka_role("admin"), "kafka-python"),
+    )
     try:
         offsets = admin.list_group_offsets({group: None})[group]
     finally:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from plumbing.kafka_security import client_security
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from stack import kafka_node, local, supervisor
+from stack import kafka_access, local, supervisor
 
 CLI = [sys.executable, "-m", "cli"]
 
@@ -40,8 +41,12 @@ def _processes_under(state_dir: Path) -> list[int]:
 
 
 def _write_kafka_message(settings: Settings, topic: str, value: bytes) -> None:
-    kafka_node.ensure_topics(settings.kafka_bootstrap, {topic: 1})
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    kafka_access.ensure_topics(settings, {topic: 1})
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        **client_security(settings.as_kafka_role("admin"), "kafka-python"),
+    )
     producer.send(topic, value=value).get(timeout=15)
     producer.close()
 
@@ -52,6 +57,7 @@ def _read_kafka_messages(settings: Settings, topic: str) -> list[bytes]:
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="earliest",
         consumer_timeout_ms=10_000,
+        **client_security(settings.as_kafka_role("admin"), "kafka-python"),
     )
     values = [record.value for record in consumer]
     consumer.close()

@@ -52,7 +52,7 @@ def model_events(settings: Settings, versions: Iterable[str], timeout_s: float =
     """The model events about ``versions``, read from the start of the topic."""
     wanted = set(versions)
     topic = settings.topic("model_events").name
-    reader = consumer(settings, group_id=None)
+    reader = consumer(settings.as_kafka_role("promoter"), group_id=None)  # it reads them
     found: dict[str, dict[str, Any]] = {}
     try:
         partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic)]

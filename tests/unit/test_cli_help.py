@@ -31,7 +31,7 @@ REQUIRED = (
     "score", "query", "report", "promote", "reject", "rollback", "replay", "simulate", "status",
     "pause", "resume",
 )  # fmt: skip
-STACK_SUBCOMMANDS = ("install", "up", "down", "status")
+STACK_SUBCOMMANDS = ("install", "up", "users", "down", "status")
 EXIT_CODES = set(range(10))
 
 

@@ -17,11 +17,11 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from plumbing.settings import ENV_PREFIX, PROJECT_ROOT, load_settings
+from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, PROJECT_ROOT, load_settings
 from plumbing.settings_doc import settings_table
 from stack import maven, s3_server
 from stack.kafka_node import pinned_kafka_version
-from stack.services import APP_SERVICES
+from stack.services import APP_SERVICES, kafka_role
 
 COMPOSE_FILE = PROJECT_ROOT / "compose.yaml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -203,3 +203,36 @@ def test_mlflow_server_is_set_up_like_the_local_one() -> None:
         assert f"{package}=={locked[package]}" in command
     settings = load_settings()
     assert f"s3://{settings.s3_bucket}/{settings.mlflow_artifact_prefix} " in f"{command} "
+
+
+@pytest.mark.parametrize(("name", "args"), APP_SERVICES, ids=[name for name, _ in APP_SERVICES])
+def test_each_service_runs_as_its_kafka_principal_with_only_its_password(
+    name: str, args: tuple[str, ...]
+) -> None:
+    environment = _services()[name]["environment"]
+    role = kafka_role(name)
+    assert environment[f"{ENV_PREFIX}KAFKA_ROLE"] == role
+    passwords = {n for n in environment if n.startswith(f"{ENV_PREFIX}KAFKA_PASSWORD_")}
+    assert passwords == {f"{ENV_PREFIX}KAFKA_PASSWORD_{role.upper()}"}
+
+
+def test_the_broker_authenticates_and_authorizes_like_the_local_one() -> None:
+    environment = _services()["kafka"]["environment"]
+    assert set(environment["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")) == {
+        "CLIENT:SASL_PLAINTEXT",
+        "INTERNAL:SASL_PLAINTEXT",
+        "CONTROLLER:SASL_PLAINTEXT",
+    }
+    assert environment["KAFKA_AUTHORIZER_CLASS_NAME"].endswith(".StandardAuthorizer")
+    assert environment["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert environment["KAFKA_SUPER_USERS"] == "User:splitstream-admin"
+    assert environment["KAFKA_LISTENER_NAME_CLIENT_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+
+
+def test_stack_init_creates_every_principal_as_the_admin() -> None:
+    init = _services()["stack-init"]
+    assert "splitstream stack users && splitstream stack up" in init["command"]
+    environment = init["environment"]
+    assert {f"{ENV_PREFIX}KAFKA_PASSWORD_{role.upper()}" for role in KAFKA_ROLES} <= set(
+        environment
+    )

@@ -4,7 +4,7 @@ import stat
 from pathlib import Path
 
 from plumbing import manifest_signature
-from plumbing.settings import load_settings, local_env_file
+from plumbing.settings import KAFKA_ROLES, load_settings, local_env_file
 from stack.local import ensure_local_credentials, missing_lines, new_credentials
 
 
@@ -52,3 +52,22 @@ def test_the_model_key_pair_is_never_split() -> None:
 
     assert not any(line.startswith("SPLITSTREAM_MODEL_") for line in lines)
     assert any(line.startswith("SPLITSTREAM_QUERY_TOKEN=") for line in lines)
+
+
+def test_a_local_broker_gets_one_kafka_password_per_principal(tmp_path: Path) -> None:
+    settings = ensure_local_credentials(load_settings(state_dir=tmp_path / "state"))
+
+    passwords = {role: settings.kafka_password(role) for role in KAFKA_ROLES}
+    assert all(p is not None for p in passwords.values())
+    values = [p.get_secret_value() for p in passwords.values() if p is not None]
+    assert len(set(values)) == len(KAFKA_ROLES)  # no principal shares another's password
+    assert all(len(v) >= 32 and '"' not in v for v in values)  # JAAS lines quote them
+
+
+def test_an_existing_kafka_gets_no_generated_passwords(tmp_path: Path) -> None:
+    external = load_settings(state_dir=tmp_path / "state", kafka_bootstrap_servers="k:9092")
+
+    settings = ensure_local_credentials(external)
+
+    assert all(settings.kafka_password(role) is None for role in KAFKA_ROLES)
+    assert "KAFKA_PASSWORD" not in local_env_file(tmp_path / "state").read_text()

@@ -301,6 +301,7 @@ def test_topics_have_the_agreed_names_and_partitions() -> None:
         "score.results": 3,
         "feedback": 3,
         "model.events": 1,
+        "promoter.commands": 1,
         "promoter.ledger": 1,
         "deadletter": 1,
     }
