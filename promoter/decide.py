@@ -28,7 +28,7 @@ __all__ = ["Decision", "decide", "decide_watch"]
 def decide(stats: ExperimentStats, policy: Policy) -> Decision:
     """Judge a running experiment: promote, reject, ramp up or wait, with reasons.
 
-    Order: evidence that is not finite blocks everything (wait + alert); a sample-ratio
+    Order: evidence that is not finite blocks everything but the timeout (wait + alert); a sample-ratio
     mismatch blocks everything (wait + alert); a guardrail breach rejects; then volume
     mode counts requests, quality mode reads the MAE confidence sequence; with no verdict
     the ramp may step up; an experiment past ``max_duration_hours`` is rejected.
@@ -107,6 +107,9 @@ _WATCH = ("the new version", "the previous one")
 
 def _blocked(stats: ExperimentStats, policy: Policy, draft: Draft) -> Decision | None:
     problems = stats.problems()
+    if problems and stats.elapsed_hours >= policy.max_duration_hours:
+        # the timeout needs no statistic, so evidence that cannot be read cannot stall it
+        return draft.done("reject", _timeout(stats, policy), _untrusted(problems), evidence=True)
     if problems:
         return draft.done("wait", _untrusted(problems), evidence=True)
     mismatch = split_mismatch(stats, policy, draft)

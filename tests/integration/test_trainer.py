@@ -181,7 +181,7 @@ def test_train_publishes_to_best_then_candidate_only_changes_and_only_positive_p
     # Every published model, loaded as serving loads it, answers a positive price on every
     # point of the grid over its manifest's feature domain, and on the two requests the
     # old models answered with a negative price
-    store = ModelStore(s3, fresh.s3_bucket)
+    store = ModelStore(s3, fresh.s3_bucket, verify_key=fresh.model_verify_key)
     for result in (first, second, forced):
         assert result.version is not None and result.lowest_price is not None
         loaded = store.load(result.version)

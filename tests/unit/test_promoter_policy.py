@@ -351,14 +351,20 @@ def test_absurd_feedback_makes_the_policy_wait_and_alert_instead_of_overflowing(
         abs_error_sq_sum=price * price,
     )
     stats = _stats(prod=_variant(requests=40_000, feedback=4_000), candidate=absurd)
-    # When it is judged, past its maximum duration even
+    # When it is judged (and a watch past its maximum duration even)
     late = replace(stats, now=START + timedelta(hours=400))
-    for decide_it in (decide, decide_watch):
-        decision = decide_it(late, POLICY)
-        # Then it waits with an evidence alert: no exception, no timeout reject
+    for decision in (decide(stats, POLICY), decide_watch(late, POLICY)):
+        # Then it waits with an evidence alert: no exception, no verdict read from it
         assert decision.action == "wait" and decision.alert_kind == "evidence"
         assert decision.reasons[0].startswith("the evidence is not finite: candidate")
         _ledger_safe(decision)
+    # And an experiment past its maximum duration is still rejected: the timeout reads
+    # no statistic, so evidence that cannot be read cannot keep a candidate forever
+    timed_out = decide(late, POLICY)
+    assert timed_out.action == "reject" and timed_out.alert_kind == "evidence"
+    assert "maximum duration" in timed_out.reasons[0]
+    assert timed_out.reasons[1].startswith("the evidence is not finite: candidate")
+    _ledger_safe(timed_out)
 
 
 # --------------------------------------------------------------------------- the watch
