@@ -1,6 +1,13 @@
-"""Measurement 4: batch scoring rows/s, against kafka-python's raw consume-and-produce rate."""
+"""Measurement 4: batch scoring rows/s, against kafka-python's raw consume-and-produce rate.
+
+``python -m bench.batch`` runs this measurement alone on a private stack.
+"""
 
 import json
+import logging
+import os
+import statistics
+import sys
 import time
 import uuid
 from typing import Any
@@ -14,11 +21,16 @@ from plumbing.settings import Settings
 from predictors.score_client import BULK_LINGER_MS, produce_requests, results_consumer
 from schemas.models import ScoreRequest
 from stack import kafka_node, services, supervisor
+from stack.private import private_stack, train_best_and_candidate
+
+log = logging.getLogger("bench.batch")
 
 BATCH_ROWS = 20_000
 SCORE_TIMEOUT_S = 300.0
 #: Each message of the raw run is the size of a score request.
 RAW_MESSAGE = b"x" * 120
+#: Rounds of ``python -m bench.batch`` (medians are reported: a shared machine is noisy).
+ROUNDS = 3
 
 
 def _valid(result: dict[str, Any]) -> bool:
@@ -108,3 +120,43 @@ def _fill(settings: Settings, topic: str, rows: int) -> None:
         producer.flush()
     finally:
         producer.close(timeout=5)
+
+
+def main() -> int:
+    """``python -m bench.batch``: the batch row of ``make bench`` alone, on a private stack.
+
+    Starts a stack and the scorer, measures ``ROUNDS`` times each (the scorer, then the raw
+    floor, alternately), prints every figure and the ratio of the medians; stops everything.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    scorer_rates: list[float] = []
+    floor_rates: list[float] = []
+    with private_stack("bench-batch") as settings:
+        train_best_and_candidate(settings)
+        services.up(settings, only=("scorer",))
+        try:
+            for _ in range(ROUNDS):
+                scorer_rates.append(measure_batch(settings))
+                floor_rates.append(measure_raw_consume_produce(settings))
+        finally:
+            services.down(settings)
+    scorer, floor = statistics.median(scorer_rates), statistics.median(floor_rates)
+    for n, (rate, raw) in enumerate(zip(scorer_rates, floor_rates, strict=True), start=1):
+        log.info("round %d: scorer %.0f rows/s, raw consume+produce %.0f msg/s", n, rate, raw)
+    ratio = scorer / floor if floor else 0.0
+    log.info(
+        "batch: scorer %.0f rows/s vs floor %.0f msg/s (medians of %d, %d rows each) = %.0f%% "
+        "(target >= 50%%); load average %.2f",
+        scorer,
+        floor,
+        ROUNDS,
+        BATCH_ROWS,
+        100 * ratio,
+        os.getloadavg()[0],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Errors of the sink: why a message was rejected, why a query was refused.
 
 The reasons a message is rejected are shared with the predictors
-(plumbing.message_errors); only the unforeseen failure is the sink's own.
+(plumbing.message_errors); the query refusal is the sink's own.
 """
 
 from plumbing.errors import SplitstreamError
@@ -11,6 +11,7 @@ from plumbing.message_errors import (
     MessageRejectedError,
     NotJsonError,
     SchemaMismatchError,
+    UnexpectedMessageError,
 )
 
 __all__ = [
@@ -27,12 +28,6 @@ __all__ = [
 
 class SinkError(SplitstreamError):
     """Root of the sink's own errors."""
-
-
-class UnexpectedMessageError(MessageRejectedError):
-    """Turning the message into a row failed in a way no rule foresaw (a bug, not bad input)."""
-
-    error_type: ErrorType = "internal"
 
 
 # --------------------------------------------------------------------------- refused queries

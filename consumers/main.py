@@ -21,13 +21,11 @@ from consumers.query_server import QueryServer, create_app
 from consumers.sink import Sink, SinkTopics
 from plumbing import kafka, request_ids
 from plumbing.clickhouse import create_tables
+from plumbing.failpoints import failpoint
 from plumbing.settings import Settings
 from plumbing.shutdown import stopping_on_signals
 
 log = logging.getLogger(__name__)
-
-#: A fetch waits up to this long for data: the sink trades a little latency for idle CPU.
-FETCH_MAX_WAIT_MS = 100
 
 
 @dataclass(frozen=True)
@@ -95,19 +93,23 @@ def run(
             group_id=group,
             client_id=name,
             max_poll_records=settings.sink_batch_rows,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            # A background reader: fetches collect data instead of waking per record.
+            fetch_min_bytes=settings.sink_fetch_min_bytes,
+            fetch_max_wait_ms=settings.sink_fetch_max_wait_ms,
         )
         close.callback(consumer.close)
         sink = Sink(
             consumer=consumer,
             producer=producer,
             clickhouse=clickhouse.writer,
+            database=settings.clickhouse_database,
             topics=topics,
             metrics=metrics,
             batch_rows=settings.sink_batch_rows,
             batch_seconds=settings.sink_batch_seconds,
             name=name,
             request_ids=request_ids.for_settings(settings),
+            between_inserts=lambda: failpoint(settings, "sink.between_inserts"),
         )
         engine = "ClickHouse server" if settings.clickhouse_url else f"chDB {settings.chdb_path}"
         on_ready(Started(name, port, group, tuple(topics.by_name), engine))

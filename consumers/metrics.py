@@ -6,6 +6,8 @@ Each sink has its own registry (so tests can build several).
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from plumbing.dead_letters import Disposal
+
 #: One insert of up to 10,000 rows takes milliseconds in chDB; a server adds a round trip.
 INSERT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -29,7 +31,7 @@ class SinkMetrics:
         )
         self.insert_seconds = Histogram(
             "splitstream_sink_batch_insert_seconds",
-            "Duration of one insert (one topic-partition of a batch), by table.",
+            "Duration of one insert (a batch's rows of one table), by table.",
             ["table"],
             buckets=INSERT_BUCKETS_S,
             registry=self.registry,
@@ -62,8 +64,19 @@ class SinkMetrics:
         self.rows_written.labels(table).inc(rows)
         self.insert_seconds.labels(table).observe(seconds)
 
-    def dead_lettered(self, topic: str, error_type: str) -> None:
-        self.dead_letters.labels(topic, error_type).inc()
+    def disposed(self, disposal: Disposal) -> None:
+        """A rejected message was dead-lettered or skipped (its batch is written)."""
+        decision = disposal.decision
+        if disposal.dead_letter is not None:
+            self.dead_letters.labels(disposal.topic, decision.error_type).inc()
+        else:
+            self.skipped.labels(decision.skip_reason).inc()
+
+    def write_failed(self) -> None:
+        self.write_failures.inc()
+
+    def written(self, messages: int) -> None:
+        """A batch of ``messages`` was written (its offsets are committed next)."""
 
     def set_lag(self, lags: dict[TopicPartition, int]) -> None:
         for tp, lag in lags.items():

@@ -22,10 +22,12 @@ def encode_json(value: Any) -> bytes:
 
 
 class CompactJsonSerializer(Serializer):
-    """Values as compact UTF-8 JSON."""
+    """Values as compact UTF-8 JSON; bytes (already encoded) pass through."""
 
     def serialize(self, topic: str, headers: list[tuple[str, bytes]], data: Any) -> bytes | None:
-        return None if data is None else encode_json(data)
+        if data is None or isinstance(data, bytes):
+            return data
+        return encode_json(data)
 
 
 class KeySerializer(Serializer):

@@ -194,6 +194,15 @@ class Settings(BaseSettings):
     sink_query_max_result_rows: int = Field(
         1_000_000, ge=1, description="ClickHouse refuses a /query result with more rows."
     )
+    sink_fetch_min_bytes: int = Field(
+        64 * 1024,
+        ge=1,
+        description="The broker answers the sink's fetch once this much data waits (or after "
+        "sink_fetch_max_wait_ms): a few fetches a second, not one per produced record.",
+    )
+    sink_fetch_max_wait_ms: int = Field(
+        500, ge=0, description="Longest the broker holds a sink fetch short of its minimum bytes."
+    )
 
     # Promoter (decisions, swaps, ledger).
     promoter_policy_file: Path = Field(

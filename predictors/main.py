@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 Role = Literal["prod", "candidate", "score"]
 ROLES: tuple[Role, ...] = ("prod", "candidate", "score")
 SCORER_GROUP = "splitstream-scorer"
+#: Producer linger and batch size of the replies and results (see ``run``).
+WRITE_LINGER_MS = 100
+WRITE_BATCH_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,12 @@ def run(
     slot_store = SlotStore(s3, settings.s3_bucket)
     metrics = PredictorMetrics(role)
     with stopping_on_signals(stop), contextlib.ExitStack() as close:
-        producer = kafka.producer(settings, client_id=me, linger_ms=0)
+        # Every write ends with flush(), which sends at once whatever the linger: the linger
+        # only lets one batch's sends share a produce request instead of waking the IO thread
+        # once per message (measured: a third of the scorer's time at linger 0).
+        producer = kafka.producer(
+            settings, client_id=me, linger_ms=WRITE_LINGER_MS, batch_size=WRITE_BATCH_BYTES
+        )
         close.callback(producer.close)
         events = kafka.consumer(settings, group_id=None, client_id=f"{me}-events")
         close.callback(events.close)
@@ -123,11 +131,14 @@ def run(
             producer=producer,
             deadletter_topic=settings.topic("deadletter").name,
             handler=handler,
-            keeper=keeper,
             metrics=metrics,
             batch_max_rows=settings.predictor_batch_max_rows,
         )
         keeper.start()
+        listener = threading.Thread(target=keeper.listen, args=(stop,), name="model-events")
+        listener.start()
+        close.callback(listener.join)  # before the clients close (callbacks run last-first)
+        close.callback(stop.set)  # whatever ends the loop ends the listener too
         freeze_startup_objects()  # the model is loaded: keep full GC passes off the batches
         port = metrics.serve_http(host=settings.stack_host, port=settings.predictor_metrics_port)
         close.callback(metrics.close)

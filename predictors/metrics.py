@@ -9,6 +9,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
 
+from plumbing.dead_letters import Disposal
+
 log = logging.getLogger(__name__)
 
 #: Predict-call durations are tens of microseconds to a few hundred milliseconds.
@@ -59,6 +61,16 @@ class PredictorMetrics:
 
     def batch(self) -> None:
         self.batches.labels(self.role).inc()
+
+    # What the batching engine reports (plumbing.consume_loop.LoopMetrics).
+    def disposed(self, disposal: Disposal) -> None:
+        self.error(disposal.decision.error_type)
+
+    def write_failed(self) -> None:
+        self.error("write")
+
+    def written(self, messages: int) -> None:
+        self.batch()
 
     def predicted(self, slot: str, *, rows: int, seconds: float) -> None:
         self.rows.labels(slot).inc(rows)

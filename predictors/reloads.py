@@ -1,13 +1,17 @@
 """Keep a worker's slots current: the reload broadcast, the periodic re-read, the acks.
 
-Everything runs on the caller's thread (the worker's poll loop calls ``poll`` and
-``maybe_refresh`` between batches), so a model switch never races a batch.
+``listen`` runs in a thread of its own, beside the serving loop: it waits on
+model.events (a record answers its fetch at once) and applies what it reads, so a
+reload is seen at once while the serving loop polls its requests with a long timeout.
+A model switch never splits a batch: ``ModelSlot`` loads beside the old model and
+switches in one assignment, and a batch reads ``slot.live`` once.
 
 The model.events consumer has no group: it is assigned every partition and starts
 at the end, so every worker sees every broadcast from the moment it starts.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +19,8 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
+from plumbing.dead_letters import dispose
 from plumbing.model_store import SlotStore
-from predictors.dead_letters import dispose
 from predictors.errors import MessageRejectedError, PredictorError
 from predictors.messages import reload_reason
 from predictors.metrics import PredictorMetrics
@@ -26,6 +30,8 @@ from predictors.replies import build_reloaded
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 10.0
+#: Longest one wait on model.events; bounds how long a stop waits for the listener.
+LISTEN_POLL_MS = 500
 
 
 class SlotKeeper:
@@ -71,6 +77,16 @@ class SlotKeeper:
             self._events.position(tp)  # resolve "end" now, not lazily at the first poll
         return self.refresh(reason="start", ack_always=True)
 
+    def listen(self, stop: threading.Event) -> None:
+        """Handle broadcasts and the periodic re-read until ``stop`` is set (a thread's body)."""
+        while not stop.is_set():
+            try:
+                self.poll(timeout_ms=LISTEN_POLL_MS)
+                self.maybe_refresh()
+            except Exception:  # the listener must outlive a broker outage; the re-read retries
+                log.exception("listening for model.events failed; trying again")
+                stop.wait(1.0)
+
     def poll(self, timeout_ms: int) -> None:
         """Handle any model.reload broadcast waiting (or arriving within ``timeout_ms``)."""
         batches = self._events.poll(timeout_ms=timeout_ms)
@@ -79,8 +95,15 @@ class SlotKeeper:
             for record in records:
                 try:
                     reason = reload_reason(record.value)
-                except MessageRejectedError as error:
-                    dispose(record, error, consumer_name=self._predictor_id, owns_topic=False)
+                except MessageRejectedError as error:  # the sink dead-letters it: log and skip
+                    dispose(
+                        record,
+                        error,
+                        deadletter_topic="",
+                        consumer_name=self._predictor_id,
+                        log=log,
+                        owns_topic=False,
+                    )
                     continue
                 if reason is not None:
                     log.info("%s", reason)

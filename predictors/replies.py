@@ -1,17 +1,22 @@
 """Build the events a predictor produces: replies, score results and reload acknowledgements.
 
-Pure functions: every input, the clock included, is an argument (``occurred_at`` is
-the event's timestamp, formatted once per batch with ``schemas.registry.utc_now``).
-Each event is checked against its model before it leaves, so a malformed one fails
-here, not at its reader. The dict is built in its wire form directly rather than
-through ``Model.create(...).model_dump()``: that round trip cost ~120 µs an event,
-more than the prediction itself.
+Pure functions: every input, the clock and the event id included, is an argument
+(``occurred_at`` is formatted once per batch with ``schemas.registry.utc_now``, the
+ids come from ``plumbing.event_ids`` once per batch). The dict is built in its wire
+form directly rather than through ``Model.create(...).model_dump()``: that round trip
+cost ~120 µs an event, more than the prediction itself. Every field of a reply or
+result comes from a validated request, the model's own outcome or the worker's
+configuration, so a batch's events are checked against their model one per kind
+(``check_batch``), not one by one; a reload acknowledgement (rare) is always checked.
 """
 
 import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
+
+from plumbing.event_ids import name_based_id
 from predictors.inference import Outcome
 from predictors.model_slot import SlotChange
 from schemas.models import Event, ModelReloaded, PredictReply, PredictRequest, ScoreResult
@@ -21,16 +26,35 @@ from schemas.registry import SCHEMA_VERSION, utc_now
 SCORE_REQUEST_NAMESPACE = uuid.UUID("4f0c8f0e-6a43-5f7e-9a55-2f3c8a1d7b10")
 
 
-def _event(model: type[Event], occurred_at: str, fields: dict[str, Any]) -> dict[str, Any]:
-    event = {
-        "event_id": str(uuid.uuid4()),
+def _event(
+    model: type[Event], occurred_at: str, event_id: str | None, fields: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
         "event_type": model.event_type_name(),
         "schema_version": SCHEMA_VERSION,
         "occurred_at": occurred_at,
         **fields,
     }
-    model.model_validate(event)  # raises pydantic.ValidationError on a malformed event
-    return event
+
+
+def check_batch(model: type[Event], events: list[dict[str, Any]]) -> None:
+    """Check one event of each status in ``events`` against ``model``.
+
+    Raises:
+        pydantic.ValidationError: that event is malformed (so is the batch's build).
+    """
+    seen: set[Any] = set()
+    for event in events:
+        status = event.get("status")
+        if status not in seen:
+            seen.add(status)
+            model.model_validate(event)
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    """An event's wire form: compact UTF-8 JSON (the producer sends bytes as they are)."""
+    return orjson.dumps(event)
 
 
 def queued_ms(occurred_at: datetime, now: datetime) -> float:
@@ -49,6 +73,7 @@ def build_reply(
     batch_size: int,
     batch_started_at: datetime,
     occurred_at: str | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
     """The ``predict.reply`` to ``request``, as JSON-ready data.
 
@@ -56,10 +81,12 @@ def build_reply(
         predict_ms: wall milliseconds of the batch's prediction.
         batch_started_at: when the batch's prediction started (queued_ms ends there).
         occurred_at: the reply's timestamp (wire form); now when not given.
+        event_id: the reply's id; a new random one when not given.
     """
     return _event(
         PredictReply,
         occurred_at or utc_now(),
+        event_id,
         {
             "request_id": request.request_id,
             "experiment_id": request.experiment_id,
@@ -82,7 +109,7 @@ def build_reply(
 
 def score_request_id(topic: str, partition: int, offset: int) -> str:
     """A request id for a scored row, stable across redeliveries of the same message."""
-    return str(uuid.uuid5(SCORE_REQUEST_NAMESPACE, f"{topic}/{partition}/{offset}"))
+    return name_based_id(SCORE_REQUEST_NAMESPACE, f"{topic}/{partition}/{offset}")
 
 
 def build_score_result(
@@ -94,11 +121,13 @@ def build_score_result(
     model_version: str | None,
     outcome: Outcome,
     occurred_at: str | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
     """The ``score.result`` of one scored row, as JSON-ready data."""
     return _event(
         ScoreResult,
         occurred_at or utc_now(),
+        event_id,
         {
             "id": row_id,
             "request_id": request_id,
@@ -119,9 +148,10 @@ def build_reloaded(
     error = None
     if not change.ok:
         error = {"code": change.error_code, "message": change.error_message or "", "field": None}
-    return _event(
+    ack = _event(
         ModelReloaded,
         occurred_at or utc_now(),
+        None,
         {
             "predictor_id": predictor_id,
             "slot": change.slot,
@@ -132,3 +162,5 @@ def build_reloaded(
             "error": error,
         },
     )
+    ModelReloaded.model_validate(ack)  # raises pydantic.ValidationError on a malformed ack
+    return ack

@@ -3,26 +3,38 @@
 Each row gets its variant the gateway's way (``plumbing.split.assign_variant``, the
 experiment named after the loaded candidate; the row's key, or else its id, is
 hashed), each variant's rows are predicted in one call, and one ``score.result``
-per row goes to ``score.results``, keyed by the producer's id.
+per row goes to ``score.results``, keyed by the producer's id. The scorer picks the
+partition itself from the key (``result_partition``: CRC-32, computed in C), because
+kafka-python's default partitioner hashes each key in pure Python (murmur2).
 """
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
+from plumbing.batch_buffer import Batch
+from plumbing.consume_loop import Accepted
+from plumbing.event_ids import new_event_ids
 from plumbing.features import FeatureRow
+from plumbing.message_errors import MessageRejectedError
 from plumbing.split import Assignment, Variant, assign_variant, experiment_id_for
+from predictors.errors import PredictorError
 from predictors.inference import Outcome, predict_batch
-from predictors.loop import Accepted
 from predictors.messages import decode_score_request
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import LiveModel, ModelSlot
-from predictors.replies import build_score_result, score_request_id
+from predictors.replies import build_score_result, check_batch, encode, score_request_id
 from predictors.worker import MODEL_UNAVAILABLE
-from schemas.models import ScoreRequest
+from schemas.models import ScoreRequest, ScoreResult
 from schemas.registry import utc_now
+
+
+def result_partition(key: bytes, partitions: int) -> int:
+    """The partition of the result keyed ``key``: the same key, the same partition."""
+    return zlib.crc32(key) % partitions
 
 
 def assign_rows(
@@ -77,10 +89,18 @@ class ScoreHandler:
     def ready(self) -> bool:
         return self._slots["prod"].live is not None
 
-    def decode(self, record: ConsumerRecord) -> ScoreRequest:
-        return decode_score_request(record.value)
+    def decode(self, records: list[ConsumerRecord]) -> list[ScoreRequest | MessageRejectedError]:
+        return [self._decode(record.value) for record in records]
 
-    def write(self, accepted: list[Accepted[ScoreRequest]]) -> list[Any]:
+    @staticmethod
+    def _decode(value: bytes | None) -> ScoreRequest | MessageRejectedError:
+        try:
+            return decode_score_request(value)
+        except MessageRejectedError as error:
+            return error
+
+    def write(self, batch: Batch[Accepted[ScoreRequest]]) -> list[Any]:
+        accepted = batch.items
         rows = [a.item for a in accepted]
         models = {variant: slot.live for variant, slot in self._slots.items()}
         candidate = models["candidate"]
@@ -91,24 +111,42 @@ class ScoreHandler:
             candidate_share=self._candidate_share,
         )
         outcomes = self._predict(rows, [a.variant for a in assignments], models)
-        futures = []
         occurred_at = utc_now()
-        for entry, assignment, outcome in zip(accepted, assignments, outcomes, strict=True):
+        results = []
+        for entry, assignment, outcome, event_id in zip(
+            accepted, assignments, outcomes, new_event_ids(len(rows)), strict=True
+        ):
             model = models[assignment.variant]
             if outcome.error is not None:
                 self._metrics.error(outcome.error["code"])
             record = entry.record
-            result = build_score_result(
-                row_id=entry.item.id,
-                request_id=score_request_id(record.topic, record.partition, record.offset),
-                experiment_id=experiment_id,
-                variant=assignment.variant,
-                model_version=model.version if model else None,
-                outcome=outcome,
-                occurred_at=occurred_at,
+            results.append(
+                build_score_result(
+                    row_id=entry.item.id,
+                    request_id=score_request_id(record.topic, record.partition, record.offset),
+                    experiment_id=experiment_id,
+                    variant=assignment.variant,
+                    model_version=model.version if model else None,
+                    outcome=outcome,
+                    occurred_at=occurred_at,
+                    event_id=event_id,
+                )
             )
+        check_batch(ScoreResult, results)
+        partitions = len(self._producer.partitions_for(self._results_topic) or ())
+        if not partitions:
+            raise PredictorError(f"topic {self._results_topic} has no partitions")
+        send, topic = self._producer.send, self._results_topic
+        futures = []
+        for row, result in zip(rows, results, strict=True):
+            key = row.id.encode()
             futures.append(
-                self._producer.send(self._results_topic, key=entry.item.id, value=result)
+                send(
+                    topic,
+                    key=key,
+                    value=encode(result),
+                    partition=result_partition(key, partitions),
+                )
             )
         return futures
 

@@ -9,14 +9,17 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
+from plumbing.batch_buffer import Batch
+from plumbing.consume_loop import Accepted
+from plumbing.event_ids import new_event_ids
 from plumbing.features import FeatureRow
+from plumbing.message_errors import MessageRejectedError
 from predictors.inference import BatchPrediction, Outcome, predict_batch
-from predictors.loop import Accepted
 from predictors.messages import ReplyAddresses, decode_predict_request
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot
-from predictors.replies import build_reply
-from schemas.models import PredictRequest
+from predictors.replies import build_reply, check_batch, encode
+from schemas.models import PredictReply, PredictRequest
 from schemas.registry import utc_now
 
 MODEL_UNAVAILABLE = "model_unavailable"
@@ -59,15 +62,21 @@ class PredictHandler:
     def ready(self) -> bool:
         return self._slot.live is not None
 
-    def decode(self, record: ConsumerRecord) -> PredictRequest:
-        return decode_predict_request(
-            record.value, slot=self._slot.slot, reply_addresses=self._reply_addresses
-        )
+    def decode(self, records: list[ConsumerRecord]) -> list[PredictRequest | MessageRejectedError]:
+        return [self._decode(record) for record in records]
 
-    def write(self, accepted: list[Accepted[PredictRequest]]) -> list[Any]:
+    def _decode(self, record: ConsumerRecord) -> PredictRequest | MessageRejectedError:
+        try:
+            return decode_predict_request(
+                record.value, slot=self._slot.slot, reply_addresses=self._reply_addresses
+            )
+        except MessageRejectedError as error:
+            return error
+
+    def write(self, batch: Batch[Accepted[PredictRequest]]) -> list[Any]:
         started_at = datetime.now(UTC)
-        requests = unexpired([a.item for a in accepted], started_at)
-        self._metrics.error("expired", len(accepted) - len(requests))
+        requests = unexpired([a.item for a in batch.items], started_at)
+        self._metrics.error("expired", len(batch.items) - len(requests))
         if not requests:
             return []
         model = self._slot.live  # read once: a reload between batches cannot split this one
@@ -83,22 +92,31 @@ class PredictHandler:
             if outcome.error is not None:
                 self._metrics.error(outcome.error["code"])
         occurred_at = utc_now()
+        replies = [
+            build_reply(
+                request,
+                outcome,
+                slot=self._slot.slot,
+                model_version=model.version if model else None,
+                predictor_id=self.name,
+                predict_ms=prediction.predict_ms,
+                batch_size=len(requests),
+                batch_started_at=started_at,
+                occurred_at=occurred_at,
+                event_id=event_id,
+            )
+            for request, outcome, event_id in zip(
+                requests, prediction.outcomes, new_event_ids(len(requests)), strict=True
+            )
+        ]
+        check_batch(PredictReply, replies)
+        send = self._producer.send
         return [
-            self._producer.send(
+            send(
                 request.reply_to.topic,
                 partition=request.reply_to.partition,
-                key=request.request_id,
-                value=build_reply(
-                    request,
-                    outcome,
-                    slot=self._slot.slot,
-                    model_version=model.version if model else None,
-                    predictor_id=self.name,
-                    predict_ms=prediction.predict_ms,
-                    batch_size=len(requests),
-                    batch_started_at=started_at,
-                    occurred_at=occurred_at,
-                ),
+                key=request.request_id.encode(),
+                value=encode(reply),
             )
-            for request, outcome in zip(requests, prediction.outcomes, strict=True)
+            for request, reply in zip(requests, replies, strict=True)
         ]

@@ -9,7 +9,7 @@ thresholds, headers) stay one column holding JSON text; arrays stay arrays.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -106,13 +106,34 @@ def flatten_event(event: Mapping[str, Any], event_type: str | None = None) -> di
     free-form objects are serialised to compact JSON text with sorted keys.
     """
     event_type = event_type or str(event.get("event_type"))
-    row: dict[str, Any] = {}
-    for column in _flat_columns(event_type):
-        value: Any = event
-        for part in column.path:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        row[column.name] = _json_text(value) if isinstance(value, Mapping) else value
-    return row
+    return {column.name: value_at(event, column.path) for column in _flat_columns(event_type)}
+
+
+def value_at(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The flattened value at ``path`` (a FlatColumn's): None where the path is missing,
+    compact JSON text with sorted keys for a free-form object."""
+    value: Any = event
+    for part in path:
+        value = value.get(part) if isinstance(value, dict | Mapping) else None
+    return _json_text(value) if isinstance(value, dict | Mapping) else value
+
+
+def column_values(events: Iterable[Mapping[str, Any]], path: tuple[str, ...]) -> list[Any]:
+    """``value_at(event, path)`` of many events (decoded JSON), one column at a time."""
+    if len(path) == 1:
+        (key,) = path
+        values = [event.get(key) for event in events]
+    elif len(path) == 2:
+        outer, inner = path
+        values = [
+            nested.get(inner) if isinstance(nested := event.get(outer), dict) else None
+            for event in events
+        ]
+    else:
+        return [value_at(event, path) for event in events]
+    if dict in set(map(type, values)):  # a free-form object: JSON text
+        return [_json_text(value) if isinstance(value, dict) else value for value in values]
+    return values
 
 
 def event_body(event: Mapping[str, Any]) -> str:

@@ -138,3 +138,17 @@ def test_requests_past_their_deadline_are_not_predicted() -> None:
     now = datetime(2026, 11, 27, 2, 11, 59, 500000, tzinfo=UTC)
     assert unexpired([late, on_time], now) == [on_time]
     assert unexpired([on_time], datetime(2026, 11, 27, 2, 12, 0, 123000, tzinfo=UTC)) == []
+
+
+def test_a_batch_check_refuses_a_malformed_event_of_each_status() -> None:
+    from pydantic import ValidationError
+
+    from predictors.replies import check_batch
+    from schemas.models import PredictReply
+
+    ok = _reply(_request(), Outcome.ok(10.0))
+    failed = _reply(_request(), Outcome.failed("out_of_domain", "unknown location", "location"))
+    check_batch(PredictReply, [ok, ok, failed])
+
+    with pytest.raises(ValidationError):
+        check_batch(PredictReply, [ok, {**failed, "predictor_id": "x" * 201}])

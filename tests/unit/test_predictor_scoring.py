@@ -195,3 +195,12 @@ def test_empty_candidate_slot_has_no_model(slots: Slots | None) -> None:
     change = slot.apply(slots)
     assert slot.live is None
     assert (change.ok, change.version) == (True, None)
+
+
+def test_a_results_partition_depends_on_its_key_only() -> None:
+    from predictors.scoring import result_partition
+
+    partitions = [result_partition(f"row-{i}".encode(), 3) for i in range(300)]
+
+    assert set(partitions) == {0, 1, 2}
+    assert partitions == [result_partition(f"row-{i}".encode(), 3) for i in range(300)]

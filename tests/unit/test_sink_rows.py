@@ -16,7 +16,8 @@ from consumers.errors import (
     NotJsonError,
     SchemaMismatchError,
 )
-from consumers.rows import Coordinates, derived_event_id, event_row, frame
+from consumers.rows import Coordinates, chunk_of, derived_event_id, event_row, frame, table_frame
+from consumers.writer import insert_token
 from schemas.columns import event_body, flatten_event
 from schemas.registry import TABLES_SQL, TopicSpec, load_topics
 
@@ -156,3 +157,92 @@ def test_a_value_its_column_cannot_hold_rejects_the_message_naming_the_column() 
     with pytest.raises(SchemaMismatchError, match="bath"):
         event_row(too_many, event_type="predict.request", table="requests", layout="flat",
                   where=WHERE)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- many rows at once
+
+
+def _requests(count: int) -> list[tuple[str, dict[str, Any]]]:
+    path = sorted((EXAMPLES / "predict.request" / "valid").glob("*.json"))[0]
+    event = json.loads(path.read_bytes())
+    return [("predict.request", {**event, "event_id": f"e{i}"}) for i in range(count)]
+
+
+def _where(count: int) -> list[Coordinates]:
+    return [Coordinates("t", 2, 100 + i, -1) for i in range(count)]
+
+
+def test_a_chunk_holds_every_column_of_every_row_typed_for_its_column() -> None:
+    events = _requests(3)
+    events[1][1]["features"] = {**events[1][1]["features"], "bath": 2.0}  # the schema's integer
+
+    chunk, rejected = chunk_of(events, table="requests", layout="flat", where=_where(3))
+
+    assert rejected == {}
+    assert list(chunk.columns) == [c for c in DECLARED["requests"] if c != "_ingested_at"]
+    assert chunk.columns["event_id"] == ["e0", "e1", "e2"]
+    assert chunk.columns["bath"][1] == 2 and type(chunk.columns["bath"][1]) is int
+    assert chunk.columns["_offset"] == [100, 101, 102]
+    assert str(chunk.columns["occurred_at"].dtype) == "datetime64[ms]"
+    table = table_frame("requests", [chunk, chunk.select([2])])
+    assert len(table) == 4 and str(table["bath"].dtype) == "uint8"
+    assert list(table["event_id"]) == ["e0", "e1", "e2", "e2"]
+
+
+@pytest.mark.parametrize(
+    ("change", "column", "reason"),
+    [
+        ({"reply_to": {"topic": "predict.replies", "partition": 2**40}}, "reply_partition",
+         "out of range for UInt32"),
+        ({"request_id": None}, "request_id", "null in a non-nullable String column"),
+        ({"shadow": "yes"}, "shadow", "not true or false"),
+        ({"occurred_at": "2026-02-30T00:00:00.000Z"}, "occurred_at", "not a timestamp"),
+        ({"features": {"location": "x", "total_sqft": "big", "bath": 1, "bhk": 1}},
+         "total_sqft", "not a number"),
+    ],
+    ids=["out-of-range", "null", "not-a-bool", "no-such-day", "not-a-number"],
+)  # fmt: skip
+def test_a_value_its_column_cannot_hold_rejects_only_its_own_row_naming_the_column(
+    change: dict[str, Any], column: str, reason: str
+) -> None:
+    events = _requests(3)
+    events[1] = ("predict.request", {**events[1][1], **change})
+
+    chunk, rejected = chunk_of(events, table="requests", layout="flat", where=_where(3))
+
+    assert list(rejected) == [1]
+    assert isinstance(rejected[1], SchemaMismatchError)
+    assert str(rejected[1]).startswith(f"predict.request: {column}: ")
+    assert reason in str(rejected[1])
+    assert chunk.columns["event_id"] == ["e0", "e2"] and chunk.columns["_offset"] == [100, 102]
+    assert len(chunk.columns["occurred_at"]) == 2
+
+
+def test_minimal_score_requests_in_a_chunk_get_their_envelopes_row_by_row() -> None:
+    minimal = json.loads((EXAMPLES / "score.request" / "valid" / "minimal.json").read_bytes())
+    enveloped = json.loads(
+        (EXAMPLES / "score.request" / "valid" / "with_envelope_and_key.json").read_bytes()
+    )
+    events = [("score.request", minimal), ("score.request", enveloped)]
+
+    chunk, rejected = chunk_of(events, table="score_requests", layout="flat", where=[WHERE, WHERE])
+
+    assert rejected == {}
+    assert chunk.columns["event_id"] == [derived_event_id("t", 2, 41), enveloped["event_id"]]
+    assert chunk.columns["event_type"] == ["score.request", "score.request"]
+
+
+def test_the_insert_token_names_exactly_the_rows_it_holds() -> None:
+    rows = [Coordinates("a", 0, o, -1) for o in (5, 6, 7, 9)] + [Coordinates("b", 1, 3, -1)]
+
+    token = insert_token("requests", rows)
+
+    assert token == insert_token("requests", list(reversed(rows)))  # any order
+    assert token.startswith("requests:5:")
+    assert len({
+        token,
+        insert_token("replies", rows),
+        insert_token("requests", rows[:-1]),
+        insert_token("requests", [*rows[:3], Coordinates("a", 0, 8, -1), rows[4]]),
+        insert_token("requests", [*rows[:4], Coordinates("b", 2, 3, -1)]),
+    }) == 5  # fmt: skip

@@ -1,15 +1,11 @@
-"""Decoding requests, and the one skip-or-dead-letter decision."""
+"""Decoding requests: what a predictor accepts, and the cause of what it rejects."""
 
 import json
-import logging
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
-from predictors.dead_letters import Action, decide, dispose
 from predictors.errors import (
-    EmptyMessageError,
-    MessageRejectedError,
     MissingReplyAddressError,
     NotJsonError,
     SchemaMismatchError,
@@ -21,15 +17,6 @@ from predictors.messages import (
     decode_score_request,
     reload_reason,
 )
-from schemas.registry import validate_event
-
-
-class Record(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None = None
 
 
 def _addresses(partitions: set[int] | None = None) -> ReplyAddresses:
@@ -173,65 +160,3 @@ def test_a_published_candidate_is_a_reason_to_re_read_the_slots() -> None:
     assert reload_reason(b'{"event_type":"model.reloaded"}') is None
     with pytest.raises(NotJsonError):
         reload_reason(b"not json")
-
-
-# --------------------------------------------------------------------------- the decision
-
-
-@pytest.mark.parametrize(
-    ("error", "error_type"),
-    [
-        (NotJsonError("x"), "decode"),
-        (SchemaMismatchError("x"), "schema"),
-        (MissingReplyAddressError("x"), "missing_header"),
-    ],
-)
-def test_malformed_message_on_an_owned_topic_is_dead_lettered(
-    error: MessageRejectedError, error_type: str
-) -> None:
-    decision = decide(error)
-    assert decision.action is Action.DEAD_LETTER
-    assert decision.error_type == error_type
-    assert decision.reason == "x"
-
-
-def test_tombstone_is_skipped() -> None:
-    assert decide(EmptyMessageError("no value")).action is Action.SKIP
-
-
-def test_bad_message_on_a_listened_topic_is_skipped() -> None:
-    assert decide(NotJsonError("x"), owns_topic=False).action is Action.SKIP
-
-
-def test_dispose_builds_a_valid_dead_letter_and_logs_where(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    record = Record("predict.requests.prod", 2, 17, b"oops", [("trace", b"abc")])
-    caplog.set_level(logging.WARNING)
-
-    dead = dispose(record, NotJsonError("not UTF-8 JSON"), consumer_name="prod-host-1")
-
-    assert dead is not None
-    validate_event(dead, "deadletter.record")
-    assert (dead["source_topic"], dead["source_partition"], dead["source_offset"]) == (
-        "predict.requests.prod",
-        2,
-        17,
-    )
-    assert (dead["error_type"], dead["reason"], dead["payload"]) == (
-        "decode",
-        "not UTF-8 JSON",
-        "oops",
-    )
-    assert dead["headers"] == {"trace": "abc"}
-    assert "predict.requests.prod[2]@17" in caplog.text
-
-
-def test_dispose_of_a_skipped_message_returns_nothing_but_logs(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.WARNING)
-    assert (
-        dispose(Record("t", 0, 3, None), EmptyMessageError("tombstone"), consumer_name="c") is None
-    )
-    assert "skip t[0]@3" in caplog.text

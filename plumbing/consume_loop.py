@@ -1,0 +1,271 @@
+"""The one consume → batch → write → commit engine of the sink, the predictors and the scorer.
+
+A service plugs in a ``Writer``: how to decode what a poll brought, and how to write
+a batch. The engine does the rest, the same way for every service:
+
+1. ``poll()`` asks Kafka for at most the room left in the batch, waiting no longer
+   than the batch may still wait; the writer decodes each partition's records at once,
+   and a message it rejects is skipped or dead-lettered (``plumbing.dead_letters``
+   decides, in one place);
+2. when the batch is due, ``flush()``: one ``write`` of the accepted items, the dead
+   letters produced beside it, every send acknowledged; only then are the offsets
+   committed (every batch, or at most every ``commit_every_s``: a commit is a round
+   trip to the group coordinator, which a batch of one request should not pay). A
+   failed write commits nothing of its batch and rewinds every partition to the
+   batch's first offset, so the batch is read again;
+3. before partitions move to another member (a rebalance), the batch in hand is written
+   and committed, so their new owner starts after it. A partition newly assigned, or
+   whose write failed, is marked ``replayed`` in its next batch: what the batch holds
+   may have been written already by a write that was never committed, and a writer that
+   can tell (the sink) skips it.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from plumbing.batch_buffer import Batch, BatchBuffer
+from plumbing.dead_letters import Disposal, dispose
+from plumbing.kafka import encode_json
+from plumbing.message_errors import MessageRejectedError, UnexpectedMessageError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Longest a write waits for its sends' acknowledgements.
+WRITE_TIMEOUT_S = 30.0
+#: Pause after a failed write before the batch is read again.
+RETRY_PAUSE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Accepted(Generic[T]):
+    """A message the writer decoded, with the record it came from."""
+
+    record: ConsumerRecord
+    item: T
+
+
+Entry = Accepted[Any] | Disposal
+
+
+class Writer(Protocol[T]):
+    """What a service plugs into the engine."""
+
+    #: Names the consumer in logs and dead-letter records.
+    name: str
+
+    def decode(self, records: list[ConsumerRecord]) -> list[Any]:
+        """One item per record, in order: the decoded ``T``, or the MessageRejectedError
+        saying why the record is not one (never raised: one bad message rejects itself)."""
+        ...
+
+    def write(self, batch: Batch[Accepted[T]]) -> list[Any]:
+        """Write the batch; return the futures of what it sent (the engine awaits them).
+
+        Raises: anything; the engine then rewinds and the batch is read again."""
+        ...
+
+
+class LoopMetrics(Protocol):
+    """What the engine reports; each service counts it under its own names."""
+
+    def disposed(self, disposal: Disposal) -> None: ...
+    def write_failed(self) -> None: ...
+    def written(self, messages: int) -> None: ...
+
+
+class _FlushBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, engine: "BatchingConsumer[Any]") -> None:
+        self._engine = engine
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._engine.flush()
+        self._engine.on_revoked()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("%s assigned %d partition(s)", self._engine.name, len(assigned))
+        self._engine.assigned(assigned)
+
+
+class BatchingConsumer(Generic[T]):
+    """Runs one ``Writer`` over the topics its consumer reads (see the module's steps)."""
+
+    def __init__(
+        self,
+        *,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        writer: Writer[T],
+        deadletter_topic: str,
+        metrics: LoopMetrics,
+        max_rows: int,
+        max_seconds: float,
+        owns_topics: bool = True,
+        commit_every_s: float = 0.0,
+        on_revoked: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``commit_every_s`` > 0 commits the offsets of written batches at most that often
+        (and always before partitions move or the consumer stops); 0 commits every batch."""
+        self._consumer = consumer
+        self._producer = producer
+        self._writer = writer
+        self._deadletter_topic = deadletter_topic
+        self._metrics = metrics
+        self._owns_topics = owns_topics
+        self.on_revoked = on_revoked
+        self._buffer: BatchBuffer[Entry] = BatchBuffer(
+            max_rows=max_rows, max_seconds=max_seconds, clock=clock
+        )
+        self._replayed: set[TopicPartition] = set()
+        self._commit_every_s = commit_every_s
+        self._clock = clock
+        self._committed_at = clock()
+        #: Offsets of written batches, not committed yet.
+        self._written: dict[TopicPartition, int] = {}
+        #: Offsets this consumer committed, per partition (for the lag).
+        self.committed: dict[TopicPartition, int] = {}
+        #: Set to stop: a pause after a failed write ends at once.
+        self.stopping = threading.Event()
+
+    @property
+    def name(self) -> str:
+        return self._writer.name
+
+    def subscribe(self, topics: list[str]) -> None:
+        self._consumer.subscribe(topics, listener=_FlushBeforeRevoke(self))
+
+    def assigned(self, partitions: Any) -> None:
+        """Mark ``partitions`` replayed: a previous owner may have written past its commit."""
+        self._replayed.update(partitions)
+
+    def poll(self, timeout_ms: int) -> None:
+        """One poll of at most ``timeout_ms`` (less when the batch is due sooner), then a
+        flush when the batch is due."""
+        left = self._buffer.seconds_left()
+        if left is not None:
+            timeout_ms = min(timeout_ms, int(left * 1000))
+        polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._buffer.room)
+        for partition, records in polled.items():
+            for record, entry in zip(records, self._admit(records), strict=True):
+                self._buffer.add(partition, record.offset, entry)
+        if self._buffer.due():
+            self.flush(commit=False)
+        else:
+            self._maybe_commit(force=False)
+
+    def flush(self, *, commit: bool = True) -> bool:
+        """Write the batch in hand; False when the write failed (its partitions are
+        rewound, so it is read again).
+
+        Args:
+            commit: commit every written offset now, whatever ``commit_every_s`` says
+                (before partitions move, or when stopping).
+        """
+        try:
+            offsets = self._buffer.flush(self._write, frozenset(self._replayed))
+        except Exception:
+            log.exception("%s: writing a batch failed; it will be read again", self.name)
+            self._metrics.write_failed()
+            self._maybe_commit(force=commit)  # earlier batches were written all the same
+            self.stopping.wait(RETRY_PAUSE_S)
+            return False
+        self._written.update(offsets)
+        self._maybe_commit(force=commit)
+        return True
+
+    def _maybe_commit(self, *, force: bool) -> None:
+        if not self._written:
+            return
+        if force or self._clock() - self._committed_at >= self._commit_every_s:
+            offsets, self._written = self._written, {}
+            self._committed_at = self._clock()
+            self._commit(offsets)
+
+    # ----------------------------------------------------------------------- one poll
+
+    def _admit(self, records: list[ConsumerRecord]) -> list[Entry]:
+        try:
+            decoded = self._writer.decode(records)
+        except Exception as failure:  # a bug, not bad input: each message is rejected alone
+            log.exception("%s: decoding %d records failed", self.name, len(records))
+            decoded = [UnexpectedMessageError(f"{type(failure).__name__}: {failure}")] * len(
+                records
+            )
+        return [
+            self._reject(record, item)
+            if isinstance(item, MessageRejectedError)
+            else Accepted(record, item)
+            for record, item in zip(records, decoded, strict=True)
+        ]
+
+    def _reject(self, record: ConsumerRecord, error: MessageRejectedError) -> Disposal:
+        return dispose(
+            record,
+            error,
+            deadletter_topic=self._deadletter_topic,
+            consumer_name=self.name,
+            log=log,
+            owns_topic=self._owns_topics,
+        )
+
+    # ----------------------------------------------------------------------- one batch
+
+    def _write(self, batch: Batch[Entry]) -> None:
+        accepted = [e for e in batch.items if isinstance(e, Accepted)]
+        disposals = [e for e in batch.items if isinstance(e, Disposal)]
+        try:
+            # Dead letters first: they travel while the writer works.
+            futures = [
+                self._producer.send(self._deadletter_topic, value=encode_json(d.dead_letter))
+                for d in disposals
+                if d.dead_letter is not None
+            ]
+            if accepted:
+                batch_of_accepted = Batch(
+                    accepted, batch.first_offsets, batch.next_offsets, batch.replayed
+                )
+                futures += self._writer.write(batch_of_accepted)
+            if futures:
+                self._producer.flush(timeout=WRITE_TIMEOUT_S)
+                for future in futures:  # flush() does not raise; a failed send does, here
+                    future.get(timeout=WRITE_TIMEOUT_S)
+        except Exception:
+            self._replayed.update(batch.first_offsets)
+            self._rewind(batch.first_offsets)
+            raise
+        self._replayed.difference_update(batch.first_offsets)
+        for disposal in disposals:
+            self._metrics.disposed(disposal)
+        self._metrics.written(len(batch))
+
+    def _rewind(self, first_offsets: dict[TopicPartition, int]) -> None:
+        for partition, offset in first_offsets.items():
+            try:
+                self._consumer.seek(partition, offset)
+            except (KafkaError, ValueError, AssertionError) as error:
+                # Revoked meanwhile: its new owner reads from the committed offset.
+                log.warning(
+                    "%s: could not rewind %s to %d: %s", self.name, partition, offset, error
+                )
+
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+        except (KafkaError, RuntimeError) as error:
+            # The group rebalanced: the new owner re-reads (at least once). RuntimeError:
+            # kafka-python 3 ran the revoke callback on its IO thread (the broker went away),
+            # where a blocking commit is refused; re-reading is safe there too.
+            log.warning("%s: commit failed: %s", self.name, error)
+            return
+        self.committed.update(offsets)
