@@ -299,7 +299,7 @@ class ExperimentTrigger(Event):
 class ExperimentAlert(Event):
     event_type: Literal["experiment.alert"]
     experiment_id: ExperimentId
-    kind: Literal["srm", "guardrail", "watch"]
+    kind: Literal["srm", "guardrail", "watch", "drift"]
     message: Reason
     p_value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None
 

@@ -30,7 +30,7 @@ _RANGES = re.compile(r"\[[^\]]*\]")
 _GROUPING = re.compile(
     r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.IGNORECASE
 )
-_IDENTIFIER = re.compile(r"(?<![\w.:])([A-Za-z_:][A-Za-z0-9_:]*)(?!\s*\()")
+_IDENTIFIER = re.compile(r"(?<![\w.:])([A-Za-z_:][A-Za-z0-9_:]*)(?![A-Za-z0-9_:])(?!\s*\()")
 _NUMBER_SUFFIX = re.compile(r"^\d")
 
 #: The sample names each family type exposes, besides the family's name.
