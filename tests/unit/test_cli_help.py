@@ -179,3 +179,12 @@ def test_status_prints_the_slots_when_s3_answers(monkeypatch: pytest.MonkeyPatch
 
     assert result.exit_code == 0, result.output
     assert "slots: best=m-1 candidate=m-2 previous_best=None generation=3" in result.output
+
+
+def test_up_help_names_every_service_it_starts() -> None:
+    from stack.services import APP_SERVICES
+
+    text = _help(["up"])
+    for name, _ in APP_SERVICES:
+        assert re.search(rf"^\s+{re.escape(name)}\s{{2,}}\S", text, re.M), name
+    assert "prometheus" in text
