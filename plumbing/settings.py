@@ -218,6 +218,12 @@ class Settings(BaseSettings):
     promoter_metrics_port: int = Field(
         7010, description="Port of the promoter's Prometheus /metrics (also its health check)."
     )
+    notify_webhook_url: SecretStr | None = Field(
+        None,
+        description="Webhook the promoter posts every decision and alert to, as JSON with a "
+        "Slack-compatible `text` (retried with backoff, never blocking a decision); unset "
+        "posts nothing. A secret: Slack's URLs carry a token.",
+    )
     promoter_command_timeout_s: float = Field(
         30.0, gt=0, description="An operator command waits this long for the promoter's answer."
     )
