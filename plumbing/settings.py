@@ -142,7 +142,7 @@ class Settings(BaseSettings):
         "partition gateway_reply_partition + i. More than one pays off with more cores.",
     )
     gateway_max_in_flight: int = Field(
-        64,
+        256,
         ge=1,
         description="Predictions one gateway process handles at once; more get 503 and "
         "Retry-After at once (admission control), so an overload cannot sink the rest.",

@@ -197,6 +197,8 @@ def _wait_for_ack(settings: Settings, consumer: KafkaConsumer, version: str) -> 
                     event.get("event_type") == "model.reloaded"
                     and event.get("slot") == "prod"
                     and event.get("model_version") == version
+                    # the prod predictor's ack; the scorer serves the prod slot too
+                    and str(event.get("predictor_id", "")).startswith("prod-")
                 ):
                     return time.monotonic()
     raise AssertionError(f"no prod predictor acknowledged {version}")

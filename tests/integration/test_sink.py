@@ -548,7 +548,7 @@ def test_a_sink_killed_mid_load_loses_nothing_and_duplicates_nothing(sink_run: S
     assert int(ids["n"].iloc[0]) == per_topic
 
 
-def _several_topics() -> dict[str, list[bytes]]:
+def _several_topics(run: SinkRun) -> dict[str, list[bytes]]:
     """A backlog over five topics, two of which share a table (requests)."""
 
     def fresh(name: str, count: int) -> list[bytes]:
@@ -557,12 +557,19 @@ def _several_topics() -> dict[str, list[bytes]]:
             json.dumps({**example, "event_id": str(uuid.uuid4())}).encode() for _ in range(count)
         ]
 
+    feedback = _example("feedback/valid/actual_price")
+
     minimal = _example("score.request/valid/minimal")
     return {
         "predict_requests_prod": fresh("predict.request/valid/random_shadow", 600),
         "predict_requests_candidate": fresh("predict.request/valid/hashed_http", 600),
         "predict_replies": fresh("predict.reply/valid/ok", 900),
-        "feedback": fresh("feedback/valid/actual_price", 600),
+        "feedback": [  # feedback must name a request a gateway served
+            json.dumps(
+                {**feedback, "event_id": str(uuid.uuid4()), "request_id": run.served_id()}
+            ).encode()
+            for _ in range(600)
+        ],
         "score_requests": [json.dumps({**minimal, "id": f"half-{i}"}).encode() for i in range(600)],
     }
 
@@ -576,7 +583,7 @@ def test_a_sink_killed_between_the_inserts_of_a_batch_over_several_topics_stores
     sink_run: SinkRun,
 ) -> None:
     # Given a backlog over several topics and partitions (one batch spans them)
-    backlog = _several_topics()
+    backlog = _several_topics(sink_run)
     _produce(sink_run.settings, backlog)
     produced: dict[str, int] = {}
     for key, values in backlog.items():
