@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         description="Gateway processes on the one port (SO_REUSEPORT); worker i owns reply "
         "partition gateway_reply_partition + i. More than one pays off with more cores.",
     )
+    gateway_metrics_port: int = Field(
+        0,
+        ge=0,
+        description="With several gateway workers, worker i also serves its own /metrics on "
+        "this port + i, for Prometheus to scrape each (the shared port's /metrics answers "
+        "from one worker at random); 0: none.",
+    )
     gateway_max_in_flight: int = Field(
         256,
         ge=1,

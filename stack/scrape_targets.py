@@ -45,15 +45,31 @@ def metrics_host(settings: Settings, service: str) -> str:
 
 
 def scrape_targets(settings: Settings, ports: dict[str, list[int]]) -> list[dict[str, Any]]:
-    """File-SD entries for each service of ``ports`` (name -> its recorded ports), sorted."""
-    return [
-        {
-            "targets": [f"{metrics_host(settings, name)}:{ports[name][0]}"],
-            "labels": {"service": name},
-        }
-        for name in sorted(ports)
-        if ports[name] and name not in BACKING
-    ]
+    """File-SD entries for each service of ``ports`` (name -> its recorded ports), sorted.
+
+    Gateway workers with a metrics port of their own (``gateway_metrics_port``) are one
+    target each, labelled ``worker``: the shared port would answer from any one of them.
+    """
+    entries = []
+    for name in sorted(ports):
+        if not ports[name] or name in BACKING:
+            continue
+        host = metrics_host(settings, name)
+        if name.startswith("gateway") and _worker_ports(settings):
+            entries.extend(
+                {"targets": [f"{host}:{port}"], "labels": {"service": name, "worker": str(i)}}
+                for i, port in enumerate(_worker_ports(settings))
+            )
+        else:
+            entries.append({"targets": [f"{host}:{ports[name][0]}"], "labels": {"service": name}})
+    return entries
+
+
+def _worker_ports(settings: Settings) -> list[int]:
+    base = settings.gateway_metrics_port
+    if not base or settings.gateway_workers < 2:
+        return []
+    return [base + i for i in range(settings.gateway_workers)]
 
 
 def started_services(settings: Settings) -> dict[str, list[int]]:

@@ -51,3 +51,16 @@ def test_the_written_folder_is_a_valid_prometheus_configuration(tmp_path: Path) 
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS" in checked.stdout
+
+
+def test_gateway_workers_with_metrics_ports_are_one_target_each(tmp_path: Path) -> None:
+    settings = load_settings(state_dir=tmp_path, gateway_workers=3, gateway_metrics_port=7100)
+    _pid_file(tmp_path, "gateway", 7000)
+
+    config = scrape_targets.write_scrape_folder(settings)
+
+    targets = json.loads((config.parent / "targets.json").read_text())
+    assert targets == [
+        {"targets": [f"127.0.0.1:{7100 + i}"], "labels": {"service": "gateway", "worker": str(i)}}
+        for i in range(3)
+    ]
