@@ -12,7 +12,7 @@ VEGETA_VERSION := v12.12.0
 VEGETA := $(TOOLS)/bin/vegeta
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install jars browsers docs lint format test test-unit test-integration screenshots bench chaos demo stack-up stack-down stack-status clean
+.PHONY: help install jars browsers prometheus docs lint format test test-unit test-integration screenshots bench chaos demo stack-up stack-down stack-status clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -37,6 +37,13 @@ browsers: ## Install headless Chromium and its driver from Debian's packages (br
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+prometheus: ## Install Prometheus and promtool from Debian's packages (rule and scrape tests)
+	@if [ ! -x /usr/bin/promtool ] || [ ! -x /usr/bin/prometheus ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus; \
+	fi
+
 docs: install ## Regenerate the README's configuration and Kafka ACL tables from the code
 	$(BIN)/python -m plumbing.settings_doc
 	$(BIN)/python -m plumbing.kafka_acls
@@ -51,14 +58,14 @@ format: install ## Format and fix with ruff
 
 test: ## Install everything, start a stack on free ports, run every test, stop it
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory install jars browsers lint && \
+	$(MAKE) --no-print-directory install jars browsers prometheus lint && \
 	$(BIN)/pytest tests --durations=15; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s, exit $$status"; exit $$status
 
-test-unit: install ## Run the unit tests only (no services)
+test-unit: install prometheus ## Run the unit tests only (no services; promtool checks the rules)
 	$(BIN)/pytest tests/unit
 
-test-integration: jars browsers ## Run the integration tests (starts and stops its own stack)
+test-integration: jars browsers prometheus ## Run the integration tests (starts and stops its own stack)
 	$(BIN)/pytest tests/integration
 
 screenshots: jars browsers ## Run the browser tests and save PNGs of / and /dashboard in screenshots/

@@ -66,7 +66,7 @@ def promoter(windows: bool, log_level: str) -> None:
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per connection
-    start_http_server(settings.promoter_metrics_port, addr="127.0.0.1")
+    start_http_server(settings.promoter_metrics_port, addr=settings.stack_host)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -37,7 +37,16 @@ def up() -> None:
 
     \b
     Starts Kafka, S3 and MLflow (unless SPLITSTREAM_*_URL settings point elsewhere),
-    then the prod and candidate predictors, the batch scorer and the gateway.
+    then every service, each in the background with its log in the state folder:
+      sink                  every topic into ClickHouse (chDB); /query, /metrics
+      predictor-prod        the prod slot's predictor
+      predictor-candidate   the candidate slot's predictor
+      scorer                batch scoring: score.requests -> score.results
+      gateway               HTTP on SPLITSTREAM_GATEWAY_PORT (7000): /v1, /api, /metrics
+      promoter              decisions, swaps, the ledger; /metrics
+      windows               the Faust agent: window counts -> triggers; /counts/, /metrics
+    It writes <state dir>/prometheus/ too: a Prometheus config, the alerting rules and
+    every service's /metrics address (`prometheus --config.file=<that>/prometheus.yml`).
     `splitstream stack status` shows them; `splitstream stack down` stops them all.
 
     \b

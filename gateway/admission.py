@@ -12,10 +12,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.errors import error_body
+from gateway.errors import PREDICTION_PATHS, error_body
 
-#: The prediction routes, by the API label the metrics use.
-PREDICTION_PATHS = {"/v1/predict": "v1", "/api/predict_home_price": "legacy"}
 RETRY_AFTER_S = 1
 
 

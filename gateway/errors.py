@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.legacy_metrics import ENDPOINT_OF_API
+from gateway.metrics import NO_VARIANT
 from gateway.schemas import FIELD_LIMITS
 from plumbing.errors import SplitstreamError
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: The old clients' API; its input errors answer 400 as the old Flask server did.
 LEGACY_PREFIX = "/api/"
+#: The prediction routes, by the API label the metrics use.
+PREDICTION_PATHS = {path: api for api, path in ENDPOINT_OF_API.items()}
 
 
 class GatewayError(SplitstreamError):
@@ -209,6 +213,19 @@ def to_gateway_error(request: Request, exc: Exception) -> GatewayError:
     return GatewayError("internal error; see the gateway log")
 
 
+def _count_invalid_prediction(request: Request, exc: Exception, error: GatewayError) -> None:
+    """A prediction refused for its input is an answered prediction too (the service
+    counts the errors it raises itself)."""
+    api = PREDICTION_PATHS.get(request.scope["path"])
+    gateway = getattr(request.app.state, "gateway", None)
+    if api is not None and gateway is not None and isinstance(exc, RequestValidationError):
+        gateway.metrics.failed(
+            api, NO_VARIANT, status=error.status, error_type=error.code, seconds=None
+        )
+
+
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """The one exception handler: every error answer goes through here."""
-    return error_response(to_gateway_error(request, exc))
+    error = to_gateway_error(request, exc)
+    _count_invalid_prediction(request, exc, error)
+    return error_response(error)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 
 from gateway.dashboard import DashboardSource
 from gateway.kafka_link import KafkaLink
@@ -92,6 +93,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gateway = Gateway.build(settings)
     await gateway.start()
     app.state.gateway = gateway
+    metrics_server = _serve_worker_metrics(settings, gateway.metrics)
     freeze_startup_objects()
     log.info(
         "gateway up: kafka %s, reply partition %s, bucket %s",
@@ -102,5 +104,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         await gateway.stop()
         del app.state.gateway
+
+
+def _serve_worker_metrics(settings: Settings, metrics: GatewayMetrics) -> Any:
+    """This worker's own /metrics on ``gateway_metrics_port`` (gateway/workers.py), if set."""
+    if not settings.gateway_metrics_port:
+        return None
+    server, _thread = start_http_server(
+        settings.gateway_metrics_port, addr=settings.gateway_host, registry=metrics.registry
+    )
+    log.info("this worker's metrics on port %d", settings.gateway_metrics_port)
+    return server

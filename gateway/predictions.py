@@ -15,7 +15,7 @@ from gateway.errors import (
     ReplyTimeoutError,
 )
 from gateway.kafka_link import KafkaLink
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import NO_VARIANT, GatewayMetrics
 from gateway.replies import PendingReplies
 from gateway.request_events import predict_request_event, shadow_copy, utc_now
 from gateway.routing import Routing, RoutingCache
@@ -95,8 +95,10 @@ class PredictionService:
                 504 no reply in time, 502 the predictor failed.
         """
         started = time.perf_counter()
-        variant = "none"
-        self._metrics.in_flight.inc()
+        api = API_OF_SOURCE[source]
+        variant = NO_VARIANT
+        metrics = self._metrics
+        metrics.in_flight.inc()
         try:
             routing = self._routing.current
             row = check_domain(routing, row)
@@ -112,23 +114,21 @@ class PredictionService:
             reply = await self._round_trip(request_id, row, assignment, routing, key, source)
             prediction = self._outcome(reply, started)
         except GatewayError as error:
-            self._count(source, variant, error.status, started)
+            seconds = time.perf_counter() - started
+            metrics.failed(
+                api, variant, status=error.status, error_type=error.code, seconds=seconds
+            )
             if isinstance(error, ReplyTimeoutError):
-                self._metrics.timeouts.labels(variant=variant).inc()
+                metrics.timeouts.labels(variant).inc()
             raise
         except Exception:
-            self._count(source, variant, 500, started)
+            seconds = time.perf_counter() - started
+            metrics.failed(api, variant, status=500, error_type="internal", seconds=seconds)
             raise
         finally:
-            self._metrics.in_flight.dec()
-        self._count(source, variant, 200, started)
-        self._metrics.predictions_total += 1
+            metrics.in_flight.dec()
+        metrics.served(api, variant, time.perf_counter() - started)
         return prediction
-
-    def _count(self, source: Source, variant: str, status: int, started: float) -> None:
-        api = API_OF_SOURCE[source]
-        self._metrics.requests.labels(api=api, variant=variant, status=str(status)).inc()
-        self._metrics.latency.labels(variant=variant).observe(time.perf_counter() - started)
 
     async def _round_trip(
         self,

@@ -4,14 +4,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.fields import UUID_PATTERN, PriceLakhs
+from schemas.fields import UUID_PATTERN, WHOLE_NUMBER, Bath, Bhk, PriceLakhs
 
 # The same limits as schemas/events/_common.json, so nothing the gateway accepts is
-# refused by the event contract later.
+# refused by the event contract later. Integer fields take integral floats (2.0, not
+# 2.5), as the event contract does (schemas.fields.whole_number).
 Location = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 TotalSqft = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
-Bath = Annotated[int, Field(ge=0, le=50)]
-Bhk = Annotated[int, Field(ge=1, le=50)]
 SplitKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 RequestId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
@@ -22,7 +21,8 @@ SPLIT_KEY_HEADER = "X-Split-Key"
 
 
 class Strict(BaseModel):
-    """A JSON body: no type coercion ("3" is not 3), no unknown fields."""
+    """A JSON body: no type coercion ("3" is not 3; 2.0 is 2, as in JSON Schema), no
+    unknown fields."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -66,7 +66,7 @@ class SplitIn(Strict):
 class CommandIn(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
     operator: Annotated[str, Field(min_length=1, max_length=200)] = "admin"
-    expected_generation: Annotated[int, Field(ge=0)] | None = None
+    expected_generation: Annotated[int, Field(ge=0), WHOLE_NUMBER] | None = None
 
 
 class SlotsOut(BaseModel):

@@ -4,7 +4,9 @@ With ``gateway_workers`` > 1, N processes each bind the same port with SO_REUSEP
 so the kernel spreads connections over them, and each owns its own reply partition
 (``gateway_reply_partition`` + its index): no configuration per worker. The parent
 only supervises: it restarts a worker that dies and stops all on SIGTERM/SIGINT.
-Each worker has its own admission bound, metrics and clients.
+Each worker has its own admission bound, metrics and clients. A scrape of the shared
+port's /metrics reaches one worker chosen by the kernel; with ``gateway_metrics_port``
+set, worker i also serves its own metrics on that port + i, one Prometheus target each.
 """
 
 import logging
@@ -53,12 +55,18 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_worker(host: str, port: int, reply_partition: int, log_level: str) -> None:
-    """One worker process: its own reply partition, its own socket on the shared port."""
+def serve_worker(
+    host: str, port: int, reply_partition: int, log_level: str, metrics_port: int = 0
+) -> None:
+    """One worker process: its own reply partition, its own socket on the shared port, and
+    its own /metrics port when ``metrics_port`` is not 0."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(load_settings(gateway_reply_partition=reply_partition))
+    settings = load_settings(
+        gateway_reply_partition=reply_partition, gateway_metrics_port=metrics_port
+    )
+    app = create_app(settings)
     server = uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level))
     server.run(sockets=[reuse_port_socket(host, port)])
 
@@ -79,6 +87,7 @@ class WorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self._args = (host, port, log_level)
         self._base = settings.gateway_reply_partition
+        self._metrics_base = settings.gateway_metrics_port
         self._workers: dict[int, BaseProcess] = {}
         self._stopping = False
         self._count = settings.gateway_workers
@@ -99,9 +108,10 @@ class WorkerPool:
     def _start(self, index: int) -> None:
         host, port, log_level = self._args
         partition = self._base + index
+        metrics_port = self._metrics_base + index if self._metrics_base else 0
         process = self._context.Process(
             target=serve_worker,
-            args=(host, port, partition, log_level),
+            args=(host, port, partition, log_level, metrics_port),
             name=f"gateway-worker-{index}",
             daemon=False,
         )

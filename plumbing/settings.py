@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         description="Gateway processes on the one port (SO_REUSEPORT); worker i owns reply "
         "partition gateway_reply_partition + i. More than one pays off with more cores.",
     )
+    gateway_metrics_port: int = Field(
+        0,
+        ge=0,
+        description="With several gateway workers, worker i also serves its own /metrics on "
+        "this port + i, for Prometheus to scrape each (the shared port's /metrics answers "
+        "from one worker at random); 0: none.",
+    )
     gateway_max_in_flight: int = Field(
         256,
         ge=1,
@@ -255,6 +262,12 @@ class Settings(BaseSettings):
     )
     promoter_metrics_port: int = Field(
         7010, description="Port of the promoter's Prometheus /metrics (also its health check)."
+    )
+    notify_webhook_url: SecretStr | None = Field(
+        None,
+        description="Webhook the promoter posts every decision and alert to, as JSON with a "
+        "Slack-compatible `text` (retried with backoff, never blocking a decision); unset "
+        "posts nothing. A secret: Slack's URLs carry a token.",
     )
     promoter_command_timeout_s: float = Field(
         30.0, gt=0, description="An operator command waits this long for the promoter's answer."

@@ -4,6 +4,7 @@
 a test checks the README holds exactly this text between its markers.
 """
 
+import json
 from pathlib import Path
 
 from pydantic.fields import FieldInfo
@@ -15,10 +16,11 @@ END = "<!-- settings-table:end -->"
 
 
 def _default(field: FieldInfo) -> str:
-    value = field.default
+    value = field.get_default(call_default_factory=True, validated_data={})
     if value is None:
         return "unset"
-    text = str(value)
+    # Lists are set as JSON (pydantic-settings reads them so), and shown so.
+    text = json.dumps(value) if isinstance(value, list) else str(value)
     if text == "":
         return "empty"
     # Paths are shown relative to the checkout, whichever folder it is in.

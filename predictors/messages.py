@@ -75,6 +75,8 @@ class ReplyAddresses:
         if not isinstance(reply_to, dict):
             raise MissingReplyAddressError("request has no reply_to {topic, partition}")
         topic, partition = reply_to.get("topic"), reply_to.get("partition")
+        if isinstance(partition, float) and partition.is_integer():  # 1.0: an integer to JSON
+            partition = int(partition)
         if not isinstance(topic, str) or not topic:
             raise MissingReplyAddressError("reply_to.topic is missing or not a string")
         if not isinstance(partition, int) or isinstance(partition, bool) or partition < 0:

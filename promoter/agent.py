@@ -52,9 +52,11 @@ import faust
 import orjson
 from faust.types import EventT, StreamT, TopicT
 from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
+from promoter.agent_metrics import AgentMetrics, batch_summary
 from promoter.agent_transport import LongPollApp
 from promoter.join_table import JoinTable, join_halves_table
 from promoter.observations import (
@@ -185,13 +187,18 @@ def _source_readers(settings: Settings) -> dict[str, tuple[Reader, str]]:
     }
 
 
-def _read_all(events: Sequence[EventT], readers: Mapping[str, tuple[Reader, str]]) -> list[Seen]:
+def _read_all(
+    events: Sequence[EventT], readers: Mapping[str, tuple[Reader, str]], metrics: AgentMetrics
+) -> list[Seen]:
     """What each event says; the ones its topic's reader refuses are logged and skipped."""
     by_topic = {topic: read for topic, (read, _) in readers.items()}
     seen, refused = read_batch(((e.message.topic, e.value) for e in events), by_topic)
     for position, reason in refused:
         event = events[position]
         _skip(event, readers[event.message.topic][1], reason)
+    event_types = {topic: event_type for topic, (_, event_type) in readers.items()}
+    read, skipped, newest_s = batch_summary(events, event_types, (p for p, _ in refused))
+    metrics.batch(read=read, skipped=skipped, newest_event_s=newest_s)
     return seen
 
 
@@ -218,6 +225,7 @@ def build_app(settings: Settings) -> StreamAgent:
     joins = JoinTable(halves_table, halves_table.data, ttl_s)
 
     readers = _source_readers(settings)
+    metrics = AgentMetrics(panes, {event_type for _, event_type in readers.values()})
     sources = _raw_topic(app, *readers)
     deltas = _raw_topic(app, f"{app.conf.id}-pane-deltas", internal=True)
     halves = _raw_topic(app, f"{app.conf.id}-join-halves", internal=True)
@@ -236,7 +244,7 @@ def build_app(settings: Settings) -> StreamAgent:
     @app.agent(sources, name="read-sources")
     async def read_sources(stream: StreamT) -> None:
         async for events in stream.take_events(batch_max, within=batch_wait_s):
-            batch = tally_sources(_read_all(events, readers), windows)
+            batch = tally_sources(_read_all(events, readers, metrics), windows)
             await send_deltas(batch.deltas)
             grouped = _by_partition(batch.halves, settings.promoter_agent_partitions)
             for partition, some in grouped.items():
@@ -270,6 +278,7 @@ def build_app(settings: Settings) -> StreamAgent:
                 body = trigger.model_dump(mode="json")
                 key = trigger.experiment_id.encode()
                 await model_events.send(key=key, value=orjson.dumps(body))
+                metrics.triggers.inc()
                 log.info("trigger %s: %s", rule.describe(), body)
 
     @app.timer(interval=settings.promoter_agent_counts_log_s, name="log-counts")
@@ -298,6 +307,11 @@ def build_app(settings: Settings) -> StreamAgent:
             "arms": [row.as_json() for row in snapshot(panes, at_s)],
         }
         return web.json(body)
+
+    @app.page("/metrics")
+    async def metrics_page(web: View, request: Request) -> Response:
+        """Prometheus metrics of the agent (promoter/agent_metrics.py)."""
+        return web.bytes(metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return StreamAgent(app, panes, joins, rule)
 

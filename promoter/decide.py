@@ -28,10 +28,10 @@ __all__ = ["Decision", "decide", "decide_watch"]
 def decide(stats: ExperimentStats, policy: Policy) -> Decision:
     """Judge a running experiment: promote, reject, ramp up or wait, with reasons.
 
-    Order: evidence that is not finite blocks everything but the timeout (wait + alert); a sample-ratio
-    mismatch blocks everything (wait + alert); a guardrail breach rejects; then volume
-    mode counts requests, quality mode reads the MAE confidence sequence; with no verdict
-    the ramp may step up; an experiment past ``max_duration_hours`` is rejected.
+    Order: evidence that is not finite blocks everything but the timeout (wait + alert);
+    a sample-ratio mismatch blocks everything (wait + alert); a guardrail breach rejects;
+    then volume mode counts requests, quality mode reads the MAE confidence sequence; with
+    no verdict the ramp may step up; an experiment past ``max_duration_hours`` is rejected.
     """
     draft = start_draft(stats, policy)
     blocked = _blocked(stats, policy, draft)

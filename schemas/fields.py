@@ -18,6 +18,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
 )
+from pydantic_core import PydanticCustomError
 
 from schemas.registry import format_timestamp, parse_timestamp
 
@@ -41,6 +42,34 @@ def _to_utc_datetime(value: Any) -> datetime:
     )
 
 
+def whole_number(value: Any) -> Any:
+    """An integral float (``2.0``) as the int it is; anything else unchanged, for the int check.
+
+    JSON has one number type: ``2.0`` is the integer 2 to JSON Schema ("type": "integer"), and
+    to pandas, which reads an integer column with a missing value as floats. So integer
+    fields take it; a string or a bool is still refused by the strict int check after this.
+
+    Raises:
+        PydanticCustomError: a float with a fraction (``2.5``), or not finite.
+    """
+    if type(value) is float:
+        if value.is_integer():
+            return int(value)
+        raise PydanticCustomError(
+            "int_from_float",
+            "Input should be a whole number (2 or 2.0), not {value}",
+            {"value": value},
+        )
+    return value
+
+
+#: Put last in an int's ``Annotated``, after its limits: it runs before them, and the
+#: limits stay JSON Schema's minimum and maximum.
+WHOLE_NUMBER = BeforeValidator(whole_number)
+#: An int that also accepts integral floats (2.0); the strict models' integer type.
+Whole = Annotated[int, WHOLE_NUMBER]
+NonNegativeInt = Annotated[int, Field(ge=0), WHOLE_NUMBER]
+
 Timestamp = Annotated[
     datetime,
     BeforeValidator(_to_utc_datetime),
@@ -59,14 +88,14 @@ Id200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Counter = Annotated[int, Field(ge=0)]
-Generation = Annotated[int, Field(ge=0)]
+Counter = NonNegativeInt
+Generation = NonNegativeInt
 Location = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TotalSqft = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
 #: A true price as feedback: finite, 1 to 10,000 lakhs (the data's prices run 8 to 3,600).
 PriceLakhs = Annotated[float, Field(ge=1, le=10_000, allow_inf_nan=False)]
-Bath = Annotated[int, Field(ge=0, le=50)]
-Bhk = Annotated[int, Field(ge=1, le=50)]
+Bath = Annotated[int, Field(ge=0, le=50), WHOLE_NUMBER]
+Bhk = Annotated[int, Field(ge=1, le=50), WHOLE_NUMBER]
 
 Variant = Literal["prod", "candidate"]
 ServingSlot = Literal["prod", "candidate"]
@@ -92,13 +121,13 @@ class Features(Contract):
 
 class ReplyTo(Contract):
     topic: Annotated[str, StringConstraints(min_length=1, max_length=249)]
-    partition: Annotated[int, Field(ge=0)]
+    partition: NonNegativeInt
 
 
 class Timings(Contract):
     queued_ms: NonNegative
     predict_ms: NonNegative
-    batch_size: Annotated[int, Field(ge=1)]
+    batch_size: Annotated[int, Field(ge=1), WHOLE_NUMBER]
 
 
 class ErrorInfo(Contract):

@@ -1,6 +1,7 @@
 """Typed pydantic models of every event; they mirror schemas/events/*.json (tests prove it).
 
-Models are strict (no "3" -> 3 coercion), frozen, and forbid unknown fields. Every property is
+Models are strict (no "3" -> 3 coercion), frozen, and forbid unknown fields; integer fields
+take integral floats (2.0, not 2.5), as JSON Schema's "integer" does. Every property is
 required, nullable ones included (send null, never omit), except in ScoreRequest, which any
 Kafka producer may write. Timestamps are aware UTC datetimes in Python and serialise (mode="json")
 to the wire form 2026-11-27T02:11:58.123Z. Build new events with `Model.create(**fields)`, which
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
 from schemas.fields import (
     Actor,
@@ -29,6 +30,7 @@ from schemas.fields import (
     Location,
     ModelVersion,
     NonNegative,
+    NonNegativeInt,
     PredictorId,
     PriceLakhs,
     Reason,
@@ -41,6 +43,7 @@ from schemas.fields import (
     TotalSqft,
     Uuid,
     Variant,
+    whole_number,
 )
 from schemas.registry import new_event_envelope
 
@@ -52,7 +55,7 @@ class Event(Contract):
 
     event_id: Uuid
     event_type: str
-    schema_version: Literal[1]
+    schema_version: Annotated[Literal[1], BeforeValidator(whole_number)]
     occurred_at: Timestamp
 
     @classmethod
@@ -130,7 +133,7 @@ class ScoreRequest(Contract):
 
     event_id: Uuid | None = None
     event_type: Literal["score.request"] | None = None
-    schema_version: Literal[1] | None = None
+    schema_version: Annotated[Literal[1], BeforeValidator(whole_number)] | None = None
     occurred_at: Timestamp | None = None
     id: Id200
     key: Id200 | None = None
@@ -296,7 +299,7 @@ class ExperimentTrigger(Event):
 class ExperimentAlert(Event):
     event_type: Literal["experiment.alert"]
     experiment_id: ExperimentId
-    kind: Literal["srm", "guardrail", "watch", "evidence"]
+    kind: Literal["srm", "guardrail", "watch", "evidence", "drift"]
     message: Reason
     p_value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None
 
@@ -328,7 +331,7 @@ class PromoterCommandResult(Event):
     action: PromoterAction
     outcome: Literal["done", "conflict", "refused"]
     message: Reason
-    ledger_sequence: Annotated[int, Field(ge=0)] | None
+    ledger_sequence: NonNegativeInt | None
     slots: Slots
 
 
@@ -337,7 +340,7 @@ class PromoterCommandResult(Event):
 
 class LedgerRecord(Event):
     event_type: Literal["ledger.record"]
-    sequence: Annotated[int, Field(ge=0)]
+    sequence: NonNegativeInt
     experiment_id: ExperimentId | None
     action: Literal[
         "bootstrap",
@@ -368,15 +371,15 @@ class LedgerRecord(Event):
 class DeadletterRecord(Event):
     event_type: Literal["deadletter.record"]
     source_topic: Annotated[str, StringConstraints(min_length=1, max_length=249)]
-    source_partition: Annotated[int, Field(ge=0)]
-    source_offset: Annotated[int, Field(ge=0)]
+    source_partition: NonNegativeInt
+    source_offset: NonNegativeInt
     consumer: PredictorId
     reason: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
     error_type: Literal["decode", "schema", "domain", "missing_header", "too_large", "internal"]
     payload: Annotated[str, StringConstraints(max_length=87384)]
     payload_encoding: Literal["utf-8", "base64"]
     payload_truncated: bool
-    payload_bytes: Annotated[int, Field(ge=0)]
+    payload_bytes: NonNegativeInt
     headers: dict[str, str]
 
 

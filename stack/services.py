@@ -11,7 +11,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from plumbing.settings import KafkaRole, Settings
-from stack import supervisor
+from stack import scrape_targets, supervisor
 from stack.supervisor import ServiceProcess
 
 # name, CLI arguments; predictors run one worker per slot here, more can be added by hand.
@@ -144,11 +144,17 @@ SERVING = ("predictor-prod", "predictor-candidate", "scorer", "gateway")
 
 def up(settings: Settings, only: Collection[str] | None = None) -> None:
     """Start every service (or those named in ``only``) that is not running, together;
-    returns once all answer."""
+    returns once all answer. Prometheus's targets are written then (stack/scrape_targets.py)."""
     chosen = [p for p in app_processes(settings) if only is None or p.name in only]
-    supervisor.start_all(chosen)
+    try:
+        supervisor.start_all(chosen)
+    finally:
+        scrape_targets.write_scrape_folder(settings)
 
 
 def down(settings: Settings) -> list[str]:
     """Stop the services, gateway first so no request is left without a predictor."""
-    return [p.name for p in reversed(app_processes(settings)) if supervisor.stop(p)]
+    stopped = [p.name for p in reversed(app_processes(settings)) if supervisor.stop(p)]
+    if scrape_targets.scrape_folder(settings).exists():  # what is left (none, usually)
+        scrape_targets.write_scrape_folder(settings)
+    return stopped

@@ -30,8 +30,7 @@ async def publish_feedback(gateway: Gateway, event: Feedback, *, api: str) -> No
         raise NotFoundError(f"no prediction with this {field} was served", field=field)
     topic = gateway.settings.topic("feedback").name
     await gateway.link.send_and_wait(topic, event.model_dump(mode="json"), key=event.request_id)
-    gateway.metrics.feedback.labels(api=api).inc()
-    gateway.metrics.feedback_total += 1
+    gateway.metrics.feedback_accepted(api, event.feedback_type or "actual_price")
 
 
 @router.post(

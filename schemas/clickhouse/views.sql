@@ -17,7 +17,9 @@
 -- v_srm              per experiment: sample-ratio-mismatch chi-square p-value (a parameterized
 --                    view: SELECT * FROM v_srm(candidate_share = 0.2)).
 -- v_paired           per experiment: |prod error| - |candidate error| on shadow-scored requests.
+-- v_drift_bins       per served request and feature: its bin and the training shares (drift's base).
 -- v_drift_psi        per experiment, variant, model version and feature: PSI against training.
+-- v_drift_psi_hourly the same per hour of the request.
 -- v_feedback_corrections  priced feedback after the first for the same request: not counted.
 
 CREATE OR REPLACE VIEW $database.v_served_requests AS
@@ -220,6 +222,49 @@ GROUP BY experiment_id;
 -- Rule of thumb: below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 large shift. Small
 -- samples inflate PSI (empty bins, noise of about bins / requests): read it from a few hundred
 -- requests per model version on.
+CREATE OR REPLACE VIEW $database.v_drift_bins AS
+SELECT
+    s.experiment_id AS experiment_id,
+    s.variant AS variant,
+    s.model_version AS model_version,
+    s.occurred_at AS occurred_at,
+    toStartOfHour(s.occurred_at) AS hour,
+    f.1 AS feature,
+    f.2 AS bin,
+    f.3 AS expected
+FROM
+(
+    SELECT experiment_id, variant, assumeNotNull(model_version) AS model_version, occurred_at, lowerUTF8(trimBoth(location)) AS location, total_sqft, bath, bhk
+    FROM $database.v_served_requests
+    WHERE status = 'ok' AND model_version IS NOT NULL
+) AS s
+INNER JOIN
+(
+    SELECT
+        version,
+        JSONExtract(payload, 'training_distribution', 'total_sqft', 'edges', 'Array(Float64)') AS sqft_edges,
+        JSONExtract(payload, 'training_distribution', 'total_sqft', 'shares', 'Array(Float64)') AS sqft_shares,
+        JSONExtract(payload, 'training_distribution', 'bath', 'edges', 'Array(Float64)') AS bath_edges,
+        JSONExtract(payload, 'training_distribution', 'bath', 'shares', 'Array(Float64)') AS bath_shares,
+        JSONExtract(payload, 'training_distribution', 'bhk', 'edges', 'Array(Float64)') AS bhk_edges,
+        JSONExtract(payload, 'training_distribution', 'bhk', 'shares', 'Array(Float64)') AS bhk_shares,
+        JSONExtract(payload, 'training_distribution', 'location', 'categories', 'Array(String)') AS location_categories,
+        JSONExtract(payload, 'training_distribution', 'location', 'shares', 'Array(Float64)') AS location_shares
+    FROM
+    (
+        SELECT assumeNotNull(model_version) AS version, argMax(payload, occurred_at) AS payload
+        FROM $database.model_events
+        WHERE event_type = 'model.candidate_published' AND model_version IS NOT NULL
+        GROUP BY version
+    )
+) AS d ON d.version = s.model_version
+ARRAY JOIN arrayFilter(x -> length(x.3) > 0, [
+    ('total_sqft', toUInt64(1 + arrayCount(e -> e <= s.total_sqft, arraySlice(d.sqft_edges, 2, length(d.sqft_edges) - 2))), d.sqft_shares),
+    ('bath', toUInt64(1 + arrayCount(e -> e <= s.bath, arraySlice(d.bath_edges, 2, length(d.bath_edges) - 2))), d.bath_shares),
+    ('bhk', toUInt64(1 + arrayCount(e -> e <= s.bhk, arraySlice(d.bhk_edges, 2, length(d.bhk_edges) - 2))), d.bhk_shares),
+    ('location', toUInt64(if(has(d.location_categories, s.location), indexOf(d.location_categories, s.location), indexOf(d.location_categories, 'other'))), d.location_shares)
+]) AS f;
+
 CREATE OR REPLACE VIEW $database.v_drift_psi AS
 SELECT
     experiment_id,
@@ -232,49 +277,26 @@ SELECT
     arrayMap(n -> n / requests, bin_requests) AS live_shares,
     length(training_shares) AS bins,
     arraySum(arrayMap((a, e) -> (greatest(a, 0.0001) - greatest(e, 0.0001)) * log(greatest(a, 0.0001) / greatest(e, 0.0001)), live_shares, training_shares)) AS psi
-FROM
-(
-    SELECT
-        s.experiment_id AS experiment_id,
-        s.variant AS variant,
-        s.model_version AS model_version,
-        f.1 AS feature,
-        f.2 AS bin,
-        f.3 AS expected
-    FROM
-    (
-        SELECT experiment_id, variant, assumeNotNull(model_version) AS model_version, lowerUTF8(trimBoth(location)) AS location, total_sqft, bath, bhk
-        FROM $database.v_served_requests
-        WHERE status = 'ok' AND model_version IS NOT NULL
-    ) AS s
-    INNER JOIN
-    (
-        SELECT
-            version,
-            JSONExtract(payload, 'training_distribution', 'total_sqft', 'edges', 'Array(Float64)') AS sqft_edges,
-            JSONExtract(payload, 'training_distribution', 'total_sqft', 'shares', 'Array(Float64)') AS sqft_shares,
-            JSONExtract(payload, 'training_distribution', 'bath', 'edges', 'Array(Float64)') AS bath_edges,
-            JSONExtract(payload, 'training_distribution', 'bath', 'shares', 'Array(Float64)') AS bath_shares,
-            JSONExtract(payload, 'training_distribution', 'bhk', 'edges', 'Array(Float64)') AS bhk_edges,
-            JSONExtract(payload, 'training_distribution', 'bhk', 'shares', 'Array(Float64)') AS bhk_shares,
-            JSONExtract(payload, 'training_distribution', 'location', 'categories', 'Array(String)') AS location_categories,
-            JSONExtract(payload, 'training_distribution', 'location', 'shares', 'Array(Float64)') AS location_shares
-        FROM
-        (
-            SELECT assumeNotNull(model_version) AS version, argMax(payload, occurred_at) AS payload
-            FROM $database.model_events
-            WHERE event_type = 'model.candidate_published' AND model_version IS NOT NULL
-            GROUP BY version
-        )
-    ) AS d ON d.version = s.model_version
-    ARRAY JOIN arrayFilter(x -> length(x.3) > 0, [
-        ('total_sqft', toUInt64(1 + arrayCount(e -> e <= s.total_sqft, arraySlice(d.sqft_edges, 2, length(d.sqft_edges) - 2))), d.sqft_shares),
-        ('bath', toUInt64(1 + arrayCount(e -> e <= s.bath, arraySlice(d.bath_edges, 2, length(d.bath_edges) - 2))), d.bath_shares),
-        ('bhk', toUInt64(1 + arrayCount(e -> e <= s.bhk, arraySlice(d.bhk_edges, 2, length(d.bhk_edges) - 2))), d.bhk_shares),
-        ('location', toUInt64(if(has(d.location_categories, s.location), indexOf(d.location_categories, s.location), indexOf(d.location_categories, 'other'))), d.location_shares)
-    ]) AS f
-)
+FROM $database.v_drift_bins
 GROUP BY experiment_id, variant, model_version, feature;
+
+-- The same per hour of the request: what drifted when, and what the promoter alerts on (the
+-- last complete hour, once it holds the policy's drift_min_requests).
+CREATE OR REPLACE VIEW $database.v_drift_psi_hourly AS
+SELECT
+    experiment_id,
+    variant,
+    model_version,
+    feature,
+    hour,
+    count() AS requests,
+    any(expected) AS training_shares,
+    sumForEach(arrayMap(i -> toUInt64(i = bin), arrayEnumerate(expected))) AS bin_requests,
+    arrayMap(n -> n / requests, bin_requests) AS live_shares,
+    length(training_shares) AS bins,
+    arraySum(arrayMap((a, e) -> (greatest(a, 0.0001) - greatest(e, 0.0001)) * log(greatest(a, 0.0001) / greatest(e, 0.0001)), live_shares, training_shares)) AS psi
+FROM $database.v_drift_bins
+GROUP BY experiment_id, variant, model_version, feature, hour;
 
 -- Corrections: every priced feedback after the first one of its request (re-delivered copies of
 -- one event collapse first). counted_price_lakhs is the price the statistics use.

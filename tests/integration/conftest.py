@@ -24,6 +24,7 @@ from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
 from stack.local import ensure_local_credentials
 from stack.private import exported, isolated_env, kafka_passwords_env, running_stack
 from stack.supervisor import free_port, port_is_free
+from tests.webhook_receiver import Receiver, webhook_receiver
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +64,14 @@ class DemoRun:
     env: dict[str, str]
     process: subprocess.Popen[str]
     lines: list[str]
+    webhook: Receiver  # SPLITSTREAM_NOTIFY_WEBHOOK_URL of the demo's promoter
 
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
 
 
-def _demo_env(stack: Settings, state_dir: Path) -> dict[str, str]:
+def _demo_env(stack: Settings, state_dir: Path, webhook_url: str) -> dict[str, str]:
     assert stack.s3_access_key is not None and stack.s3_secret_key is not None
     assert stack.admin_token is not None
     suffix = uuid.uuid4().hex[:8]
@@ -89,6 +91,7 @@ def _demo_env(stack: Settings, state_dir: Path) -> dict[str, str]:
         "SPLITSTREAM_SINK_PORT": str(free_port()),
         "SPLITSTREAM_STATE_DIR": str(state_dir),
         "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
+        "SPLITSTREAM_NOTIFY_WEBHOOK_URL": webhook_url,
         "PYTHONUNBUFFERED": "1",
         "COLUMNS": "200",
     }
@@ -131,10 +134,17 @@ def demo(stack: Settings) -> Iterator[DemoRun]:
     """`splitstream demo` on the session's stack, once it has played the whole loop.
 
     Shared by every test of the session (it takes minutes to start); at the end it is
-    stopped with SIGTERM and nothing may be left: ports free, no pid files.
+    stopped with SIGTERM and nothing may be left: ports free, no pid files. Its promoter
+    posts every decision and alert to a webhook receiver of this fixture's
+    (``DemoRun.webhook``).
     """
     state_dir = Path(tempfile.mkdtemp(prefix="splitstream-demo-"))
-    env = _demo_env(stack, state_dir)
+    with webhook_receiver() as webhook:
+        yield from _run_demo(stack, state_dir, webhook)
+
+
+def _run_demo(stack: Settings, state_dir: Path, webhook: Receiver) -> Iterator[DemoRun]:
+    env = _demo_env(stack, state_dir, webhook.url)
     # The demo's local secrets (query token, request-id key, model keys), made before it starts
     # so that this process's settings hold them too; the demo's `stack up` keeps them.
     ensure_local_credentials(_settings_of(env))
@@ -149,7 +159,7 @@ def demo(stack: Settings) -> Iterator[DemoRun]:
     ready = threading.Event()
     reader = threading.Thread(target=_read_lines, args=(process, lines, ready), daemon=True)
     reader.start()
-    run = DemoRun(_settings_of(env), env, process, lines)
+    run = DemoRun(_settings_of(env), env, process, lines, webhook)
     try:
         ready.wait(DEMO_TIMEOUT_S)
         print("\n".join(lines[-80:]))

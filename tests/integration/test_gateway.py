@@ -27,7 +27,7 @@ from plumbing.split_store import SplitStore
 from promoter.ledger import read_ledger
 from schemas import registry
 from schemas.models import PredictReply
-from stack.supervisor import free_port
+from stack.supervisor import free_port, port_is_free
 from tests.integration.promoter_thread import running_promoter
 from tests.integration.test_gateway_support import (
     CANDIDATE_VERSION,
@@ -388,8 +388,12 @@ def test_past_max_in_flight_is_503_at_once_with_retry_after(
 def test_two_workers_share_the_port_each_owning_its_reply_partition(
     gw_settings: Settings, echo: EchoPredictor, run_dir: Path
 ) -> None:
+    metrics_port = _two_free_ports()
     env = gateway_env(
-        gw_settings, SPLITSTREAM_GATEWAY_REPLY_PARTITION="4", SPLITSTREAM_GATEWAY_WORKERS="2"
+        gw_settings,
+        SPLITSTREAM_GATEWAY_REPLY_PARTITION="4",
+        SPLITSTREAM_GATEWAY_WORKERS="2",
+        SPLITSTREAM_GATEWAY_METRICS_PORT=str(metrics_port),
     )
     with run_gateway("gateway-workers", run_dir, env) as process:
         deadline = time.monotonic() + 60
@@ -407,6 +411,26 @@ def test_two_workers_share_the_port_each_owning_its_reply_partition(
         reply_partition = {r["request_id"]: r["reply_to"]["partition"] for r in echo.requests}
         used = {reply_partition[a.json()["request_id"]] for a in answers}
         assert used == {4, 5}
+        # And each worker counts its own answers on its own metrics port: together, all
+        served = [_served_by_worker(metrics_port + i) for i in range(2)]
+        assert all(n > 0 for n in served) and sum(served) == 100, served
+
+
+def _two_free_ports() -> int:
+    """A port whose next one is free too."""
+    while True:
+        port = free_port()
+        if port_is_free(port + 1):
+            return port
+
+
+def _served_by_worker(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("splitstream_gateway_requests_total{") and 'status="200"' in line
+    )
 
 
 # --------------------------------------------------------------------------- other endpoints

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from plumbing import kafka
 from plumbing.kafka import encode_json
@@ -64,6 +65,18 @@ class Agent:
         except httpx.HTTPError:
             return {}
         return {a["variant"]: a for a in arms if a["experiment_id"] == EXPERIMENT}
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The agent's /metrics: value by sample name and sorted labels."""
+        url = f"http://{self.settings.stack_host}:{self.settings.promoter_agent_web_port}/metrics"
+        answer = httpx.get(url, timeout=5)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/plain")
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(answer.text)
+            for s in family.samples
+        }
 
     def rss_mib(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -325,6 +338,24 @@ def test_agent_counts_windows_triggers_per_hundred_and_survives_poison(
         # And the poison was skipped with a log line each, and the agent still runs.
         assert agent.process.poll() is None
         assert agent.log_text().count("skip ") == produced.poison
+
+        # And /metrics says the same: windows per arm, events skipped, triggers sent.
+        metrics = agent.metrics()
+        for variant in VARIANTS:
+            arm = (("experiment_id", EXPERIMENT), ("variant", variant))
+            for measure in ("requests", "errors", "feedback_count"):
+                name = f"splitstream_agent_window_{measure}"
+                assert metrics[(name, arm)] == produced.counts[variant][measure], name
+        skipped = sum(
+            v for (n, _), v in metrics.items() if n == "splitstream_agent_events_skipped_total"
+        )
+        assert skipped == produced.poison
+        assert metrics[("splitstream_agent_triggers_total", ())] == 2
+        requests_read = metrics[
+            ("splitstream_agent_events_total", (("event_type", "predict.request"),))
+        ]
+        assert requests_read >= sum(produced.counts[v]["requests"] for v in VARIANTS)
+        assert 0 <= metrics[("splitstream_agent_window_lag_seconds", ())] < 3600
         rss_end = agent.rss_mib()
     print(
         f"stream agent: start to first trigger {startup_s:.1f} s; RSS {rss_at_trigger:.0f} MiB "

@@ -24,6 +24,7 @@ from plumbing.settings import Settings, load_settings
 from schemas.models import ModelReload
 from stack import kafka_access, services, supervisor
 from stack.supervisor import free_port
+from tests.integration.listings import listings, malformed_fields, unexpected
 from tests.integration.promoter_thread import running_promoter
 from trainer.main import train_and_publish
 from trainer.signing import manifest_signer
@@ -113,6 +114,42 @@ def test_readme_request_gets_a_positive_price(serving: Settings) -> None:
     body = answer.json()
     assert body["price_lakhs"] > 0
     assert set(body) >= {"request_id", "price_lakhs", "variant", "model_version", "experiment_id"}
+
+
+def test_every_listing_of_the_data_set_gets_a_price_or_a_domain_refusal(
+    serving: Settings,
+) -> None:
+    # Given every row of the data set as pandas reads it (tests/integration/listings.py)
+    bodies = listings(str(serving.data_path))
+    assert len(bodies) > 13_000
+    well_formed = [b for b in bodies if not malformed_fields(b)]
+    assert len(well_formed) > 12_900
+    assert all(type(b["bath"]) is float and type(b["bhk"]) is float for b in well_formed)
+
+    # When each is posted to the gateway as it is (a 503 or 504 of a busy machine: again)
+    started = time.monotonic()
+    answers = asyncio.run(_predict_many(_base(serving), bodies))
+    again = [i for i, a in enumerate(answers) if a.status in (503, 504)]
+    retried = asyncio.run(_predict_many(_base(serving), [bodies[i] for i in again]))
+    for i, answer in zip(again, retried, strict=True):
+        answers[i] = answer
+    took_s = time.monotonic() - started
+
+    # Then a well-formed row gets a price or a domain refusal, never a type error, and a
+    # malformed one is refused naming its malformed field
+    outcomes: dict[str, int] = {}
+    for answer in answers:
+        error = answer.body.get("error")
+        key = f"{answer.status} {error['code'] if error else 'ok'}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    print(f"{len(answers)} listings in {took_s:.1f} s ({len(again)} asked again): {outcomes}")
+    problems = [
+        (body, a.status, a.body)
+        for body, a in zip(bodies, answers, strict=True)
+        if unexpected(body, a.status, a.body.get("error"))
+    ]
+    assert problems == [], problems[:5]
+    assert outcomes.get("200 ok", 0) > 10_000
 
 
 def test_distinct_keys_split_20_percent_and_a_key_is_sticky(serving: Settings) -> None:

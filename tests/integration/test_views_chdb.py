@@ -81,7 +81,9 @@ def test_every_view_of_the_file_exists(chdb: ChdbClickHouse) -> None:
         "v_variant_hourly",
         "v_srm",
         "v_paired",
+        "v_drift_bins",
         "v_drift_psi",
+        "v_drift_psi_hourly",
         "v_feedback_corrections",
     }
     assert names <= set(tables["name"])
@@ -199,6 +201,36 @@ def test_drift_psi_per_feature_matches_python(chdb: ChdbClickHouse, world: World
     shares = view[view["feature"] == "location"]
     assert all(abs(sum(s) - 1.0) < 1e-9 for s in shares["live_shares"])
     print(view[["variant", "model_version", "feature", "requests", "psi"]].to_string())
+
+
+def test_drift_psi_per_hour_matches_python(chdb: ChdbClickHouse, world: World) -> None:
+    expected = expected_psi(world, hourly=True)
+    view = _view(chdb, "SELECT * FROM $db.v_drift_psi_hourly")
+    got = {
+        (
+            r.experiment_id,
+            r.variant,
+            r.model_version,
+            r.feature,
+            pd.Timestamp(r.hour).tz_localize(None),
+        ): (r.requests, r.psi)
+        for r in view.itertuples()
+    }
+    assert set(got) == set(expected)
+    assert len({key[4] for key in got}) >= 3  # the world spans three hours or more
+    for key, (requests, value) in expected.items():
+        assert got[key][0] == requests, key
+        assert got[key][1] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    # Each hour's requests add up to the whole (v_drift_psi)
+    whole = _view(chdb, "SELECT * FROM $db.v_drift_psi")
+    for row in whole.itertuples():
+        hours = view[
+            (view["variant"] == row.variant)
+            & (view["model_version"] == row.model_version)
+            & (view["feature"] == row.feature)
+            & (view["experiment_id"] == row.experiment_id)
+        ]
+        assert hours["requests"].sum() == row.requests
 
 
 def test_creating_the_views_again_keeps_their_numbers(chdb: ChdbClickHouse) -> None:

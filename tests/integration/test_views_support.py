@@ -377,17 +377,21 @@ def psi(live: np.ndarray, training: np.ndarray, floor: float = 1e-4) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def expected_psi(world: World) -> dict[tuple[str, str, str, str], tuple[int, float]]:
-    """(experiment, variant, version, feature) -> (requests, PSI) over rows answered ok."""
+def expected_psi(world: World, *, hourly: bool = False) -> dict[tuple[Any, ...], tuple[int, float]]:
+    """(experiment, variant, version, feature[, hour]) -> (requests, PSI) over rows answered
+    ok; with ``hourly`` per hour of the request too (the hour's start, naive UTC)."""
     served = served_frame(world)
-    ok = served[served["status"] == "ok"]
-    out: dict[tuple[str, str, str, str], tuple[int, float]] = {}
-    for (experiment, variant, version), group in ok.groupby(
-        ["experiment_id", "variant", "model_version"]
-    ):
-        distribution = world.distributions[str(version)]
+    ok = served[served["status"] == "ok"].copy()
+    keys = ["experiment_id", "variant", "model_version"]
+    if hourly:
+        ok["hour"] = pd.to_datetime(ok["occurred_at"], utc=True).dt.floor("h").dt.tz_localize(None)
+        keys.append("hour")
+    out: dict[tuple[Any, ...], tuple[int, float]] = {}
+    for group_key, group in ok.groupby(keys):
+        experiment, variant, version = (str(k) for k in group_key[:3])
+        distribution = world.distributions[version]
         for feature in FEATURES:
             live = _live_shares(group[feature].to_numpy(), distribution[feature], feature)
-            key = (str(experiment), str(variant), str(version), feature)
+            key = (experiment, variant, version, feature, *group_key[3:])
             out[key] = (len(group), psi(live, distribution[feature]["shares"]))
     return out

@@ -233,3 +233,12 @@ def _ledger(sequence: int, action: str, slots: Slots, inputs: dict[str, object])
         etag_after=None,
         missing_acks=[],
     )
+
+
+def test_up_help_names_every_service_it_starts() -> None:
+    from stack.services import APP_SERVICES
+
+    text = _help(["up"])
+    for name, _ in APP_SERVICES:
+        assert re.search(rf"^\s+{re.escape(name)}\s{{2,}}\S", text, re.M), name
+    assert "prometheus" in text

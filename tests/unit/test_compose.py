@@ -236,3 +236,54 @@ def test_stack_init_creates_every_principal_as_the_admin() -> None:
     assert {f"{ENV_PREFIX}KAFKA_PASSWORD_{role.upper()}" for role in KAFKA_ROLES} <= set(
         environment
     )
+
+
+#: The setting naming the port of each service's /metrics, and the one naming its address.
+METRICS_PORT_AND_HOST = {
+    "gateway": ("GATEWAY_PORT", "GATEWAY_HOST"),
+    "sink": ("SINK_PORT", "SINK_HOST"),
+    "promoter": ("PROMOTER_METRICS_PORT", "STACK_HOST"),
+    "windows": ("PROMOTER_AGENT_WEB_PORT", "STACK_HOST"),
+    "predictor-prod": ("PREDICTOR_METRICS_PORT", "STACK_HOST"),
+    "predictor-candidate": ("PREDICTOR_METRICS_PORT", "STACK_HOST"),
+    "scorer": ("PREDICTOR_METRICS_PORT", "STACK_HOST"),
+}
+
+
+def _scrape_targets() -> dict[str, str]:
+    config = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    return {
+        group["labels"]["service"]: target
+        for group in job["static_configs"]
+        for target in group["targets"]
+    }
+
+
+@pytest.mark.parametrize("name", [name for name, _ in APP_SERVICES])
+def test_prometheus_scrapes_each_service_where_its_metrics_answer(name: str) -> None:
+    port_setting, host_setting = METRICS_PORT_AND_HOST[name]
+    environment = _services()[name]["environment"]
+    port = environment[f"{ENV_PREFIX}{port_setting}"]
+    assert _scrape_targets()[name] == f"{name}:{port}"
+    # Bound to every address of the container, so Prometheus's container reaches it.
+    assert environment[f"{ENV_PREFIX}{host_setting}"] == "0.0.0.0"  # noqa: S104
+
+
+def test_prometheus_and_grafana_mount_the_deploy_files() -> None:
+    mounted = {
+        source.removeprefix("./")
+        for service in ("prometheus", "grafana")
+        for source, _, _ in (v.partition(":") for v in _services()[service]["volumes"])
+        if source.startswith("./")
+    }
+    assert mounted == {
+        "deploy/prometheus/prometheus.yml",
+        "deploy/prometheus/rules.yml",
+        "deploy/grafana/provisioning",
+        "deploy/grafana/dashboards",
+    }
+    for path in mounted:
+        assert (PROJECT_ROOT / path).exists(), path
+    dashboards = PROJECT_ROOT / "deploy" / "grafana" / "dashboards"
+    assert (dashboards / "splitstream.json").is_file()

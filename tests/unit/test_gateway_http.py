@@ -98,6 +98,54 @@ def test_number_out_of_range_is_422_with_the_range(
     assert error["allowed"] == allowed
 
 
+def test_integral_floats_pass_validation_on_both_apis(client: TestClient) -> None:
+    # Given integers written as floats, as pandas writes a column with a missing value
+    body = {"location": "Whitefield", "total_sqft": 1200.0, "bath": 2.0, "bhk": 3.0}
+    form = {"location": "Whitefield", "total_sqft": "1200.0", "bath": "2.0", "bhk": "3.0"}
+
+    v1 = client.post("/v1/predict", json=body)
+    legacy = client.post("/api/predict_home_price", data=form)
+
+    # Then validation passes: what is left is the missing Kafka and model (503)
+    for response in (v1, legacy):
+        assert response.status_code == 503, response.text
+        assert _error(response)["code"] in ("model_unavailable", "kafka_unavailable")
+
+
+@pytest.mark.parametrize(("field", "value"), [("bath", 2.5), ("bhk", 3.25), ("bath", -0.5)])
+def test_fractional_number_in_an_integer_field_is_422_saying_why(
+    client: TestClient, field: str, value: float
+) -> None:
+    response = client.post("/v1/predict", json={**VALID, field: value})
+
+    assert response.status_code == 422
+    error = _error(response)
+    assert error["code"] == "invalid_input"
+    assert error["field"] == field
+    assert error["message"] == f"{field}: Input should be a whole number (2 or 2.0), not {value}"
+    assert error["allowed"]["type"] == "integer"
+
+
+def test_fractional_number_in_a_legacy_form_field_is_400_naming_it(client: TestClient) -> None:
+    form = {"location": "Whitefield", "total_sqft": "1200", "bath": "2.5", "bhk": "2"}
+
+    response = client.post("/api/predict_home_price", data=form)
+
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["field"] == "bath"
+    assert "valid integer" in error["message"]
+
+
+def test_invalid_predictions_are_counted_as_answered_errors(client: TestClient) -> None:
+    client.post("/v1/predict", json={**VALID, "bath": 2.5})
+
+    text = client.get("/metrics").text
+
+    assert 'prediction_errors_total{endpoint="/v1/predict",error_type="invalid_input"' in text
+    assert 'splitstream_gateway_requests_total{api="v1",status="422",variant="none"}' in text
+
+
 def test_unknown_field_and_bad_json_are_422(client: TestClient) -> None:
     unknown = client.post("/v1/predict", json={**VALID, "sqft": 1})
     assert unknown.status_code == 422

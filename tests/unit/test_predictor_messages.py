@@ -85,6 +85,36 @@ def test_integral_float_accepted_by_the_schema_is_accepted() -> None:
     assert request.features.bath == 2
 
 
+def test_integral_floats_everywhere_are_accepted_without_the_schema_fallback() -> None:
+    features = {"location": "whitefield", "total_sqft": 1200.0, "bath": 2.0, "bhk": 3.0}
+    request = _decode(
+        _request(features=features, reply_to={"topic": "predict.replies", "partition": 1.0})
+    )
+    assert (request.features.bath, request.features.bhk, request.reply_to.partition) == (2, 3, 1)
+    assert all(type(v) is int for v in (request.features.bath, request.features.bhk))
+
+
+@pytest.mark.parametrize("field", ["bath", "bhk"])
+def test_a_fractional_feature_is_a_schema_error_naming_the_field_and_why(field: str) -> None:
+    features = {"location": "whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2, field: 2.5}
+    with pytest.raises(SchemaMismatchError) as caught:
+        _decode(_request(features=features))
+    assert f"features.{field}" in str(caught.value)
+    assert "2.5 is not of type 'integer'" in str(caught.value)
+
+
+def test_score_requests_take_integral_floats_and_refuse_fractions() -> None:
+    row = decode_score_request(
+        b'{"id":"1","location":"whitefield","total_sqft":1056.0,"bath":2.0,"bhk":3.0}'
+    )
+    assert (row.bath, row.bhk) == (2, 3)
+    with pytest.raises(SchemaMismatchError) as caught:
+        decode_score_request(
+            b'{"id":"1","location":"whitefield","total_sqft":1,"bath":1.5,"bhk":2}'
+        )
+    assert "bath" in str(caught.value) and "not of type 'integer'" in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "reply_to",
     [

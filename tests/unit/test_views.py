@@ -15,7 +15,9 @@ VIEW_NAMES = [
     "v_variant_hourly",
     "v_srm",
     "v_paired",
+    "v_drift_bins",
     "v_drift_psi",
+    "v_drift_psi_hourly",
     "v_feedback_corrections",
 ]
 
