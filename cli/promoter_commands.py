@@ -12,7 +12,6 @@ import sys
 import threading
 
 import click
-from prometheus_client import start_http_server
 from rich.console import Console
 
 from plumbing.errors import PromoterUnavailableError
@@ -60,17 +59,18 @@ def promoter(windows: bool, log_level: str) -> None:
         from promoter.agent import run_agent  # Faust's imports are heavy
 
         run_agent(settings)
-    from promoter.main import run_promoter  # the promoter's imports are heavy
+    from promoter.main import promoter_signals, run_promoter, serve_metrics  # heavy imports
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per connection
-    start_http_server(settings.promoter_metrics_port, addr=settings.stack_host)
+    signals = promoter_signals(settings)
+    serve_metrics(settings, signals.metrics)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_promoter(settings, stop)
+    run_promoter(settings, stop, signals)
 
 
 def _operator_command(action: CommandAction, summary: str, example: str) -> click.Command:

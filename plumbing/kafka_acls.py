@@ -8,7 +8,8 @@ row. ``python -m plumbing.kafka_acls`` writes the README's table (a test checks 
 Why each row is there (the code that needs it):
 
 - gateway: produces requests and feedback, reads its reply partition and the model
-  events by ``assign()`` (no group); sends operators' commands and reads their results.
+  events by ``assign()`` (no group); sends operators' commands and reads their results;
+  reads the ledger for the dashboard's timeline.
 - predictor (prod, candidate and the batch scorer): a consumer group per pool; replies,
   results, reload acknowledgements on model.events, dead letters.
 - sink: every topic with a table, in its group; dead letters.
@@ -83,7 +84,15 @@ def acl_table(settings: Settings) -> list[Grant]:
     agent_stem = groups["agent"] + "-"
     return [
         *_topics(settings, "gateway", "WRITE", *requests, "feedback", commands),
-        *_topics(settings, "gateway", "READ", "predict_replies", "model_events", commands),
+        *_topics(
+            settings,
+            "gateway",
+            "READ",
+            "predict_replies",
+            "model_events",
+            commands,
+            "promoter_ledger",
+        ),
         *_topics(settings, "predictor", "READ", *requests, "score_requests", "model_events"),
         *_topics(
             settings,

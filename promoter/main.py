@@ -24,6 +24,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.coordinator.assignors.range import RangePartitionAssignor
+from prometheus_client import ProcessCollector, start_http_server
 from pydantic import ValidationError
 
 from plumbing import kafka
@@ -31,9 +32,13 @@ from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.commands import execute
+from promoter.drift import DriftRule, DriftWatch
 from promoter.ledger import Ledger, read_ledger
+from promoter.metrics import PromoterMetrics
+from promoter.notify import Notifier
 from promoter.policy import load_policy
 from promoter.service import Promoter
+from promoter.signals import Signals
 from promoter.state import PromoterState
 from schemas.models import PromoterCommand
 
@@ -61,7 +66,7 @@ class _Role(ConsumerRebalanceListener):
 class PromoterLoop:
     """Builds the active ``Promoter`` on assignment and feeds it events and ticks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, signals: Signals | None = None) -> None:
         self.settings = settings
         self.policy = load_policy(settings.promoter_policy_file)
         self.producer = kafka.producer(settings, client_id="promoter")
@@ -69,6 +74,13 @@ class PromoterLoop:
         self.s3 = s3_client(settings)
         self.promoter: Promoter | None = None
         self.commands_topic = settings.topic("promoter_commands").name
+        self.signals = signals or promoter_signals(settings)
+        self.drift = DriftWatch(
+            self.clickhouse,
+            database=settings.clickhouse_database,
+            rule=DriftRule(self.policy.drift_psi_threshold, self.policy.drift_min_requests),
+            metrics=self.signals.metrics,
+        )
 
     def activate(self) -> Promoter:
         """Become the active promoter: re-read the ledger and the state it implies, and
@@ -87,6 +99,8 @@ class PromoterLoop:
             ledger=Ledger(self.settings, self.producer, records),
             state=PromoterState.from_ledger(records, default_share=self.settings.candidate_share),
         )
+        promoter.signals = self.signals
+        self.signals.metrics.active.set(1)
         log.info("active promoter; ledger at sequence %d", promoter.ledger.next_sequence)
         promoter.recover()
         promoter.shares.reconcile()
@@ -112,6 +126,19 @@ class PromoterLoop:
                 self.commands_topic,
             )
 
+    def evaluate(self) -> None:
+        """The timer's evaluation, then the last complete hour's drift (read once)."""
+        promoter = self.promoter
+        if promoter is None:
+            return
+        promoter.evaluate()
+        current = promoter.slots.read()
+        if current is None or current.slots.best is None:
+            return
+        experiment_id = promoter.experiment_id(current.slots)
+        for alert in self.drift.check(experiment_id, datetime.now(UTC)):
+            promoter.send(alert.model_dump(mode="json"))
+
     def _command(self, promoter: Promoter, message: ConsumerRecord) -> None:
         try:
             command = PromoterCommand.model_validate_json(message.value)
@@ -126,8 +153,19 @@ class PromoterLoop:
         log.info("command %s %s: %s", command.action, result.outcome, result.message)
 
     def close(self) -> None:
+        self.signals.close()
         self.producer.close(timeout=5)
         self.clickhouse.close()
+
+
+def promoter_signals(settings: Settings) -> Signals:
+    """The promoter's metrics, and the webhook notifier when one is configured."""
+    metrics = PromoterMetrics(evaluate_every_s=settings.promoter_evaluate_every_s)
+    url = settings.notify_webhook_url
+    notifier = None
+    if url is not None:
+        notifier = Notifier(url.get_secret_value(), outcomes=metrics.notifications).start()
+    return Signals(metrics, notifier)
 
 
 def _json_object(value: bytes | None) -> dict[str, Any] | None:
@@ -138,10 +176,13 @@ def _json_object(value: bytes | None) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def run_promoter(settings: Settings, stop: threading.Event) -> None:
-    """Poll until ``stop`` is set; evaluate every ``promoter_evaluate_every_s``."""
+def run_promoter(settings: Settings, stop: threading.Event, signals: Signals | None = None) -> None:
+    """Poll until ``stop`` is set; evaluate every ``promoter_evaluate_every_s``.
+
+    ``signals`` are the metrics (and webhook) the caller serves; by default a private set.
+    """
     settings = settings.with_default_kafka_role("promoter")  # its Kafka principal
-    loop, role = PromoterLoop(settings), _Role()
+    loop, role = PromoterLoop(settings, signals), _Role()
     consumer = kafka.consumer(
         settings,
         group_id=promoter_group(settings),
@@ -158,13 +199,22 @@ def run_promoter(settings: Settings, stop: threading.Event) -> None:
             if role.changed:
                 role.changed = False
                 loop.promoter = loop.activate() if role.active else None
+                loop.signals.metrics.active.set(1 if loop.promoter else 0)
             _feed(loop, consumer, batch)
             if loop.promoter is not None and time.monotonic() >= next_evaluation:
                 next_evaluation = time.monotonic() + settings.promoter_evaluate_every_s
-                _guarded(loop.promoter.evaluate)
+                _guarded(loop.evaluate)
     finally:
         consumer.close()
         loop.close()
+
+
+def serve_metrics(settings: Settings, metrics: PromoterMetrics) -> None:
+    """``/metrics`` on ``promoter_metrics_port``: the promoter's families and its process."""
+    ProcessCollector(registry=metrics.registry)
+    start_http_server(
+        settings.promoter_metrics_port, addr=settings.stack_host, registry=metrics.registry
+    )
 
 
 def _feed(loop: PromoterLoop, consumer: KafkaConsumer, batch: dict[Any, list[Any]]) -> None:

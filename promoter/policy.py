@@ -125,6 +125,15 @@ class Policy(BaseModel):
     prefer_paired: bool = Field(
         True, description="Use shadow-scored paired differences whenever they are present."
     )
+    drift_psi_threshold: float = Field(
+        0.25,
+        gt=0,
+        description="A feature whose PSI in the last complete hour passes this raises an "
+        "experiment.alert of kind drift.",
+    )
+    drift_min_requests: int = Field(
+        200, ge=1, description="Requests an hour needs before its PSI is judged."
+    )
 
     @field_validator("ramp_steps")
     @classmethod

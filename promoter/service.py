@@ -19,6 +19,7 @@ it completes that swap (broadcast, share, aliases, event, record) as actor
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ from promoter.ledger import Ledger
 from promoter.policy import Policy
 from promoter.registry import mirror_aliases
 from promoter.share_control import ShareControl
+from promoter.signals import Signals
 from promoter.state import PromoterState
 from promoter.swap import SlotSwap
 from promoter.transitions import (
@@ -93,11 +95,14 @@ class Promoter:
         self.shares = ShareControl(self, s3)
         self._events_topic = settings.topic("model_events").name
         self._commands_topic = settings.topic("promoter_commands").name
+        self.signals: Signals | None = None  # metrics and webhook, when the service runs
 
     def append(self, **fields: Any) -> LedgerRecord:
         """Append a ledger record and take it into the state at once."""
         record = self.ledger.append(**fields)
         self.state.observe(record)
+        if self.signals is not None:
+            self.signals.recorded(record)
         return record
 
     def experiment_id(self, slots: Slots | None) -> str:
@@ -124,7 +129,14 @@ class Promoter:
         self, *, trigger: dict[str, Any] | None = None, now: datetime | None = None
     ) -> Decision | None:
         """Decide on the running experiment, or on the watch of the last promotion."""
-        return evaluation.evaluate(self, trigger=trigger, now=now)
+        decision = evaluation.evaluate(self, trigger=trigger, now=now)
+        if self.signals is not None:
+            current = self.slots.read()
+            experiment_id = self.experiment_id(current.slots) if decision and current else None
+            statistics = decision.statistics if decision else {}
+            srm = bool(decision and decision.srm_alert)
+            self.signals.evaluated(experiment_id, statistics, srm_mismatch=srm)
+        return decision
 
     # ------------------------------------------------------------------ swapping
 
@@ -139,6 +151,22 @@ class Promoter:
         now: datetime | None = None,
     ) -> Outcome:
         """One conditional write, the broadcast, the share, the aliases, the event, the record."""
+        started = time.monotonic()
+        outcome = self._swap_once(action, before, actor, decision, experiment_id, inputs, now)
+        if self.signals is not None and outcome.record is not None:
+            self.signals.swapped(action, time.monotonic() - started)
+        return outcome
+
+    def _swap_once(
+        self,
+        action: SwapAction,
+        before: SlotsVersion,
+        actor: dict[str, str],
+        decision: Decision | None,
+        experiment_id: str | None,
+        inputs: dict[str, Any],
+        now: datetime | None,
+    ) -> Outcome:
         try:
             after_slots = apply_action(
                 action,
@@ -291,6 +319,8 @@ class Promoter:
 
     def send(self, event: dict[str, Any], topic: str | None = None) -> None:
         self._producer.send(topic or self._events_topic, event).get(timeout=10)
+        if self.signals is not None and topic is None:
+            self.signals.sent(event)
 
     def answer(self, result: dict[str, Any]) -> None:
         """A command's result goes beside the command, on ``promoter.commands``."""

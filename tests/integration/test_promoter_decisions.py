@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from kafka import TopicPartition
+from pydantic import SecretStr
 from sklearn.dummy import DummyRegressor
 
 from plumbing import kafka
@@ -32,12 +33,14 @@ from plumbing.split_store import SplitStore
 from promoter.backtest import backtest
 from promoter.commands import execute
 from promoter.ledger import Ledger, read_ledger
+from promoter.main import promoter_signals
 from promoter.policy import Policy
 from promoter.replay import verify
 from promoter.service import Promoter
 from promoter.state import PromoterState
-from stack import kafka_node
+from stack import kafka_access
 from tests.integration.decision_traffic import Arms, candidate_request_ids, feedback_row, traffic
+from tests.webhook_receiver import webhook_receiver
 from trainer.publish import place_in_slot
 
 DATABASE = "decisions"
@@ -99,12 +102,11 @@ def world(stack: Settings, unique: str, tmp_path: Any) -> Iterator[World]:
             "clickhouse_database": DATABASE,
             "experiment_id": "exp",
             "candidate_share": 0.2,
+            "kafka_role": "admin",  # this test's own prefix is in no ACL table
         }
     )
     s3_client(settings).create_bucket(Bucket=settings.s3_bucket)
-    kafka_node.ensure_topics(
-        settings.kafka_bootstrap, {t.name: t.partitions for t in settings.topics()}
-    )
+    kafka_access.ensure_topics(settings, {t.name: t.partitions for t in settings.topics()})
     clickhouse = ChdbClickHouse(str(tmp_path / "chdb"), DATABASE)
     create_tables(clickhouse, DATABASE)
     producer = kafka.producer(settings, client_id="decisions-test")
@@ -330,9 +332,20 @@ def test_feedback_of_1e200_makes_the_promoter_wait_and_alert_and_it_still_times_
     batch.feedback.append(feedback_row(absurd, 1e200, at(61)))
     batch.insert(world.clickhouse)
 
-    # When it is evaluated, and again
-    first = promoter.evaluate(now=at(62))
-    second = promoter.evaluate(now=at(63))
+    # and a promoter whose signals post to a webhook that fails its first post
+    with webhook_receiver(answers=[503]) as webhook:
+        signals = promoter_signals(
+            world.settings.model_copy(update={"notify_webhook_url": SecretStr(webhook.url)})
+        )
+        promoter.signals = signals
+
+        # When it is evaluated, again, and past its maximum duration
+        first = promoter.evaluate(now=at(62))
+        second = promoter.evaluate(now=at(63))
+        waiting = world.slots()
+        late = promoter.evaluate(now=at(60 * 400))
+        posts = webhook.wait_for(3, timeout_s=15)
+        signals.close()
 
     # Then it waits every time, without an exception, and alerts once
     for decision in (first, second):
@@ -342,13 +355,27 @@ def test_feedback_of_1e200_makes_the_promoter_wait_and_alert_and_it_still_times_
     alerts = _alerts(world.settings)
     assert [a["kind"] for a in alerts] == ["evidence"]
     assert alerts[0]["experiment_id"] == "exp:v2"
-    assert world.slots().candidate == "v2"
+    assert waiting.candidate == "v2"
 
     # And past the maximum duration it still decides: the timeout needs no statistic
-    late = promoter.evaluate(now=at(60 * 400))
     assert late is not None and late.action == "reject"
     assert "maximum duration" in late.reasons[0] and "1e+200" in late.reasons[1]
     assert world.slots().candidate is None
+
+    # And the webhook got the alert, its wait record and the reject, in order, each with
+    # a text a person reads, the first after a retry
+    assert [(m["kind"], m["event"].get("kind") or m["event"]["action"]) for m in posts] == [
+        ("alert", "evidence"),
+        ("decision", "wait"),
+        ("decision", "reject"),
+    ]
+    assert posts[0]["text"].startswith("Splitstream alert (evidence) in exp:v2")
+    assert "reject candidate v2" in posts[2]["text"]
+    assert webhook.attempts == 4
+    metrics = signals.metrics.render().decode()
+    assert 'splitstream_promoter_decisions_total{action="reject"} 1.0' in metrics
+    assert 'splitstream_promoter_alerts_total{kind="evidence"} 1.0' in metrics
+    assert 'splitstream_promoter_notifications_total{outcome="delivered"} 3.0' in metrics
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
