@@ -124,6 +124,19 @@ def test_the_forced_bad_promotion_is_rolled_back_on_concurrent_evidence(demo: De
     assert rollback.slots_after.best == forced.slots_before.best
 
 
+def test_the_webhook_heard_every_swap_the_demo_decided(demo: DemoRun) -> None:
+    """SPLITSTREAM_NOTIFY_WEBHOOK_URL of the demo's promoter: each swap is posted."""
+    swaps = [r for r in read_ledger(demo.settings) if r.action in ("promote", "reject", "rollback")]
+    assert len(swaps) >= 3
+    demo.webhook.wait_for(len(swaps), timeout_s=30)
+    posted = {m["event"]["sequence"]: m for m in demo.webhook.received if m["kind"] == "decision"}
+    for record in swaps:
+        message = posted[record.sequence]
+        assert message["event"]["action"] == record.action
+        assert message["text"].startswith(f"Splitstream decision #{record.sequence}")
+        assert record.reasons[0][:50] in message["text"]
+
+
 def test_replay_verify_passes_on_the_ledger_the_demo_wrote(demo: DemoRun) -> None:
     verified = _cli(demo, "replay", "--verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
