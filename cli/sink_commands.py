@@ -17,6 +17,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
+from plumbing.cpu_priority import yield_to_request_path
 from plumbing.settings import get_settings
 
 
@@ -58,8 +59,10 @@ def sink() -> None:
             f"into {started.clickhouse}; HTTP port {started.port}"
         )
 
+    settings = get_settings()
+    yield_to_request_path(settings.background_niceness)
     try:
-        sink_main.run(get_settings(), on_ready=ready)
+        sink_main.run(settings, on_ready=ready)
     except KafkaError as error:
         click.echo(f"error: Kafka: {error}", err=True)
         sys.exit(1)

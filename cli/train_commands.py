@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from plumbing.cpu_priority import yield_to_request_path
 from plumbing.errors import SplitstreamError
 from plumbing.settings import get_settings
 from trainer.errors import EXIT_ERROR
@@ -88,6 +89,7 @@ def train(algorithms: tuple[str, ...], slot: str) -> None:
     from trainer.main import planned_steps, train_and_publish  # MLflow: only when it trains
 
     settings = get_settings()
+    yield_to_request_path(settings.background_niceness)  # serving may share these cores
     chosen = algorithms or None
     try:
         with _progress(planned_steps(chosen)) as step:

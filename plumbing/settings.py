@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         description="Safety net: re-read the slots and the split this often (any "
         "model.events message makes the gateway re-read them at once).",
     )
+    background_niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Niceness the sink, the Faust agent and the trainer add to their own, so "
+        "their bursts of CPU do not delay predictions on shared cores; 0 turns it off.",
+    )
     gateway_workers: int = Field(
         1,
         ge=1,

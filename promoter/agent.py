@@ -54,6 +54,7 @@ from faust.types import EventT, StreamT, TopicT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from plumbing.cpu_priority import yield_to_request_path
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from promoter.agent_metrics import AgentMetrics, batch_summary
@@ -318,6 +319,7 @@ def build_app(settings: Settings) -> StreamAgent:
 
 def run_agent(settings: Settings) -> NoReturn:
     """Run the stream agent in this process until SIGTERM or SIGINT."""
+    yield_to_request_path(settings.background_niceness)
     agent = build_app(settings)
     agent.app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes one level
     worker = faust.Worker(agent.app, loglevel="INFO", quiet=True)
