@@ -223,6 +223,7 @@ def test_train_command_exits_3_when_the_r2_floor_is_not_reached(
     # Given a floor no model reaches
     monkeypatch.setenv("SPLITSTREAM_S3_BUCKET", fresh.s3_bucket)
     monkeypatch.setenv("SPLITSTREAM_REGISTERED_MODEL_NAME", fresh.registered_model_name)
+    monkeypatch.setenv("SPLITSTREAM_BACKGROUND_NICENESS", "0")  # in-process: keep pytest's
     monkeypatch.setenv("SPLITSTREAM_TRAIN_R2_FLOOR", "0.99")
     get_settings.cache_clear()
     try:
@@ -245,6 +246,7 @@ def test_train_command_on_unchanged_data_publishes_nothing_and_exits_8(
 ) -> None:
     monkeypatch.setenv("SPLITSTREAM_S3_BUCKET", fresh.s3_bucket)
     monkeypatch.setenv("SPLITSTREAM_REGISTERED_MODEL_NAME", fresh.registered_model_name)
+    monkeypatch.setenv("SPLITSTREAM_BACKGROUND_NICENESS", "0")  # in-process: keep pytest's
     get_settings.cache_clear()
     try:
         first = CliRunner().invoke(train, ["--algorithm", "ridge"])
