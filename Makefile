@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 VEGETA_VERSION := v12.12.0
 VEGETA := $(TOOLS)/bin/vegeta
+# Two pytest workers, each with its own stack: the suite waits on services more than it computes.
+TEST_WORKERS ?= 2
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: help install jars browsers prometheus docs lint format test test-unit test-integration screenshots bench chaos demo stack-up stack-down stack-status clean
@@ -59,7 +61,7 @@ format: install ## Format and fix with ruff
 test: ## Install everything, start a stack on free ports, run every test, stop it
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory install jars browsers prometheus lint && \
-	$(BIN)/pytest tests --durations=15; status=$$?; \
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=15; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s, exit $$status"; exit $$status
 
 test-unit: install prometheus ## Run the unit tests only (no services; promtool checks the rules)

@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,11 +39,19 @@ class OverloadFindings:
     refused: int
     #: Anything else: 504s, other statuses, connection errors.
     failed: int
+    #: The commonest kinds of ``failed`` (a status or vegeta's error), with their counts.
+    failed_kinds: tuple[tuple[str, int], ...]
     goodput_per_s: float
     refused_p99_ms: float
     refused_max_ms: float
     accepted_p99_ms: float
     accepted_stored: int
+
+
+def failure_kinds(answers: list[Answer], top: int = 3) -> tuple[tuple[str, int], ...]:
+    """The ``top`` commonest failures: vegeta's error text, or else the HTTP status."""
+    kinds = Counter(a.error[:80] if a.error else f"HTTP {a.status}" for a in answers)
+    return tuple(kinds.most_common(top))
 
 
 def _request_ids(answers: list[Answer], target: HttpTarget) -> set[str]:
@@ -81,6 +90,8 @@ def measure_overload(settings: Settings, max_sustained_per_s: float) -> Overload
     answers = run_vegeta(gateway_url(settings), V1_PREDICT, rate_per_s=rate, duration_s=OVERLOAD_S)
     accepted = [a for a in answers if not a.error and V1_PREDICT.valid(a.status, a.body_b64)]
     refused = [a for a in answers if not a.error and a.status == 503]
+    counted = {id(a) for a in accepted} | {id(a) for a in refused}
+    failed = [a for a in answers if id(a) not in counted]
     first_ns = min((a.sent_ns for a in answers), default=0)
     last_ns = max((a.sent_ns + a.latency_ns for a in accepted), default=first_ns)
     span_s = max((last_ns - first_ns) / 1e9, 1e-9)
@@ -93,6 +104,7 @@ def measure_overload(settings: Settings, max_sustained_per_s: float) -> Overload
         accepted=len(accepted),
         refused=len(refused),
         failed=len(answers) - len(accepted) - len(refused),
+        failed_kinds=failure_kinds(failed),
         goodput_per_s=len(accepted) / span_s,
         refused_p99_ms=percentile_ms([a.latency_ns for a in refused], 0.99),
         refused_max_ms=max((a.latency_ns for a in refused), default=0) / 1e6,

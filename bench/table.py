@@ -305,9 +305,14 @@ def _overload_rows(f: Findings) -> list[Row]:
             f"{o.rate_per_s:g} req/s for {o.duration_s:g} s, {o.sent:,} sent",
             f"{o.accepted:,} accepted ({o.goodput_per_s:.0f}/s, p99 {_ms(o.accepted_p99_ms)} ms), "
             f"{o.refused:,} refused (p99 {_ms(o.refused_p99_ms)} ms, max "
-            f"{o.refused_max_ms:.1f} ms), {o.failed} failed otherwise",
+            f"{o.refused_max_ms:.1f} ms), {o.failed} failed otherwise"
+            + (f" ({_kinds(o.failed_kinds)})" if o.failed_kinds else ""),
         )
     ]
+
+
+def _kinds(kinds: tuple[tuple[str, int], ...]) -> str:
+    return "; ".join(f"{count:,} {kind}" for kind, count in kinds)
 
 
 def _cell(value: float | None, digits: int) -> str:

@@ -11,8 +11,6 @@ from rich.table import Table
 from consumers.report import ABReport, VariantStats, latest_experiment, read_report, report_dict
 from plumbing.settings import Settings, get_settings
 
-console = Console()
-
 
 @click.command()
 @click.option(
@@ -89,6 +87,7 @@ def report(
         data = {**report_dict(result), "charts": [str(p) for p in charts]}
         click.echo(json.dumps(data, indent=2))
         return
+    console = Console()  # made per run: it reads the terminal's width (COLUMNS) now
     print_report(result, console)
     for path in charts:
         console.print(f"chart: {path}")

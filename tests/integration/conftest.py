@@ -15,6 +15,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def unique() -> str:
 
 READY_LINE = "running; Ctrl-C stops everything"
 DEMO_TIMEOUT_S = 900
+DEMO_GROUP = "demo"
+#: What stops the session's demo; closed after its last test, or at the session's end.
+_DEMO_STOPS = ExitStack()
 
 
 @dataclass
@@ -114,19 +118,39 @@ def _read_lines(process: subprocess.Popen[str], lines: list[str], ready: threadi
     ready.set()  # the demo ended: whoever waits should look
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on the shared running demo go last: the loop's, then the browser's.
+def _uses_demo(item: pytest.Item | None) -> bool:
+    return item is not None and "demo" in getattr(item, "fixturenames", ())
 
-    The demo's services then never run beside other tests (nor through the stack
-    restart of test_stack_lifecycle), and the session's end stops them right after.
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (it renames the items)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the shared running demo run together, the loop's first, in one xdist group.
+
+    The demo's services then never run beside this session's other tests (nor through
+    the stack restart of test_stack_lifecycle): the demo stops right after the group's
+    last test (``pytest_runtest_teardown``). With ``-n 2`` the group is the largest unit,
+    so one worker starts it first while the other runs the rest on its own stack.
     """
 
     def rank(item: pytest.Item) -> int:
-        if "demo" not in getattr(item, "fixturenames", ()):
+        if not _uses_demo(item):
             return 0
         return 1 if item.module is not None and item.module.__name__.endswith("test_loop") else 2
 
     items.sort(key=rank)
+    for item in items:
+        if _uses_demo(item):
+            item.add_marker(pytest.mark.xdist_group(DEMO_GROUP))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Stop the demo once the last test that uses it is done, not at the session's end."""
+    try:
+        return (yield)
+    finally:
+        if _uses_demo(item) and not _uses_demo(nextitem):
+            _DEMO_STOPS.close()
 
 
 @pytest.fixture(scope="session")
@@ -139,8 +163,9 @@ def demo(stack: Settings) -> Iterator[DemoRun]:
     (``DemoRun.webhook``).
     """
     state_dir = Path(tempfile.mkdtemp(prefix="splitstream-demo-"))
-    with webhook_receiver() as webhook:
-        yield from _run_demo(stack, state_dir, webhook)
+    with _DEMO_STOPS:
+        webhook = _DEMO_STOPS.enter_context(webhook_receiver())
+        yield _DEMO_STOPS.enter_context(contextmanager(_run_demo)(stack, state_dir, webhook))
 
 
 def _run_demo(stack: Settings, state_dir: Path, webhook: Receiver) -> Iterator[DemoRun]:

@@ -6,8 +6,8 @@ import math
 
 from bench.cpu_budget import CpuBudget
 from bench.findings import Findings, LoadFindings
-from bench.http_load import point_from_csv, valid_legacy_prediction, valid_prediction
-from bench.overload import OverloadFindings
+from bench.http_load import Answer, point_from_csv, valid_legacy_prediction, valid_prediction
+from bench.overload import OverloadFindings, failure_kinds
 from bench.restart import Restart, RestartFindings
 from bench.results import RatePoint, percentile_ms
 from bench.search import max_sustained, next_rate, search
@@ -148,6 +148,7 @@ def test_rest_restart_and_overload_targets() -> None:
             accepted=14_250,
             refused=45_750,
             failed=0,
+            failed_kinds=(),
             goodput_per_s=475,
             refused_p99_ms=12.0,
             refused_max_ms=60.0,
@@ -199,3 +200,13 @@ def test_markdown_has_one_line_per_row_and_the_caption() -> None:
     assert lines[0] == "| measurement | setting | result | target | met? |"
     assert len([line for line in lines if line.startswith("| request path v1")]) == 2
     assert "caption: vegeta" in text
+
+
+def test_overload_failures_are_named_by_kind_commonest_first() -> None:
+    answers = [
+        Answer(0, 504, 2_000_000_000, "", ""),
+        Answer(0, 0, 5_000_000_000, "Post: context deadline exceeded", ""),
+        Answer(0, 504, 2_000_000_000, "", ""),
+    ]
+
+    assert failure_kinds(answers) == (("HTTP 504", 2), ("Post: context deadline exceeded", 1))

@@ -24,6 +24,7 @@ def test_a_minted_id_is_a_version_4_uuid_that_verifies_under_its_key_only() -> N
 @pytest.mark.parametrize(
     "request_id",
     [str(uuid.uuid4()), "not a uuid", "", "3f2c6a1e-9b4d-4c1a-8e2f-5a6b7c8d9e0f"],
+    ids=["random-uuid4", "not-a-uuid", "empty", "fixed-uuid4"],  # the same in every xdist worker
 )
 def test_ids_no_gateway_minted_do_not_verify(request_id: str) -> None:
     assert not RequestIds(KEY).served(request_id)
