@@ -48,6 +48,25 @@ class OverloadFindings:
     accepted_stored: int
 
 
+def sort_answers(
+    answers: list[Answer], target: HttpTarget
+) -> tuple[list[Answer], list[Answer], list[Answer]]:
+    """Accepted (a valid reply), refused (503) and failed (anything else).
+
+    vegeta also writes an error text for every non-2xx status ("503 Service
+    Unavailable"), so a refusal is known by its status, not by an empty error.
+    """
+    accepted, refused, failed = [], [], []
+    for a in answers:
+        if not a.error and target.valid(a.status, a.body_b64):
+            accepted.append(a)
+        elif a.status == 503:
+            refused.append(a)
+        else:
+            failed.append(a)
+    return accepted, refused, failed
+
+
 def failure_kinds(answers: list[Answer], top: int = 3) -> tuple[tuple[str, int], ...]:
     """The ``top`` commonest failures: vegeta's error text, or else the HTTP status."""
     kinds = Counter(a.error[:80] if a.error else f"HTTP {a.status}" for a in answers)
@@ -88,10 +107,7 @@ def measure_overload(settings: Settings, max_sustained_per_s: float) -> Overload
     rate = OVERLOAD_FACTOR * max_sustained_per_s
     since = datetime.now(UTC) - timedelta(seconds=1)
     answers = run_vegeta(gateway_url(settings), V1_PREDICT, rate_per_s=rate, duration_s=OVERLOAD_S)
-    accepted = [a for a in answers if not a.error and V1_PREDICT.valid(a.status, a.body_b64)]
-    refused = [a for a in answers if not a.error and a.status == 503]
-    counted = {id(a) for a in accepted} | {id(a) for a in refused}
-    failed = [a for a in answers if id(a) not in counted]
+    accepted, refused, failed = sort_answers(answers, V1_PREDICT)
     first_ns = min((a.sent_ns for a in answers), default=0)
     last_ns = max((a.sent_ns + a.latency_ns for a in accepted), default=first_ns)
     span_s = max((last_ns - first_ns) / 1e9, 1e-9)
@@ -103,7 +119,7 @@ def measure_overload(settings: Settings, max_sustained_per_s: float) -> Overload
         sent=len(answers),
         accepted=len(accepted),
         refused=len(refused),
-        failed=len(answers) - len(accepted) - len(refused),
+        failed=len(failed),
         failed_kinds=failure_kinds(failed),
         goodput_per_s=len(accepted) / span_s,
         refused_p99_ms=percentile_ms([a.latency_ns for a in refused], 0.99),

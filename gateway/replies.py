@@ -27,11 +27,6 @@ log = logging.getLogger(__name__)
 
 #: Longest getmany() waits before the loop goes round again.
 POLL_TIMEOUT_MS = 200
-#: Longest the broker holds a fetch when nothing arrives. A reply appended to the
-#: partition answers the waiting fetch at once, so this bounds idle polling only:
-#: measured here, 5 ms (settings.kafka_fetch_max_wait_ms) cost 7% of a core at idle,
-#: 500 ms cost 1%, with the same round trip.
-FETCH_MAX_WAIT_MS = 500
 #: Longest the listener waits for an end offset before it reconnects and retries.
 POSITION_TIMEOUT_S = 10.0
 
@@ -118,7 +113,7 @@ class InboundListener:
                     group_id=None,
                     enable_auto_commit=False,
                     auto_offset_reset="latest",
-                    fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+                    fetch_max_wait_ms=self._settings.kafka_listener_fetch_max_wait_ms,
                     request_timeout_ms=5_000,
                     **client_security(self._settings, "aiokafka"),
                 )

@@ -60,9 +60,19 @@ class Settings(BaseSettings):
     )
     kafka_max_poll_records: int = Field(500, description="Most records one poll returns.")
     kafka_fetch_max_wait_ms: int = Field(
-        500,
-        description="Longest the broker holds a fetch with no data. A record answers a "
-        "waiting fetch at once (fetch_min_bytes=1), so this bounds idle polling, not latency.",
+        1000,
+        ge=0,
+        description="Longest the broker holds a consumer group's fetch with no data. A record "
+        "answers a waiting fetch at once (fetch_min_bytes=1), so this bounds idle polling, not "
+        "latency; but partitions a rebalance assigns wait for the pending fetch to return.",
+    )
+    kafka_listener_fetch_max_wait_ms: int = Field(
+        3000,
+        ge=0,
+        le=4000,
+        description="The same for the long-lived listeners that assign() their partitions and "
+        "never rebalance (a predictor's model.events, a gateway's replies): fewer idle fetches. "
+        "At most 4000: the gateway's reply fetches time out after 5 s.",
     )
     kafka_internal_port: int = Field(
         9094,

@@ -103,7 +103,12 @@ def run(
             settings, client_id=me, linger_ms=WRITE_LINGER_MS, batch_size=WRITE_BATCH_BYTES
         )
         close.callback(producer.close)
-        events = kafka.consumer(settings, group_id=None, client_id=f"{me}-events")
+        events = kafka.consumer(
+            settings,
+            group_id=None,
+            client_id=f"{me}-events",
+            fetch_max_wait_ms=settings.kafka_listener_fetch_max_wait_ms,
+        )
         close.callback(events.close)
         requests = kafka.consumer(
             settings,

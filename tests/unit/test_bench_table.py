@@ -6,8 +6,14 @@ import math
 
 from bench.cpu_budget import CpuBudget
 from bench.findings import Findings, LoadFindings
-from bench.http_load import Answer, point_from_csv, valid_legacy_prediction, valid_prediction
-from bench.overload import OverloadFindings, failure_kinds
+from bench.http_load import (
+    Answer,
+    HttpTarget,
+    point_from_csv,
+    valid_legacy_prediction,
+    valid_prediction,
+)
+from bench.overload import OverloadFindings, failure_kinds, sort_answers
 from bench.restart import Restart, RestartFindings
 from bench.results import RatePoint, percentile_ms
 from bench.search import max_sustained, next_rate, search
@@ -210,3 +216,16 @@ def test_overload_failures_are_named_by_kind_commonest_first() -> None:
     ]
 
     assert failure_kinds(answers) == (("HTTP 504", 2), ("Post: context deadline exceeded", 1))
+
+
+def _is_200(status: int, _body_b64: str) -> bool:
+    return status == 200
+
+
+def test_a_503_is_a_refusal_though_vegeta_gives_it_an_error_text() -> None:
+    ok = Answer(0, 200, 1_000_000, "", "")
+    refused = Answer(0, 503, 2_000_000, "503 Service Unavailable", "")
+    timed_out = Answer(0, 0, 5_000_000_000, "Post: context deadline exceeded", "")
+    target = HttpTarget("v1", "/v1/predict", b"{}", "application/json", _is_200, "request_id")
+
+    assert sort_answers([ok, refused, timed_out], target) == ([ok], [refused], [timed_out])
