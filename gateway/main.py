@@ -48,7 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     # Added last, so it runs first: a refusal costs no body read, no routing.
-    app.add_middleware(AdmissionMiddleware, max_in_flight=settings.gateway_max_in_flight)
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_in_flight=settings.gateway_max_in_flight,
+        max_loop_lag_s=settings.gateway_max_loop_lag_ms / 1000,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

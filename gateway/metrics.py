@@ -87,7 +87,8 @@ class GatewayMetrics:
         )
         self.refusals = Counter(
             "splitstream_gateway_refused",
-            "Prediction requests refused with 503 at once: max_in_flight were in flight.",
+            "Prediction requests refused with 503 at once: max_in_flight were in flight, or "
+            "the event loop lagged past max_loop_lag_ms.",
             ["api"],
             registry=r,
         )

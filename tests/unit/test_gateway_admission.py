@@ -2,11 +2,13 @@
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
 
 from gateway.admission import AdmissionMiddleware
+from gateway.loop_lag import LoopLag
 
 
 class HeldApp:
@@ -82,3 +84,60 @@ def test_other_paths_are_never_counted_or_refused() -> None:
 def test_a_bound_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         AdmissionMiddleware(HeldApp(), max_in_flight=0)
+
+
+async def _hog_the_loop(block_s: float, stop: asyncio.Event) -> None:
+    """Hold the event loop ``block_s`` at a time, as a CPU-starved gateway would."""
+    while not stop.is_set():
+        time.sleep(block_s)
+        await asyncio.sleep(0)
+
+
+def test_while_the_loop_lags_predictions_get_503_at_once_and_never_reach_the_app() -> None:
+    async def scenario() -> None:
+        inner = HeldApp()
+        inner.release.set()
+        app = AdmissionMiddleware(inner, max_in_flight=100, max_loop_lag_s=0.025)
+        assert (await _call(app, "/v1/predict"))[0]["status"] == 200
+        stop = asyncio.Event()
+        hog = asyncio.create_task(_hog_the_loop(0.06, stop))
+        await asyncio.sleep(0.3)
+        refused = await _call(app, "/v1/predict")
+        stop.set()
+        await hog
+        assert refused[0]["status"] == 503
+        assert dict(refused[0]["headers"])[b"retry-after"] == b"1"
+        error = json.loads(refused[1]["body"])["error"]
+        assert error["code"] == "overloaded" and error["allowed"] == {"max_loop_lag_ms": 25}
+        assert inner.entered == 1
+        await asyncio.sleep(0.05)  # two ticks on time: admitted again
+        assert (await _call(app, "/v1/predict"))[0]["status"] == 200
+
+    asyncio.run(scenario())
+
+
+def test_one_late_tick_is_noise_and_an_idle_gateway_stops_ticking() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        lag = LoopLag(tick_s=0.005, idle_after_s=0.2)
+        lag.saw_request(loop)
+        await asyncio.sleep(0.02)
+        time.sleep(0.06)  # one preemption
+        await asyncio.sleep(0.001)
+        assert lag.lag_s < 0.01
+        await asyncio.sleep(0.4)
+        assert lag.lag_s == 0.0 and not lag.ticking  # no timer left: nothing wakes at rest
+
+    asyncio.run(scenario())
+
+
+def test_a_lag_bound_of_zero_never_refuses_for_lag() -> None:
+    async def scenario() -> None:
+        inner = HeldApp()
+        inner.release.set()
+        app = AdmissionMiddleware(inner, max_in_flight=100, max_loop_lag_s=0.0)
+        app.lag.lag_s = 10.0
+        assert (await _call(app, "/v1/predict"))[0]["status"] == 200
+        assert not app.lag.ticking
+
+    asyncio.run(scenario())

@@ -1,0 +1,49 @@
+"""How late the gateway's event loop runs, measured only while predictions arrive.
+
+Admission control counts the requests inside the app; when the loop itself falls behind
+(its CPU is short), requests wait in socket buffers where no bound sees them, and both
+refusals and replies come late. A timer that should fire every ``tick_s`` shows that
+wait: the lateness of its callback is the loop's lag. It runs only within
+``idle_after_s`` of the last prediction, so an idle gateway wakes for nothing.
+"""
+
+import asyncio
+
+TICK_S = 0.005
+IDLE_AFTER_S = 1.0
+
+
+class LoopLag:
+    """The loop's lag: the lesser lateness of the last two ticks (one preemption is noise)."""
+
+    def __init__(self, tick_s: float = TICK_S, idle_after_s: float = IDLE_AFTER_S) -> None:
+        self.tick_s = tick_s
+        self.idle_after_s = idle_after_s
+        self.lag_s = 0.0
+        self._last_late_s = 0.0
+        self._due: float | None = None
+        self._last_request = 0.0
+
+    @property
+    def ticking(self) -> bool:
+        """True while a tick is scheduled (predictions arrived within ``idle_after_s``)."""
+        return self._due is not None
+
+    def saw_request(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A prediction arrived: keep (or start) ticking."""
+        self._last_request = loop.time()
+        if self._due is None:
+            self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._due = loop.time() + self.tick_s
+        loop.call_at(self._due, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        late_s = max(0.0, now - (self._due or now))
+        self.lag_s, self._last_late_s = min(late_s, self._last_late_s), late_s
+        if now - self._last_request > self.idle_after_s:
+            self._due, self.lag_s, self._last_late_s = None, 0.0, 0.0
+            return
+        self._schedule(loop)
