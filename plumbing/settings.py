@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     kafka_port: int = Field(9092, description="Local broker port.")
     kafka_controller_port: int = Field(9093, description="Local KRaft controller port.")
     kafka_heap_mb: int = Field(512, description="Local broker JVM heap.")
+    kafka_nodes: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="KRaft nodes (broker and controller each) the local stack runs. 3 makes a "
+        "cluster: every topic replicated 3 times with min.insync.replicas=2, so losing one "
+        "broker costs a leader election, not an outage. Node i (from 0) listens on each Kafka "
+        "port + i * kafka_node_port_step.",
+    )
+    kafka_node_port_step: int = Field(
+        10, ge=3, description="Port distance between the local cluster's nodes."
+    )
     kafka_start_timeout_s: float = Field(90.0, description="Wait this long for the broker.")
     topic_prefix: str = Field("", description="Prepended to every topic name.")
     kafka_linger_ms: int = Field(0, description="Producer linger; 0 sends at once (latency).")
@@ -302,8 +314,11 @@ class Settings(BaseSettings):
     promoter_agent_partitions: int = Field(
         1, ge=1, description="Partitions of the agent's internal and changelog topics."
     )
-    promoter_agent_replication_factor: int = Field(
-        1, ge=1, description="Replication of the agent's topics; 1 suits a single broker."
+    promoter_agent_replication_factor: int | None = Field(
+        None,
+        ge=1,
+        description="Replication of the agent's topics; unset: the local stack's "
+        "(1 on one node, 3 on a cluster).",
     )
     promoter_agent_web_port: int = Field(
         6066, description="Port of the agent's web view (/counts/ shows the window counts)."
@@ -373,7 +388,29 @@ class Settings(BaseSettings):
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.kafka_bootstrap_servers or f"{self.stack_host}:{self.kafka_port}"
+        """Every node's client listener, so a client starts even with one node down."""
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        return ",".join(f"{self.stack_host}:{port}" for port in self.kafka_node_ports("client"))
+
+    def kafka_node_ports(self, listener: Literal["client", "internal", "controller"]) -> list[int]:
+        """The port of ``listener`` on each local node, node 1 first."""
+        base = {
+            "client": self.kafka_port,
+            "internal": self.kafka_internal_port,
+            "controller": self.kafka_controller_port,
+        }[listener]
+        return [base + i * self.kafka_node_port_step for i in range(self.kafka_nodes)]
+
+    @property
+    def kafka_replication_factor(self) -> int:
+        """Replicas of each topic on the local stack: every node, at most 3."""
+        return min(self.kafka_nodes, 3)
+
+    @property
+    def agent_replication_factor(self) -> int:
+        """Replicas of the Faust agent's topics (changelogs, repartitions)."""
+        return self.promoter_agent_replication_factor or self.kafka_replication_factor
 
     @property
     def local_s3(self) -> bool:

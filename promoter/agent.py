@@ -122,7 +122,7 @@ def new_app(settings: Settings) -> faust.App:
         store=settings.promoter_agent_store,
         datadir=settings.state_dir / "stream-agent" / ident,
         topic_partitions=settings.promoter_agent_partitions,
-        topic_replication_factor=settings.promoter_agent_replication_factor,
+        topic_replication_factor=settings.agent_replication_factor,
         topic_disable_leader=True,  # its __assignor-__leader topic serves nothing here
         broker_session_timeout=session_s,
         broker_heartbeat_interval=max(session_s / 3, 0.5),
