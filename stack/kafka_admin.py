@@ -30,6 +30,7 @@ from kafka.errors import (
     for_code,
 )
 
+from plumbing import kafka_socket_fix  # noqa: F401 (closes the socket of a failed connect)
 from plumbing.kafka_acls import Grant
 
 

@@ -164,6 +164,7 @@ def format_storage(settings: Settings, process: ServiceProcess) -> None:
         return
     cluster_id = _existing_cluster_id(settings) or kafka_node.new_cluster_id()
     state_dirs.make_private(process.log_file.parent)
+    running = []  # one JVM per node, all at once: each takes seconds to start
     for node in pending:
         command = kafka_node.format_command(
             lib_dir=settings.lib_dir / "kafka",
@@ -172,9 +173,11 @@ def format_storage(settings: Settings, process: ServiceProcess) -> None:
         )
         log_file = process.log_file.with_name(f"{node.name}.log")
         with log_file.open("ab") as out:
-            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
-        if done.returncode != 0:
-            raise ServiceStartError(f"{node.name}: storage format failed; see {log_file}")
+            running.append((node, log_file, subprocess.Popen(command, stdout=out, stderr=out)))
+    failed = [(node, log_file) for node, log_file, proc in running if proc.wait() != 0]
+    if failed:
+        node, log_file = failed[0]
+        raise ServiceStartError(f"{node.name}: storage format failed; see {log_file}")
 
 
 def _existing_cluster_id(settings: Settings) -> str | None:
