@@ -8,7 +8,10 @@ chaos.cluster_run instead, on a three-node Kafka cluster.
 
 import argparse
 import logging
+import shutil
 import sys
+import time
+from pathlib import Path
 
 from rich.console import Console
 
@@ -16,7 +19,9 @@ from chaos.cluster_run import run_cluster_chaos
 from chaos.plan import chaos_plan
 from chaos.report import print_cluster_report, print_report
 from chaos.run import run_chaos
+from plumbing.settings import DEFAULT_STATE_DIR, Settings
 from stack import local
+from stack.paths import StackPaths
 from stack.private import private_stack, train_best_and_candidate
 
 
@@ -42,8 +47,18 @@ def _cluster_main(arguments: argparse.Namespace, console: Console) -> None:
         report = run_cluster_chaos(
             settings, rate_per_s=arguments.rate, down_s=down_s, log=console.print
         )
+        if not report.ok:
+            console.print(f"the services' logs: {keep_logs(settings)}")
     print_cluster_report(console, report)
     sys.exit(0 if report.ok else 1)
+
+
+def keep_logs(settings: Settings) -> Path:
+    """Copy the run's logs out of its state folder (deleted at the end) into
+    ``.splitstream/chaos-logs/<UTC time>/``, so a failed run can be read afterwards."""
+    target = DEFAULT_STATE_DIR / "chaos-logs" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    shutil.copytree(StackPaths(settings.state_dir).log_dir, target, dirs_exist_ok=True)
+    return target
 
 
 def main() -> None:
@@ -59,5 +74,7 @@ def main() -> None:
         console.print("training a best and a candidate model")
         train_best_and_candidate(settings)
         report = run_chaos(settings, plan, kafka=local.kafka_process(settings), log=console.print)
+        if not report.ok:
+            console.print(f"the services' logs: {keep_logs(settings)}")
     print_report(console, report)
     sys.exit(0 if report.ok else 1)

@@ -131,6 +131,7 @@ class KafkaLink:
             linger_ms=self._settings.kafka_linger_ms,
             request_timeout_ms=REQUEST_TIMEOUT_MS,
             retry_backoff_ms=100,
+            metadata_max_age_ms=self._settings.metadata_max_age_ms,
             value_serializer=encode_json,
             key_serializer=_encode_key,
             **client_security(self._settings, "aiokafka"),  # SASL: once per connection

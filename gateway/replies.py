@@ -123,6 +123,9 @@ class InboundListener:
                     auto_offset_reset="latest",
                     fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
                     request_timeout_ms=5_000,
+                    # aiokafka's fetcher does not refresh metadata when the leader's
+                    # connection fails: on a cluster this finds the partition's new leader.
+                    metadata_max_age_ms=self._settings.metadata_max_age_ms,
                     **client_security(self._settings, "aiokafka"),
                 )
                 try:

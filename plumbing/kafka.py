@@ -63,6 +63,7 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "request_timeout_ms": 10_000,
         "max_block_ms": 10_000,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
         **client_security(settings, "kafka-python"),
     }
     return KafkaProducer(**{**config, **overrides})
@@ -84,6 +85,7 @@ def consumer(settings: Settings, *, group_id: str | None, **overrides: Any) -> K
         "max_poll_records": settings.kafka_max_poll_records,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
         **client_security(settings, "kafka-python"),
     }
     return KafkaConsumer(**{**config, **overrides})
@@ -94,6 +96,7 @@ def admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
         **client_security(settings, "kafka-python"),
     }
     return KafkaAdminClient(**{**config, **overrides})

@@ -30,6 +30,9 @@ KafkaRole = Literal[
 ]
 KAFKA_ROLES: tuple[KafkaRole, ...] = get_args(KafkaRole)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: Kafka's own default metadata refresh (5 min), and the local cluster's (see the setting).
+KAFKA_METADATA_MAX_AGE_MS = 300_000
+CLUSTER_METADATA_MAX_AGE_MS = 1_000
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".splitstream"
 
 
@@ -60,6 +63,13 @@ class Settings(BaseSettings):
         "cluster: every topic replicated 3 times with min.insync.replicas=2, so losing one "
         "broker costs a leader election, not an outage. Node i (from 0) listens on each Kafka "
         "port + i * kafka_node_port_step.",
+    )
+    kafka_metadata_max_age_ms: int | None = Field(
+        None,
+        ge=100,
+        description="Every Kafka client refreshes its metadata this often. Unset: Kafka's "
+        "5 min on one node, 1 s on a local cluster: aiokafka's consumers keep fetching from a "
+        "lost leader until their next refresh.",
     )
     kafka_node_port_step: int = Field(
         10, ge=3, description="Port distance between the local cluster's nodes."
@@ -406,6 +416,13 @@ class Settings(BaseSettings):
     def kafka_replication_factor(self) -> int:
         """Replicas of each topic on the local stack: every node, at most 3."""
         return min(self.kafka_nodes, 3)
+
+    @property
+    def metadata_max_age_ms(self) -> int:
+        """How often clients refresh metadata (kafka_metadata_max_age_ms, or its default)."""
+        if self.kafka_metadata_max_age_ms is not None:
+            return self.kafka_metadata_max_age_ms
+        return CLUSTER_METADATA_MAX_AGE_MS if self.kafka_nodes > 1 else KAFKA_METADATA_MAX_AGE_MS
 
     @property
     def agent_replication_factor(self) -> int:

@@ -128,6 +128,8 @@ def new_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=max(session_s / 3, 0.5),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        consumer_metadata_max_age_ms=settings.metadata_max_age_ms,
+        producer_metadata_max_age_ms=settings.metadata_max_age_ms,
         # A batch sends a few messages and changelog records; let them share a request.
         producer_linger=0.01,
         # Stop without finishing the batch in hand: it is re-delivered (at least once), and
