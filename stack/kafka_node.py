@@ -206,6 +206,10 @@ def cluster_properties(replicas: int) -> dict[str, str]:
         "share.coordinator.state.topic.min.isr": min_isr,
         "broker.session.timeout.ms": "3000",
         "broker.heartbeat.interval.ms": "500",
+        # A lost active controller is noticed after the fetch timeout (default 2 s), then a
+        # new one is elected (default up to 1 s), which must fence the lost broker too.
+        "controller.quorum.fetch.timeout.ms": "1000",
+        "controller.quorum.election.timeout.ms": "500",
         # A follower that stops fetching leaves the ISR after this (default 30 s).
         "replica.lag.time.max.ms": "10000",
         "unclean.leader.election.enable": "false",
