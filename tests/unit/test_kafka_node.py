@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from plumbing.settings import load_settings
-from stack import kafka_service
+from stack import kafka_service, local
 from stack.errors import ServiceStartError
 from stack.kafka_node import BrokerAuth, NodeListeners, render_server_properties
 
@@ -113,6 +113,14 @@ def test_three_local_nodes_get_their_own_ports_folders_logs_and_one_quorum(
         [9112, 9113, 9114],
     ]
     assert len({p.log_file for p in processes}) == 3
+    # `stack status` lists what local.status finds: each node, between S3 and MLflow
+    assert [p.name for p in local.local_processes(settings)] == [
+        "s3",
+        "kafka",
+        "kafka-2",
+        "kafka-3",
+        "mlflow",
+    ]
     kafka_service.write_config(settings)
     folders = [n.folder for n in kafka_service.nodes(settings)]
     assert folders == [tmp_path / "kafka", tmp_path / "kafka-2", tmp_path / "kafka-3"]
