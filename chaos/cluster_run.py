@@ -252,10 +252,17 @@ def _kill_verdict(kill: BrokerKill, stretch: Stretch, lost: int) -> Invariant:
 def _rolling_verdict(rolling: RollingRestart, answers: list[Answer]) -> Invariant:
     failed, sent = failed_share(answers, start=rolling.started_at, end=rolling.ended_at)
     share = failed / sent if sent else 1.0
+    statuses = Counter(
+        a.status
+        for a in answers
+        if a.kind == "predict" and a.status != 200
+        and rolling.started_at <= a.sent_at < rolling.ended_at
+    )  # fmt: skip
+    shown = ", ".join(f"{status or 'dropped'}: {n}" for status, n in sorted(statuses.items()))
     return Invariant(
         f"the rolling restart fails ≤ {MAX_ROLLING_FAILED_SHARE:.1%} of predictions",
         sent > 0 and share <= MAX_ROLLING_FAILED_SHARE,
-        f"{failed} of {sent} predictions failed ({share:.3%}) during "
+        f"{failed} of {sent} predictions failed ({share:.3%}; {shown or 'none'}) during "
         f"{rolling.ended_at - rolling.started_at:.0f} s, nodes {list(rolling.nodes)} in turn",
     )
 
