@@ -80,8 +80,8 @@ $(VEGETA): $(UV)
 bench: jars $(VEGETA) ## Start a private stack, measure latency, throughput, memory, promotion; stop it
 	$(BIN)/python -m bench
 
-chaos: jars ## Kill services under 100 req/s on a private stack, restart the broker and the promoter; check nothing was lost
-	$(BIN)/python -m chaos
+chaos: jars ## Kill services under 100 req/s on a private stack, restart the broker and the promoter; check nothing was lost (CLUSTER=1: three brokers, each lost in turn)
+	$(BIN)/python -m chaos $(if $(CLUSTER),--cluster)
 
 demo: jars ## Run the whole system on port 7000 until Ctrl-C (EXIT=1: run the scenario and stop)
 	$(BIN)/splitstream demo

@@ -10,6 +10,7 @@ meanwhile would fail in a way that cannot tell "not sent" from "sent".
 """
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,15 +59,18 @@ async def drive(
     *,
     rate_per_s: float,
     reply_timeout_s: float,
+    stop: threading.Event | None = None,
 ) -> list[Answer]:
-    """Predict every body on schedule, then post its true price as feedback."""
+    """Predict every body on schedule, then post its true price as feedback.
+
+    ``stop``: once set, no more predictions are sent (those in flight finish).
+    """
     connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, force_close=True)
     timeout = aiohttp.ClientTimeout(total=reply_timeout_s + LATE_WAIT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         start = time.monotonic() + 0.1
 
         async def one(i: int) -> list[Answer]:
-            await asyncio.sleep(max(0.0, start + i / rate_per_s - time.monotonic()))
             first = gateways[i % len(gateways)]
             order = [first, *(g for g in gateways if g != first)]
             predicted = await call(http, order, Call("predict", i, "/v1/predict", bodies[i]))
@@ -76,7 +80,13 @@ async def drive(
             fed = await call(http, order, Call("feedback", i, "/v1/feedback", sent))
             return [predicted, fed]
 
-        answers = await asyncio.gather(*(one(i) for i in range(len(bodies))))
+        calls = []
+        for i in range(len(bodies)):
+            await asyncio.sleep(max(0.0, start + i / rate_per_s - time.monotonic()))
+            if stop is not None and stop.is_set():
+                break
+            calls.append(asyncio.create_task(one(i)))
+        answers = await asyncio.gather(*calls)
     return [answer for pair in answers for answer in pair]
 
 

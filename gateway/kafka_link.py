@@ -131,6 +131,7 @@ class KafkaLink:
             linger_ms=self._settings.kafka_linger_ms,
             request_timeout_ms=REQUEST_TIMEOUT_MS,
             retry_backoff_ms=100,
+            metadata_max_age_ms=self._settings.metadata_max_age_ms,
             value_serializer=encode_json,
             key_serializer=_encode_key,
             **client_security(self._settings, "aiokafka"),  # SASL: once per connection
@@ -172,7 +173,15 @@ class KafkaLink:
             await asyncio.sleep(PROBE_INTERVAL_S)
 
     def mark_unreachable(self, error: BaseException) -> None:
-        """A send failed: answer 503 until the next probe succeeds."""
+        """A send failed: answer 503 until the next probe succeeds.
+
+        Only with one broker: there a failed send means Kafka is gone. With several, it means
+        one partition's leader is moving; the other partitions serve, so only the request
+        that failed answers 503, and the probe alone (every broker refusing) stops all.
+        """
+        if len(self._addresses) > 1:
+            log.info("kafka send failed (a leader moving?): %s", error)
+            return
         if self._reachable:
             log.warning("kafka send failed, marking kafka unreachable: %s", error)
         self._reachable = False

@@ -152,6 +152,9 @@ class PredictionService:
             timeout_s=timeout_s,
         )
         future = self._pending.register(request_id)  # before sending: replies can be fast
+        # One deadline for the send and the reply: a send that waited for a new leader's
+        # metadata must not push the answer past the deadline the client was promised.
+        deadline = asyncio.get_running_loop().time() + timeout_s
         try:
             delivery = await self._link.send(
                 self._topics[assignment.variant], request, key=request_id
@@ -159,7 +162,7 @@ class PredictionService:
             delivery.add_done_callback(lambda done: self._delivered(request_id, done))
             if assignment.variant == "prod" and routing.candidate_available:
                 await self._mirror(request, routing)
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout_at(deadline):
                 return await future
         except TimeoutError as error:
             raise ReplyTimeoutError(

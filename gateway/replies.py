@@ -85,6 +85,9 @@ class InboundListener:
         self._events_topic = settings.topic("model_events").name
         self.reply_partition = settings.gateway_reply_partition
         self.positioned = False
+        # Where a replaced consumer resumes the reply partition: a reconnect (the partition's
+        # leader moved to another broker) must not skip the replies sent meanwhile.
+        self._next_reply_offset: int | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -115,6 +118,9 @@ class InboundListener:
                     auto_offset_reset="latest",
                     fetch_max_wait_ms=self._settings.kafka_listener_fetch_max_wait_ms,
                     request_timeout_ms=5_000,
+                    # aiokafka's fetcher does not refresh metadata when the leader's
+                    # connection fails: on a cluster this finds the partition's new leader.
+                    metadata_max_age_ms=self._settings.metadata_max_age_ms,
                     **client_security(self._settings, "aiokafka"),
                 )
                 try:
@@ -143,6 +149,9 @@ class InboundListener:
         assigned += [TopicPartition(commands.name, p) for p in range(commands.partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_end(*assigned)
+        if self._next_reply_offset is not None:  # a reconnect: replies may wait there
+            consumer.seek(assigned[0], self._next_reply_offset)
+            self._on_model_event()  # and re-read the routing: an event may have been missed
         for tp in assigned:  # resolve the end offsets now, before any request is sent
             await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_S)
 
@@ -169,6 +178,8 @@ class InboundListener:
                 if tp.topic == self._replies_topic:
                     for record in records:
                         self._handle_reply(record)
+                    if records:
+                        self._next_reply_offset = records[-1].offset + 1
                 elif records:
                     self._on_model_event()
 

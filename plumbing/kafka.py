@@ -12,6 +12,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.serializer import Serializer
 
+from plumbing import kafka_socket_fix  # noqa: F401 (closes the socket of a failed connect)
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from schemas.models import DeadletterRecord
@@ -42,6 +43,8 @@ class KeySerializer(Serializer):
 #: kafka-python backs reconnects off up to 30 s; after a broker restart a client could then
 #: sit idle that long (measured by make chaos). The Java client's ceiling is 1 s.
 RECONNECT_BACKOFF_MAX_MS = 1_000
+#: Longest a produced record may wait for its acknowledgement, retries included.
+DELIVERY_TIMEOUT_MS = 30_000
 
 
 def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -52,10 +55,15 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "linger_ms": settings.kafka_linger_ms,
         "value_serializer": CompactJsonSerializer(),
         "key_serializer": KeySerializer(),
-        "retries": 5,
+        # Retries until the delivery timeout, not a count: while a lost broker's partitions
+        # wait for a new leader (a cluster fences it after 3 s) every attempt fails at once,
+        # and 5 retries 100 ms apart were spent long before. Idempotence (kafka-python's
+        # default) keeps a retried record single.
+        "delivery_timeout_ms": DELIVERY_TIMEOUT_MS,
         "request_timeout_ms": 10_000,
         "max_block_ms": 10_000,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
         **client_security(settings, "kafka-python"),
     }
     return KafkaProducer(**{**config, **overrides})
@@ -77,6 +85,7 @@ def consumer(settings: Settings, *, group_id: str | None, **overrides: Any) -> K
         "max_poll_records": settings.kafka_max_poll_records,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
         **client_security(settings, "kafka-python"),
     }
     return KafkaConsumer(**{**config, **overrides})
@@ -87,6 +96,7 @@ def admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
         **client_security(settings, "kafka-python"),
     }
     return KafkaAdminClient(**{**config, **overrides})

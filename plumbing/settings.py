@@ -30,6 +30,9 @@ KafkaRole = Literal[
 ]
 KAFKA_ROLES: tuple[KafkaRole, ...] = get_args(KafkaRole)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: Kafka's own default metadata refresh (5 min), and the local cluster's (see the setting).
+KAFKA_METADATA_MAX_AGE_MS = 300_000
+CLUSTER_METADATA_MAX_AGE_MS = 1_000
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".splitstream"
 
 
@@ -52,6 +55,25 @@ class Settings(BaseSettings):
     kafka_port: int = Field(9092, description="Local broker port.")
     kafka_controller_port: int = Field(9093, description="Local KRaft controller port.")
     kafka_heap_mb: int = Field(512, description="Local broker JVM heap.")
+    kafka_nodes: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="KRaft nodes (broker and controller each) the local stack runs. 3 makes a "
+        "cluster: every topic replicated 3 times with min.insync.replicas=2, so losing one "
+        "broker costs a leader election, not an outage. Node i (from 0) listens on each Kafka "
+        "port + i * kafka_node_port_step.",
+    )
+    kafka_metadata_max_age_ms: int | None = Field(
+        None,
+        ge=100,
+        description="Every Kafka client refreshes its metadata this often. Unset: Kafka's "
+        "5 min on one node, 1 s on a local cluster: aiokafka's consumers keep fetching from a "
+        "lost leader until their next refresh.",
+    )
+    kafka_node_port_step: int = Field(
+        10, ge=3, description="Port distance between the local cluster's nodes."
+    )
     kafka_start_timeout_s: float = Field(90.0, description="Wait this long for the broker.")
     topic_prefix: str = Field("", description="Prepended to every topic name.")
     kafka_linger_ms: int = Field(0, description="Producer linger; 0 sends at once (latency).")
@@ -320,8 +342,11 @@ class Settings(BaseSettings):
     promoter_agent_partitions: int = Field(
         1, ge=1, description="Partitions of the agent's internal and changelog topics."
     )
-    promoter_agent_replication_factor: int = Field(
-        1, ge=1, description="Replication of the agent's topics; 1 suits a single broker."
+    promoter_agent_replication_factor: int | None = Field(
+        None,
+        ge=1,
+        description="Replication of the agent's topics; unset: the local stack's "
+        "(1 on one node, 3 on a cluster).",
     )
     promoter_agent_web_port: int = Field(
         6066, description="Port of the agent's web view (/counts/ shows the window counts)."
@@ -391,7 +416,36 @@ class Settings(BaseSettings):
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.kafka_bootstrap_servers or f"{self.stack_host}:{self.kafka_port}"
+        """Every node's client listener, so a client starts even with one node down."""
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        return ",".join(f"{self.stack_host}:{port}" for port in self.kafka_node_ports("client"))
+
+    def kafka_node_ports(self, listener: Literal["client", "internal", "controller"]) -> list[int]:
+        """The port of ``listener`` on each local node, node 1 first."""
+        base = {
+            "client": self.kafka_port,
+            "internal": self.kafka_internal_port,
+            "controller": self.kafka_controller_port,
+        }[listener]
+        return [base + i * self.kafka_node_port_step for i in range(self.kafka_nodes)]
+
+    @property
+    def kafka_replication_factor(self) -> int:
+        """Replicas of each topic on the local stack: every node, at most 3."""
+        return min(self.kafka_nodes, 3)
+
+    @property
+    def metadata_max_age_ms(self) -> int:
+        """How often clients refresh metadata (kafka_metadata_max_age_ms, or its default)."""
+        if self.kafka_metadata_max_age_ms is not None:
+            return self.kafka_metadata_max_age_ms
+        return CLUSTER_METADATA_MAX_AGE_MS if self.kafka_nodes > 1 else KAFKA_METADATA_MAX_AGE_MS
+
+    @property
+    def agent_replication_factor(self) -> int:
+        """Replicas of the Faust agent's topics (changelogs, repartitions)."""
+        return self.promoter_agent_replication_factor or self.kafka_replication_factor
 
     @property
     def local_s3(self) -> bool:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
 
 from plumbing.consume_loop import BatchingConsumer, Writer
 from predictors.metrics import PredictorMetrics
@@ -38,6 +39,8 @@ POLL_TIMEOUT_MS = 500
 #: group's failover are mostly past their deadline by then and are skipped.
 COMMIT_EVERY_S = 1.0
 IDLE_WAIT_S = 0.5
+#: Pause after a failed poll before the next one.
+KAFKA_RETRY_S = 0.2
 IDLE_LOG_EVERY_S = 30.0
 
 
@@ -87,7 +90,14 @@ class ServingLoop:
         """Serve until ``stop`` is set; the batch in hand is written and committed first."""
         self._stop = self._engine.stopping = stop
         while not stop.is_set():
-            self.step()
+            try:
+                self.step()
+            except KafkaError as error:
+                # A broker lost from a cluster (its group coordinator, a leader) surfaces
+                # here; the consumer finds the new ones at its next poll. Dying instead would
+                # turn one broker's loss into a slot's outage.
+                log.warning("%s: poll failed, polling again: %s", self._handler.name, error)
+                stop.wait(KAFKA_RETRY_S)
         self._leave()
 
     def step(self) -> None:

@@ -122,12 +122,14 @@ def new_app(settings: Settings) -> faust.App:
         store=settings.promoter_agent_store,
         datadir=settings.state_dir / "stream-agent" / ident,
         topic_partitions=settings.promoter_agent_partitions,
-        topic_replication_factor=settings.promoter_agent_replication_factor,
+        topic_replication_factor=settings.agent_replication_factor,
         topic_disable_leader=True,  # its __assignor-__leader topic serves nothing here
         broker_session_timeout=session_s,
         broker_heartbeat_interval=max(session_s / 3, 0.5),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        consumer_metadata_max_age_ms=settings.metadata_max_age_ms,
+        producer_metadata_max_age_ms=settings.metadata_max_age_ms,
         # A batch sends a few messages and changelog records; let them share a request.
         producer_linger=0.01,
         # Stop without finishing the batch in hand: it is re-delivered (at least once), and

@@ -7,6 +7,7 @@ client, as the admin principal, when this process holds that principal's passwor
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kafka.admin import ACL
@@ -18,6 +19,9 @@ from stack import kafka_admin
 from stack.kafka_node import INTERNAL_MECHANISM
 
 log = logging.getLogger(__name__)
+
+#: A readiness check of the supervisor's: True once the service answers.
+Probe = Callable[[], bool]
 
 
 def principal(settings: Settings, role: KafkaRole) -> str:
@@ -40,7 +44,9 @@ def admin_endpoint(settings: Settings) -> tuple[str, dict[str, Any]]:
                 "kafka_sasl_mechanism": INTERNAL_MECHANISM,
             }
         )
-        bootstrap = f"{settings.stack_host}:{settings.kafka_internal_port}"
+        bootstrap = ",".join(
+            f"{settings.stack_host}:{port}" for port in settings.kafka_node_ports("internal")
+        )
         # PLAIN to the stack's own broker, on its own address (loopback by default):
         # kafka-python's warning about it would repeat at every readiness poll.
         logging.getLogger("kafka.net.sasl.plain").setLevel(logging.ERROR)
@@ -99,3 +105,9 @@ def is_ready(settings: Settings, timeout_s: float = 2.0) -> bool:
     """True when the broker answers the admin."""
     bootstrap, security = admin_endpoint(settings)
     return kafka_admin.is_ready(bootstrap, security=security, timeout_s=timeout_s)
+
+
+def node_is_ready(settings: Settings, address: str, node_id: int, timeout_s: float = 2.0) -> bool:
+    """True when the local node at ``address`` (its internal listener) is a live broker."""
+    _, security = admin_endpoint(settings)
+    return kafka_admin.node_is_ready(address, node_id, security=security, timeout_s=timeout_s)

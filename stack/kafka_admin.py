@@ -30,19 +30,23 @@ from kafka.errors import (
     for_code,
 )
 
+from plumbing import kafka_socket_fix  # noqa: F401 (closes the socket of a failed connect)
 from plumbing.kafka_acls import Grant
 
 
 def port_open(bootstrap: str, timeout_s: float) -> bool:
-    """Cheap TCP probe, so polling a dead port does not build (and leak) clients."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    try:
-        with socket.create_connection(
-            (host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s
-        ):
-            return True
-    except OSError:
-        return False
+    """Cheap TCP probe of each server in turn, so polling dead ports does not build (and leak)
+    clients. True when any accepts: a cluster with one node down still answers."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection(
+                (host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s
+            ):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 class _ClosingAdmin(KafkaAdminClient):
@@ -92,6 +96,29 @@ def is_ready(bootstrap: str, *, security: Mapping[str, Any], timeout_s: float = 
         return False
     try:
         return bool(admin.describe_cluster().get("brokers"))
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def node_is_ready(
+    bootstrap: str, node_id: int, *, security: Mapping[str, Any], timeout_s: float = 2.0
+) -> bool:
+    """True when node ``node_id`` answers at ``bootstrap`` and the cluster lists it as a broker.
+
+    A broker is listed only once the controller has unfenced it: it has caught up with
+    the metadata log and may lead partitions.
+    """
+    if not port_open(bootstrap, timeout_s):
+        return False
+    try:
+        admin = admin_client(bootstrap, timeout_s, security)
+    except (KafkaError, OSError):
+        return False
+    try:
+        brokers = admin.describe_cluster().get("brokers") or []
+        return any(b.get("broker_id") == node_id for b in brokers)
     except (KafkaError, OSError):
         return False
     finally:

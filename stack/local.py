@@ -173,7 +173,7 @@ def local_processes(settings: Settings) -> list[ServiceProcess]:
     if settings.local_s3:
         processes.append(s3_process(settings))
     if settings.local_kafka:
-        processes.append(kafka_service.process(settings))
+        processes += kafka_service.processes(settings)
     if settings.local_mlflow:
         processes.append(mlflow_process(settings))
     return processes
@@ -190,12 +190,27 @@ def up(settings: Settings) -> Settings:
     """
     settings = ensure_local_credentials(settings)
     install(settings)
-    for process in local_processes(settings):
-        _prepare(settings, process)
-        supervisor.start(process)
-        _after_start(settings, process.name)
+    for group in _start_groups(local_processes(settings)):
+        _prepare(settings, group[0])
+        if len(group) == 1:
+            supervisor.start(group[0])
+        else:
+            supervisor.start_all(group)
+        _after_start(settings, group[0].name)
     _check_external(settings)
     return settings
+
+
+def _start_groups(processes: list[ServiceProcess]) -> list[list[ServiceProcess]]:
+    """The processes in start order, a cluster's Kafka nodes as one group: they start
+    together, since no node answers before a majority of the quorum runs."""
+    groups: list[list[ServiceProcess]] = []
+    for process in processes:
+        if groups and kafka_service.is_kafka_node(process.name) and process.name != "kafka":
+            groups[-1].append(process)
+        else:
+            groups.append([process])
+    return groups
 
 
 def _prepare(settings: Settings, process: ServiceProcess) -> None:
@@ -234,9 +249,8 @@ def _check_external(settings: Settings) -> None:
 def down(settings: Settings) -> list[str]:
     """Stop Splitstream's services, then the backing ones. Returns the names that ran."""
     stopped = services.down(settings)
-    for process in reversed(local_processes(settings)):
-        if supervisor.stop(process):
-            stopped.append(process.name)
+    for group in reversed(_start_groups(local_processes(settings))):
+        stopped += supervisor.stop_all(list(reversed(group)))
     return stopped
 
 

@@ -25,23 +25,55 @@ from plumbing.settings import (
     load_settings,
 )
 from stack import kafka_access, local, supervisor
-from stack.supervisor import free_port
+from stack.supervisor import free_port, port_is_free
 from trainer.main import train_and_publish
 
 
-def isolated_env(state_dir: Path) -> dict[str, str]:
-    """A fresh state folder and a free port for every listener; the jars stay shared."""
+def isolated_env(state_dir: Path, *, kafka_nodes: int = 1) -> dict[str, str]:
+    """A fresh state folder and a free port for every listener; the jars stay shared.
+
+    ``kafka_nodes`` above 1: a local cluster, each node's ports ``KAFKA_NODE_PORT_STEP``
+    above the previous node's, all free now.
+    """
     return {
         "SPLITSTREAM_STATE_DIR": str(state_dir),
         "SPLITSTREAM_LIB_DIR": str(DEFAULT_STATE_DIR / "lib"),
-        "SPLITSTREAM_KAFKA_PORT": str(free_port()),
-        "SPLITSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "SPLITSTREAM_KAFKA_INTERNAL_PORT": str(free_port()),
+        **_kafka_ports_env(kafka_nodes),
         "SPLITSTREAM_S3_PORT": str(free_port()),
         "SPLITSTREAM_MLFLOW_PORT": str(free_port()),
         "SPLITSTREAM_GATEWAY_PORT": str(free_port()),
         "SPLITSTREAM_SINK_PORT": str(free_port()),
     }
+
+
+#: Port distance between a private cluster's nodes.
+PRIVATE_NODE_PORT_STEP = 7
+
+
+def _kafka_ports_env(nodes: int) -> dict[str, str]:
+    names = ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_INTERNAL_PORT")
+    if nodes == 1:
+        return {f"{ENV_PREFIX}{name}": str(free_port()) for name in names}
+    taken: set[int] = set()
+    env = {
+        f"{ENV_PREFIX}KAFKA_NODES": str(nodes),
+        f"{ENV_PREFIX}KAFKA_NODE_PORT_STEP": str(PRIVATE_NODE_PORT_STEP),
+    }
+    for name in names:
+        base = free_port_ladder(nodes, PRIVATE_NODE_PORT_STEP, avoid=taken)
+        taken |= {base + i * PRIVATE_NODE_PORT_STEP for i in range(nodes)}
+        env[f"{ENV_PREFIX}{name}"] = str(base)
+    return env
+
+
+def free_port_ladder(count: int, step: int, *, avoid: set[int], attempts: int = 200) -> int:
+    """A port ``p`` such that ``p, p + step, ... p + (count - 1) * step`` are all free now."""
+    for _ in range(attempts):
+        base = free_port()
+        ladder = [base + i * step for i in range(count)]
+        if ladder[-1] < 65536 and not avoid & set(ladder) and all(map(port_is_free, ladder)):
+            return base
+    raise RuntimeError(f"no {count} free ports {step} apart after {attempts} tries")
 
 
 def kafka_passwords_env(settings: Settings) -> dict[str, str]:
@@ -101,15 +133,17 @@ def running_stack() -> Iterator[Settings]:
 
 
 @contextmanager
-def private_stack(name: str) -> Iterator[Settings]:
+def private_stack(name: str, *, kafka_nodes: int = 1) -> Iterator[Settings]:
     """Kafka, S3 and MLflow on free ports in a temp folder; stopped and deleted at the end.
 
-    SIGTERM unwinds like Ctrl-C, so ``kill`` of the caller leaves nothing running either.
+    ``kafka_nodes``: 3 runs a local Kafka cluster. SIGTERM unwinds like Ctrl-C, so
+    ``kill`` of the caller leaves nothing running either.
     """
     previous = signal.signal(signal.SIGTERM, _terminate)
     state_dir = Path(tempfile.mkdtemp(prefix=f"splitstream-{name}-"))
+    env = {**isolated_env(state_dir, kafka_nodes=kafka_nodes), **namespace_env(name)}
     try:
-        with exported({**isolated_env(state_dir), **namespace_env(name)}), running_stack() as up:
+        with exported(env), running_stack() as up:
             yield up
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)

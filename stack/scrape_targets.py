@@ -52,7 +52,7 @@ def scrape_targets(settings: Settings, ports: dict[str, list[int]]) -> list[dict
     """
     entries = []
     for name in sorted(ports):
-        if not ports[name] or name in BACKING:
+        if not ports[name] or name in BACKING or name.startswith("kafka-"):  # cluster nodes
             continue
         host = metrics_host(settings, name)
         if name.startswith("gateway") and _worker_ports(settings):

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,7 +231,7 @@ def _reap(pid: int) -> None:
     """Collect a child we started in this process so it does not linger as a zombie."""
     child = _CHILDREN.get(pid)
     if child is not None and child.poll() is not None:
-        del _CHILDREN[pid]
+        _CHILDREN.pop(pid, None)  # pop: stop_all's threads may reap the same child
 
 
 def reap_children() -> None:
@@ -259,6 +260,24 @@ def stop(service: ServiceProcess, *, grace_s: float = 20.0) -> bool:
     service.pid_file.unlink(missing_ok=True)
     reap_children()
     return was_running
+
+
+def stop_all(services: list[ServiceProcess], *, grace_s: float = 20.0) -> list[str]:
+    """Stop several services at once (a cluster's Kafka nodes: stopped one by one, the last
+    ones would wait for a quorum that is gone). Returns the names that ran."""
+    if len(services) == 1:
+        return [services[0].name] if stop(services[0], grace_s=grace_s) else []
+    results: dict[str, bool] = {}
+
+    def one(service: ServiceProcess) -> None:
+        results[service.name] = stop(service, grace_s=grace_s)
+
+    threads = [threading.Thread(target=one, args=(s,), name=f"stop-{s.name}") for s in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [s.name for s in services if results.get(s.name)]
 
 
 def kill(service: ServiceProcess) -> int:

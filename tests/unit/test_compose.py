@@ -20,7 +20,12 @@ from jsonschema import Draft7Validator
 from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, PROJECT_ROOT, load_settings
 from plumbing.settings_doc import settings_table
 from stack import maven, s3_server
-from stack.kafka_node import pinned_kafka_version
+from stack.kafka_node import (
+    BrokerAuth,
+    NodeListeners,
+    pinned_kafka_version,
+    render_server_properties,
+)
 from stack.services import APP_SERVICES, kafka_role
 
 COMPOSE_FILE = PROJECT_ROOT / "compose.yaml"
@@ -287,3 +292,70 @@ def test_prometheus_and_grafana_mount_the_deploy_files() -> None:
         assert (PROJECT_ROOT / path).exists(), path
     dashboards = PROJECT_ROOT / "deploy" / "grafana" / "dashboards"
     assert (dashboards / "splitstream.json").is_file()
+
+
+CLUSTER_ENV_FILE = PROJECT_ROOT / "deploy" / "kafka-cluster.env"
+#: Properties that name a node's own host, folder or password: compared separately or not at all.
+NODE_OWN = {"node.id", "listeners", "advertised.listeners", "log.dirs", "controller.quorum.voters"}
+
+
+def _cluster_env() -> dict[str, str]:
+    lines = CLUSTER_ENV_FILE.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def _interpolated(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${NAME:-default}`` and ``${NAME:?message}``, with ``env`` as the env file."""
+    pattern = r"\$\{([A-Za-z0-9_]+)(?::-([^}]*)|:\?[^}]*)?\}"
+    return re.sub(pattern, lambda m: env.get(m[1], m[2] if m[2] is not None else ""), value)
+
+
+def _broker_properties(node: str, env: dict[str, str]) -> dict[str, str]:
+    """A kafka service's KAFKA_* variables as the image turns them into server.properties."""
+    properties = {}
+    for name, value in _services()[node]["environment"].items():
+        if name.startswith("KAFKA_") and name != "KAFKA_HEAP_OPTS":
+            key = name.removeprefix("KAFKA_").lower().replace("__", "-").replace("_", ".")
+            properties[key] = _interpolated(str(value), env)
+    return properties
+
+
+@pytest.mark.parametrize("replicas", [1, 3], ids=["one node", "cluster profile"])
+def test_compose_brokers_have_the_local_stack_settings(replicas: int) -> None:
+    env = _cluster_env() if replicas == 3 else {}
+    local = dict(
+        line.split("=", 1)
+        for line in render_server_properties(
+            data_dir=Path("/unused"),
+            listeners=NodeListeners("kafka", 9092, internal_port=9094, controller_port=9093),
+            auth=BrokerAuth("splitstream-admin", "unused"),
+            replicas=replicas,
+        ).splitlines()[1:]
+    )
+    nodes = ["kafka", "kafka-2", "kafka-3"][:replicas]
+    for node_id, node in enumerate(nodes, start=1):
+        compose = _broker_properties(node, env)
+        differing = {
+            key: (value, compose.get(key))
+            for key, value in local.items()
+            if key not in NODE_OWN and "jaas" not in key and compose.get(key) != value
+        }
+        assert differing == {}, node
+        assert compose["node.id"] == str(node_id)
+        assert compose["advertised.listeners"] == f"CLIENT://{node}:9092,INTERNAL://{node}:9094"
+        voters = ",".join(f"{i}@{name}:9093" for i, name in enumerate(nodes, start=1))
+        assert compose["controller.quorum.voters"] == voters
+
+
+def test_the_cluster_profile_runs_three_nodes_and_every_client_knows_them() -> None:
+    env = _cluster_env()
+    assert env["COMPOSE_PROFILES"] == "cluster"
+    assert [n for n, s in _services().items() if "cluster" in s.get("profiles", [])] == [
+        "kafka-2",
+        "kafka-3",
+    ]
+    bootstrap = _services()["gateway"]["environment"][f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"]
+    assert _interpolated(bootstrap, env) == "kafka:9092,kafka-2:9092,kafka-3:9092"
+    assert _interpolated(bootstrap, {}) == "kafka:9092"
+    agent = _services()["windows"]["environment"]
+    assert _interpolated(agent[f"{ENV_PREFIX}PROMOTER_AGENT_REPLICATION_FACTOR"], env) == "3"

@@ -16,12 +16,13 @@ from gateway.errors import (
     UnauthorizedError,
     error_body,
 )
-from gateway.kafka_link import bootstrap_addresses, tcp_reachable
+from gateway.kafka_link import KafkaLink, bootstrap_addresses, tcp_reachable
 from gateway.predictions import check_domain
 from gateway.replies import PendingReplies
 from gateway.routing import Routing
 from plumbing.features import FeatureDomain, FeatureRow
 from plumbing.model_store import Slots
+from plumbing.settings import load_settings
 from schemas.models import PredictReply
 from stack.supervisor import free_port
 
@@ -177,3 +178,17 @@ def test_probe_of_a_closed_port_fails_fast() -> None:
     started = time.monotonic()
     assert asyncio.run(tcp_reachable([("127.0.0.1", free_port())], 0.5)) is False
     assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("bootstrap", "stays_reachable"),
+    [("127.0.0.1:9092", False), ("127.0.0.1:9092,127.0.0.1:9102,127.0.0.1:9112", True)],
+    ids=["one broker", "cluster"],
+)
+def test_a_failed_send_stops_all_sends_only_when_there_is_one_broker(
+    bootstrap: str, stays_reachable: bool
+) -> None:
+    link = KafkaLink(load_settings(kafka_bootstrap_servers=bootstrap), client_id="test")
+    link._reachable = True  # as the probe leaves it
+    link.mark_unreachable(TimeoutError("no leader for the partition"))
+    assert link._reachable is stays_reachable

@@ -15,10 +15,11 @@ def _pid_file(state_dir: Path, name: str, port: int) -> None:
 
 
 def test_every_started_service_but_the_backing_ones_is_a_target(tmp_path: Path) -> None:
-    # Given the pid files `splitstream up` leaves (kafka records two ports)
+    # Given the pid files `splitstream up` leaves (a three-node cluster among them)
     every_address = "0.0.0.0"  # noqa: S104 (no socket is bound)
     settings = load_settings(state_dir=tmp_path, gateway_host=every_address, stack_host="127.0.0.2")
-    for name, port in [("kafka", 9092), ("s3", 9000), ("gateway", 7000), ("sink", 7020)]:
+    backing = [("kafka", 9092), ("kafka-2", 9102), ("kafka-3", 9112), ("s3", 9000)]
+    for name, port in [*backing, ("gateway", 7000), ("sink", 7020)]:
         _pid_file(tmp_path, name, port)
     _pid_file(tmp_path, "predictor-prod", 41234)
     _pid_file(tmp_path, "windows", 41235)
