@@ -24,6 +24,7 @@ from bench.findings import LoadFindings
 from bench.results import RatePoint
 from bench.schedule import run_schedule
 from gateway.kafka_link import REQUEST_TIMEOUT_MS
+from gateway.replies import FETCH_MAX_WAIT_MS
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
 from stack import kafka_access
@@ -92,7 +93,7 @@ def _consumer(settings: Settings) -> AIOKafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="latest",
-        fetch_max_wait_ms=settings.kafka_listener_fetch_max_wait_ms,  # as the gateway's
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         request_timeout_ms=5_000,
         **_admin_security(settings),
     )

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 #: Longest getmany() waits before the loop goes round again.
 POLL_TIMEOUT_MS = 200
+#: Longest the broker holds a fetch when nothing arrives. A reply appended to the
+#: partition answers the waiting fetch at once, so this bounds idle polling; but one
+#: consumer holds one fetch per broker, so on a cluster a reply partition whose leader
+#: moves waits behind the idle commands partition's fetch on its new leader: keep it short.
+FETCH_MAX_WAIT_MS = 500
 #: Longest the listener waits for an end offset before it reconnects and retries.
 POSITION_TIMEOUT_S = 10.0
 
@@ -116,7 +121,7 @@ class InboundListener:
                     group_id=None,
                     enable_auto_commit=False,
                     auto_offset_reset="latest",
-                    fetch_max_wait_ms=self._settings.kafka_listener_fetch_max_wait_ms,
+                    fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
                     request_timeout_ms=5_000,
                     # aiokafka's fetcher does not refresh metadata when the leader's
                     # connection fails: on a cluster this finds the partition's new leader.

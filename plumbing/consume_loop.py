@@ -115,8 +115,9 @@ class BatchingConsumer(Generic[T]):
         on_revoked: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``commit_every_s`` > 0 commits the offsets of written batches at most that often
-        (and always before partitions move or the consumer stops); 0 commits every batch."""
+        """``commit_every_s`` > 0 commits the offsets of written batches at most that often,
+        without waiting (and blocking before partitions move or the consumer stops); 0 commits
+        every batch, blocking."""
         self._consumer = consumer
         self._producer = producer
         self._writer = writer
@@ -190,7 +191,10 @@ class BatchingConsumer(Generic[T]):
         if force or self._clock() - self._committed_at >= self._commit_every_s:
             offsets, self._written = self._written, {}
             self._committed_at = self._clock()
-            self._commit(offsets)
+            if force or self._commit_every_s <= 0:
+                self._commit(offsets)
+            else:
+                self._commit_in_background(offsets)
 
     # ----------------------------------------------------------------------- one poll
 
@@ -258,6 +262,21 @@ class BatchingConsumer(Generic[T]):
                 log.warning(
                     "%s: could not rewind %s to %d: %s", self.name, partition, offset, error
                 )
+
+    def _commit_in_background(self, offsets: dict[TopicPartition, int]) -> None:
+        """A spaced-out commit does not wait: while the group's coordinator moves (a broker
+        restarting) a blocking commit stalled every request behind it. One that fails is
+        only a re-read after a crash; partitions that move are still committed blocking."""
+
+        def committed(done: dict[TopicPartition, OffsetAndMetadata], error: object) -> None:
+            if isinstance(error, Exception):
+                log.warning("%s: commit failed: %s", self.name, error)
+            else:
+                self.committed.update({tp: o.offset for tp, o in done.items()})
+
+        self._consumer.commit_async(
+            {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}, callback=committed
+        )
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:

@@ -91,10 +91,8 @@ class Settings(BaseSettings):
     kafka_listener_fetch_max_wait_ms: int = Field(
         3000,
         ge=0,
-        le=4000,
-        description="The same for the long-lived listeners that assign() their partitions and "
-        "never rebalance (a predictor's model.events, a gateway's replies): fewer idle fetches. "
-        "At most 4000: the gateway's reply fetches time out after 5 s.",
+        description="The same for a predictor's model.events listener, which assigns its "
+        "partitions itself (no rebalance) and hears a broadcast at once: fewer idle fetches.",
     )
     kafka_internal_port: int = Field(
         9094,

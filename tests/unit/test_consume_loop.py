@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from plumbing.batch_buffer import Batch
@@ -76,6 +77,10 @@ class World:
         if self.commit_error is not None:
             raise self.commit_error
         self.journal.append(("commit", {tp: o.offset for tp, o in offsets.items()}))
+
+    def commit_async(self, offsets: dict[TopicPartition, Any], callback: Any) -> None:
+        self.journal.append(("commit_async", {tp: o.offset for tp, o in offsets.items()}))
+        callback(offsets, self.commit_error)
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.journal.append(("seek", (tp, offset)))
@@ -341,10 +346,11 @@ def test_commits_can_be_spaced_out_but_never_skip_a_move_of_partitions() -> None
         engine.poll(100)
     assert _kinds(world) == ["write", "write"]  # written, not committed yet
 
-    # When a second has passed since the last commit, the next poll commits both
+    # When a second has passed since the last commit, the next poll commits both, not waiting
     clock[0] += 0.4
     engine.poll(100)
-    assert world.journal[-1] == ("commit", {P0: 3})
+    assert world.journal[-1] == ("commit_async", {P0: 3})
+    assert engine.committed == {P0: 3}
 
     # And when partitions move, what was written is committed at once
     world.pending.append({P1: _records(P1, 7)})
@@ -352,6 +358,32 @@ def test_commits_can_be_spaced_out_but_never_skip_a_move_of_partitions() -> None
     assert _kinds(world)[-1] == "write"
     world.listener.on_partitions_revoked({P0, P1})
     assert world.journal[-1] == ("commit", {P1: 8})
+
+
+def test_a_spaced_out_commit_that_fails_is_logged_and_serving_goes_on() -> None:
+    world = World()
+    clock = [0.0]
+    engine: BatchingConsumer[str] = BatchingConsumer(
+        consumer=world,  # type: ignore[arg-type]
+        producer=world,  # type: ignore[arg-type]
+        writer=world,
+        deadletter_topic="deadletter",
+        metrics=Metrics(world),
+        max_rows=100,
+        max_seconds=0.0,
+        commit_every_s=1.0,
+        clock=lambda: clock[0],
+    )
+    engine.subscribe(["t"])
+    world.commit_error = KafkaError("NotCoordinatorError")
+    clock[0] += 1.0
+    world.pending.append({P0: _records(P0, 1)})
+    engine.poll(100)
+    world.pending.append({P0: _records(P0, 2)})
+    engine.poll(100)
+
+    assert _kinds(world) == ["write", "commit_async", "write"]
+    assert engine.committed == {}  # the lag still counts from the last commit that held
 
 
 def test_a_failed_write_still_commits_the_batches_written_before_it_when_asked() -> None:
