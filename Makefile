@@ -61,7 +61,7 @@ format: install ## Format and fix with ruff
 test: ## Install everything, start a stack on free ports, run every test, stop it
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory install jars browsers prometheus lint && \
-	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=15; status=$$?; \
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --durations=15; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s, exit $$status"; exit $$status
 
 test-unit: install prometheus ## Run the unit tests only (no services; promtool checks the rules)

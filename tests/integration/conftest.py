@@ -25,6 +25,7 @@ from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
 from stack.local import ensure_local_credentials
 from stack.private import exported, isolated_env, kafka_passwords_env, running_stack
 from stack.supervisor import free_port, port_is_free
+from tests.conftest import DEMO_MODULES
 from tests.webhook_receiver import Receiver, webhook_receiver
 
 
@@ -57,7 +58,6 @@ def unique() -> str:
 
 READY_LINE = "running; Ctrl-C stops everything"
 DEMO_TIMEOUT_S = 900
-DEMO_GROUP = "demo"
 #: What stops the session's demo; closed after its last test, or at the session's end.
 _DEMO_STOPS = ExitStack()
 
@@ -122,14 +122,13 @@ def _uses_demo(item: pytest.Item | None) -> bool:
     return item is not None and "demo" in getattr(item, "fixturenames", ())
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (it renames the items)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on the shared running demo run together, the loop's first, in one xdist group.
+    """Tests on the shared running demo run together, the loop's first.
 
     The demo's services then never run beside this session's other tests (nor through
-    the stack restart of test_stack_lifecycle): the demo stops right after the group's
-    last test (``pytest_runtest_teardown``). With ``-n 2`` the group is the largest unit,
-    so one worker starts it first while the other runs the rest on its own stack.
+    the stack restart of test_stack_lifecycle): the demo stops right after the last of
+    them (``pytest_runtest_teardown``). Under xdist they are one unit of one worker
+    (tests/conftest.py), which only knows them by their modules: checked here.
     """
 
     def rank(item: pytest.Item) -> int:
@@ -138,9 +137,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 1 if item.module is not None and item.module.__name__.endswith("test_loop") else 2
 
     items.sort(key=rank)
-    for item in items:
-        if _uses_demo(item):
-            item.add_marker(pytest.mark.xdist_group(DEMO_GROUP))
+    strays = [
+        i.nodeid for i in items if _uses_demo(i) and i.nodeid.split("::")[0] not in DEMO_MODULES
+    ]
+    if strays:
+        raise pytest.UsageError(f"add their modules to tests/conftest.py:DEMO_MODULES: {strays}")
 
 
 @pytest.hookimpl(wrapper=True)
