@@ -88,18 +88,7 @@ def is_ready(bootstrap: str, *, security: Mapping[str, Any], timeout_s: float = 
     An open port alone is not enough: the socket accepts before the broker has
     caught up with the metadata log and registered itself.
     """
-    if not port_open(bootstrap, timeout_s):
-        return False
-    try:
-        admin = admin_client(bootstrap, timeout_s, security)
-    except (KafkaError, OSError):
-        return False
-    try:
-        return bool(admin.describe_cluster().get("brokers"))
-    except (KafkaError, OSError):
-        return False
-    finally:
-        admin.close()
+    return bool(_listed_brokers(bootstrap, security, timeout_s))
 
 
 def node_is_ready(
@@ -110,17 +99,24 @@ def node_is_ready(
     A broker is listed only once the controller has unfenced it: it has caught up with
     the metadata log and may lead partitions.
     """
+    brokers = _listed_brokers(bootstrap, security, timeout_s)
+    return any(b.get("broker_id") == node_id for b in brokers)
+
+
+def _listed_brokers(
+    bootstrap: str, security: Mapping[str, Any], timeout_s: float
+) -> list[dict[str, Any]]:
+    """The brokers the cluster lists, asked at ``bootstrap``; none when it does not answer."""
     if not port_open(bootstrap, timeout_s):
-        return False
+        return []
     try:
         admin = admin_client(bootstrap, timeout_s, security)
     except (KafkaError, OSError):
-        return False
+        return []
     try:
-        brokers = admin.describe_cluster().get("brokers") or []
-        return any(b.get("broker_id") == node_id for b in brokers)
+        return list(admin.describe_cluster().get("brokers") or [])
     except (KafkaError, OSError):
-        return False
+        return []
     finally:
         admin.close()
 
