@@ -7,7 +7,7 @@ are tested without a cluster (tests/unit/test_kafka_cluster.py).
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,11 @@ class PartitionState:
     @property
     def under_replicated(self) -> bool:
         return set(self.replicas) - set(self.isr) != set() or self.leader < 0
+
+    @property
+    def led_by_preferred(self) -> bool:
+        """Led by its first replica, where Kafka's leader rebalance puts it back."""
+        return bool(self.replicas) and self.leader == self.replicas[0]
 
 
 def partition_states(described: Iterable[Mapping[str, Any]]) -> list[PartitionState]:
@@ -65,6 +70,11 @@ def busiest_leader(states: Sequence[PartitionState], *, topic_prefix: str) -> in
 def under_replicated(states: Sequence[PartitionState]) -> list[PartitionState]:
     """Partitions with a replica out of sync, or without a leader."""
     return [s for s in states if s.under_replicated]
+
+
+def off_preferred_leader(states: Sequence[PartitionState]) -> list[PartitionState]:
+    """Partitions led by another replica than their preferred (first) one."""
+    return [s for s in states if not s.led_by_preferred]
 
 
 def quorum_leader(quorum: Mapping[str, Any]) -> int:
@@ -110,15 +120,39 @@ def wait_in_sync(settings: Settings, *, timeout_s: float = 120.0, poll_s: float 
     Raises:
         TimeoutError: still under-replicated after ``timeout_s`` (the message names some).
     """
+    return _wait_until_none(settings, under_replicated, "under-replicated", timeout_s, poll_s)
+
+
+def wait_led_by_preferred(
+    settings: Settings, *, timeout_s: float = 120.0, poll_s: float = 0.5
+) -> float:
+    """Block until every partition is led by its preferred replica again (the brokers'
+    leader rebalance, ``leader.imbalance.check.interval.seconds``); returns the seconds.
+
+    Raises:
+        TimeoutError: some still led by another replica after ``timeout_s``.
+    """
+    return _wait_until_none(
+        settings, off_preferred_leader, "off their preferred leader", timeout_s, poll_s
+    )
+
+
+def _wait_until_none(
+    settings: Settings,
+    find: Callable[[Sequence[PartitionState]], list[PartitionState]],
+    what: str,
+    timeout_s: float,
+    poll_s: float,
+) -> float:
     start = time.monotonic()
-    lagging: list[PartitionState] = []
+    found: list[PartitionState] = []
     while time.monotonic() - start < timeout_s:
         try:
-            lagging = under_replicated(snapshot(settings))
+            found = find(snapshot(settings))
         except (OSError, KafkaError) as error:  # a node is still starting
-            lagging = [PartitionState(str(error)[:100], -1, -1, (), ())]
-        if not lagging:
+            found = [PartitionState(str(error)[:100], -1, -1, (), ())]
+        if not found:
             return time.monotonic() - start
         time.sleep(poll_s)
-    names = ", ".join(f"{s.topic}[{s.partition}]" for s in lagging[:5])
-    raise TimeoutError(f"{len(lagging)} partitions still under-replicated: {names}")
+    names = ", ".join(f"{s.topic}[{s.partition}]" for s in found[:5])
+    raise TimeoutError(f"{len(found)} partitions still {what}: {names}")

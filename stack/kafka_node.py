@@ -212,6 +212,11 @@ def cluster_properties(replicas: int) -> dict[str, str]:
         "controller.quorum.election.timeout.ms": "500",
         # A follower that stops fetching leaves the ISR after this (default 30 s).
         "replica.lag.time.max.ms": "10000",
+        # A restarted broker leads its preferred partitions again within this (default
+        # 300 s). Until then its peers lead everything it led, and the next broker stopped
+        # in a rolling restart moves them all at once (a ~2 s stall of every partition).
+        # Not much sooner: leaderships moved to a broker seconds after its start stalled too.
+        "leader.imbalance.check.interval.seconds": "30",
         "unclean.leader.election.enable": "false",
     }
 

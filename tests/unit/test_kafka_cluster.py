@@ -7,6 +7,7 @@ import pytest
 from stack.kafka_cluster import (
     PartitionState,
     busiest_leader,
+    off_preferred_leader,
     partition_states,
     quorum_leader,
     under_replicated,
@@ -68,6 +69,13 @@ def test_under_replicated_lists_a_missing_isr_member_or_leader() -> None:
     shrunk = PartitionState("t", 1, 2, (1, 2, 3), (2, 3))
     leaderless = PartitionState("t", 2, -1, (1,), (1,))
     assert under_replicated([whole, shrunk, leaderless]) == [shrunk, leaderless]
+
+
+def test_off_preferred_leader_lists_partitions_not_led_by_their_first_replica() -> None:
+    preferred = PartitionState("t", 0, 1, (1, 2, 3), (1, 2, 3))
+    moved = PartitionState("t", 1, 3, (2, 3, 1), (2, 3, 1))
+    leaderless = PartitionState("t", 2, -1, (1,), ())
+    assert off_preferred_leader([preferred, moved, leaderless]) == [moved, leaderless]
 
 
 def test_quorum_leader_reads_the_metadata_partition_leader() -> None:
