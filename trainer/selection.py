@@ -51,8 +51,8 @@ DEFAULT_N_JOBS = 2
 #: The candidate set of a normal run, in tie-break order.
 DEFAULT_ALGORITHMS = ("linear_regression", "lasso", "ridge", "decision_tree", "random_forest")
 #: A deliberately weak model for demos and tests, never in the default set: a depth-3 tree.
-#: On the real data it clears the default R² floor (its test R² is about 0.67) with a test
-#: MAE about 60 % above the log-log ridge's, so only the regression gate stops it (relax
+#: On the real data its test R² clears the default floor (``train_r2_floor``) while its test
+#: MAE is well above the log-log ridge's, so only the regression gate stops it (relax
 #: train_max_mae_regression to publish).
 WEAK = "weak"
 #: A model with no skill, never in the default set: it predicts the training median for every
