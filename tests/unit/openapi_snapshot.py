@@ -23,7 +23,7 @@ def current_document() -> dict[str, Any]:
         kafka_bootstrap_servers="127.0.0.1:9",
         s3_endpoint_url="http://127.0.0.1:9",
         s3_access_key="snapshot",
-        s3_secret_key="snapshot-secret",
+        s3_secret_key="unit-secret",
         admin_token="openapi-snapshot-admin-token-0123",
         request_id_key="k" * 32,
     )
