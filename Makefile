@@ -14,7 +14,7 @@ VEGETA := $(TOOLS)/bin/vegeta
 TEST_WORKERS ?= 2
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install jars browsers prometheus docs lint format test test-unit test-integration screenshots bench chaos demo stack-up stack-down stack-status clean
+.PHONY: help install jars browsers prometheus docs openapi-snapshot lint format test test-unit test-integration screenshots bench chaos demo stack-up stack-down stack-status clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ prometheus: ## Install Prometheus and promtool from Debian's packages (rule and 
 docs: install ## Regenerate the README's configuration and Kafka ACL tables from the code
 	$(BIN)/python -m plumbing.settings_doc
 	$(BIN)/python -m plumbing.kafka_acls
+
+openapi-snapshot: install ## Rewrite tests/unit/data/gateway-openapi.json from the gateway's current API
+	$(BIN)/python -m tests.unit.openapi_snapshot
 
 lint: install ## Check lint and format with ruff
 	$(BIN)/ruff check .

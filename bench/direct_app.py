@@ -61,7 +61,7 @@ def create_app() -> FastAPI:
 
 
 def serve(port: int) -> None:
-    """uvicorn with the gateway's worker settings (cli/gateway_commands.py)."""
+    """uvicorn with the gateway's worker settings (gateway/workers.py:uvicorn_config)."""
     uvicorn.run(
         "bench.direct_app:create_app",
         factory=True,

@@ -1,4 +1,4 @@
-"""``splitstream gateway``: the HTTP gateway (FastAPI on uvicorn, one worker)."""
+"""``splitstream gateway``: the HTTP gateway (FastAPI on uvicorn, one or more worker processes)."""
 
 import logging
 
@@ -52,5 +52,5 @@ def gateway(host: str | None, port: int | None, log_level: str) -> None:
     )
 
 
-if __name__ == "__main__":  # python -m cli.gateway_commands, until cli/main.py wires it
+if __name__ == "__main__":  # python -m cli.gateway_commands: how the integration tests start it
     gateway()

@@ -2,7 +2,7 @@
 
 A message is accepted exactly when its JSON Schema accepts it. The strict pydantic
 models (proved equal to the schemas by the schema tests) are tried first because they
-are about a hundred times faster than the validator; the validator runs only when a
+are far faster than the validator; the validator runs only when a
 model refuses, to confirm and to word the reason with the field path.
 """
 

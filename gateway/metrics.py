@@ -3,7 +3,7 @@
 A registry per app (not the global one) lets tests build several apps in one process.
 The prediction path counts through ``served`` and ``failed``: the label children of
 every answer a prediction can get are looked up once and kept (``labels()`` builds a
-tuple, takes a lock and hashes on every call; about 1 µs each). The old stack's four
+tuple, takes a lock and hashes on every call). The old stack's four
 families are also exported (gateway/legacy_metrics.py); three of them are views of
 the counters below, so they cost the hot path nothing.
 """

@@ -1,7 +1,7 @@
 """The ``predict.request`` events the gateway sends, built in their wire form directly.
 
-``PredictRequest.create(...).model_dump(mode="json")`` cost ~74 µs a request, more than
-the rest of the gateway's own work. The inputs here are already checked (the HTTP body
+``PredictRequest.create(...).model_dump(mode="json")`` cost more per request than the
+rest of the gateway's own work. The inputs here are already checked (the HTTP body
 by its model, the row by prod's domain, the split by ``assign_variant``), so the event
 is assembled as a dict; tests/unit/test_gateway_request_events.py proves that what it
 builds is valid against the contract.

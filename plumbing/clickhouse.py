@@ -334,14 +334,6 @@ def _settings_clause(dedup_token: str | None) -> str:
     return f"SETTINGS insert_deduplication_token = '{escaped}'"
 
 
-def open_clickhouse(settings: Settings) -> ClickHouse:
-    """The server when ``clickhouse_url`` is set, else chDB in the state folder."""
-    if settings.clickhouse_url:
-        return ServerClickHouse(settings.clickhouse_url, settings.clickhouse_database)
-    settings.chdb_path.mkdir(parents=True, exist_ok=True)
-    return ChdbClickHouse(str(settings.chdb_path), settings.clickhouse_database)
-
-
 def sink_url(settings: Settings) -> str:
     """Where other processes reach the sink's HTTP endpoints."""
     host = "127.0.0.1" if settings.sink_host in ("0.0.0.0", "::", "") else settings.sink_host  # noqa: S104

@@ -1,11 +1,10 @@
 """Keep the garbage collector's full passes off the request path.
 
 A service holds a few hundred thousand long-lived objects once it has started (pandas,
-scikit-learn, pydantic, the model). CPython's full (gen 2) collection walks all of them:
-about 130 ms here on a quiet machine, more under load, and every request waiting in that
-process waits that long. py-spy and the bench showed exactly such stalls (p50 9 ms, p99
-180 ms at 50 req/s). ``gc.freeze()`` moves what exists now to a permanent generation that
-collections skip; objects made later are collected as usual.
+scikit-learn, pydantic, the model). CPython's full (gen 2) collection walks all of them,
+and every request waiting in that process waits that long. py-spy and the bench showed
+exactly such stalls in the latency tail. ``gc.freeze()`` moves what exists now to a
+permanent generation that collections skip; objects made later are collected as usual.
 """
 
 import gc

@@ -34,8 +34,8 @@ T = TypeVar("T")
 #: Longest one poll of the requests waits (a request ends it at once): idle wake-ups.
 POLL_TIMEOUT_MS = 500
 #: Offsets are committed at most this often (and when partitions move or the worker stops).
-#: At 100 req/s a batch is one request, and a commit per batch was a fifth of the worker's
-#: CPU. A worker killed re-delivers at most this much more; requests re-read after the
+#: At low rates a batch is one request, and a commit per batch was a large share of the
+#: worker's CPU. A worker killed re-delivers at most this much more; requests re-read after the
 #: group's failover are mostly past their deadline by then and are skipped.
 COMMIT_EVERY_S = 1.0
 IDLE_WAIT_S = 0.5

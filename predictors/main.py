@@ -98,7 +98,7 @@ def run(
     with stopping_on_signals(stop), contextlib.ExitStack() as close:
         # Every write ends with flush(), which sends at once whatever the linger: the linger
         # only lets one batch's sends share a produce request instead of waking the IO thread
-        # once per message (measured: a third of the scorer's time at linger 0).
+        # once per message (a large share of the scorer's time at linger 0).
         producer = kafka.producer(
             settings, client_id=me, linger_ms=WRITE_LINGER_MS, batch_size=WRITE_BATCH_BYTES
         )

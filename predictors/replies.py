@@ -4,7 +4,7 @@ Pure functions: every input, the clock and the event id included, is an argument
 (``occurred_at`` is formatted once per batch with ``schemas.registry.utc_now``, the
 ids come from ``plumbing.event_ids`` once per batch). The dict is built in its wire
 form directly rather than through ``Model.create(...).model_dump()``: that round trip
-cost ~120 µs an event, more than the prediction itself. Every field of a reply or
+cost more per event than the prediction itself. Every field of a reply or
 result comes from a validated request, the model's own outcome or the worker's
 configuration, so a batch's events are checked against their model one per kind
 (``check_batch``), not one by one; a reload acknowledgement (rare) is always checked.

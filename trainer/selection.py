@@ -9,9 +9,9 @@ sees it, and a unit test proves that shuffling the test labels changes no choice
 No model can answer a price of 0 or less: every one learns the logarithm of the price
 and answers its exponential (``TransformedTargetRegressor``), and the linear ones read
 the logarithms of total_sqft, bath and bhk too (a log-log, multiplicative model: a
-price per square foot per location, which is how this market prices; test MAE about
-15 lakhs against 18 for the same models on raw prices, which answered down to -98
-lakhs for small homes in cheap locations). Trees predict averages of training prices,
+price per square foot per location, which is how this market prices; its test MAE is
+lower than the same models' on raw prices, which answered negative prices for small
+homes in cheap locations). Trees predict averages of training prices,
 positive anyway, and are split the same either way. The gate checks it over the whole
 feature domain (``trainer/domain_grid.py``). The fitted models hold only scikit-learn
 and numpy objects, so serving unpickles them as before.
@@ -45,14 +45,14 @@ CV_FOLDS = 5
 #: worker processes took longer to start (importing scikit-learn twice) than the linear
 #: models take to fit. The random forest grows its trees on ``n_jobs`` threads instead.
 #: BLAS is held to one thread: OpenBLAS threads spinning against each other cost the
-#: linear models 8x their CPU time here.
+#: linear models many times their CPU time here.
 DEFAULT_N_JOBS = 2
 
 #: The candidate set of a normal run, in tie-break order.
 DEFAULT_ALGORITHMS = ("linear_regression", "lasso", "ridge", "decision_tree", "random_forest")
 #: A deliberately weak model for demos and tests, never in the default set: a depth-3 tree.
-#: On the real data it clears the default R² floor (its test R² is about 0.67) with a test
-#: MAE about 60 % above the log-log ridge's, so only the regression gate stops it (relax
+#: On the real data its test R² clears the default floor (``train_r2_floor``) while its test
+#: MAE is well above the log-log ridge's, so only the regression gate stops it (relax
 #: train_max_mae_regression to publish).
 WEAK = "weak"
 #: A model with no skill, never in the default set: it predicts the training median for every
@@ -65,7 +65,7 @@ class Algorithm:
     """One candidate: how to build it from (seed, n_jobs), its grid, and its input format.
 
     Trees fit on a sparse (CSC) copy of the same matrix: the one-hot columns are mostly
-    zeros, and the sparse splitter skips them, which halves the forest's fit time. They
+    zeros, and the sparse splitter skips them, which cuts the forest's fit time. They
     still predict from the dense ``feature_matrix`` that serving builds.
     """
 

@@ -1,6 +1,6 @@
 """Every example query of docs/analysts.md, run on embedded ClickHouse (chDB).
 
-The synthetic experiment of test_views_support goes into a database named ``splitstream``,
+The synthetic experiment of synthetic_experiment.py goes into a database named ``splitstream``,
 so the queries run exactly as written. The experiment has no dead letters, ledger records or
 score results: those are built from the schemas' valid examples, the way the sink builds
 rows (``event_row``, ``frame``), with one re-delivered copy each so that FINAL is exercised.
@@ -29,7 +29,7 @@ from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.settings import PROJECT_ROOT
 from schemas.registry import TABLES_SQL, load_topics
-from tests.integration.test_views_support import (
+from tests.integration.synthetic_experiment import (
     CANDIDATE_SHARE,
     EXPERIMENT,
     World,

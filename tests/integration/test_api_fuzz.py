@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
-from tests.integration.test_gateway_support import (
+from tests.integration.echo_gateway import (
     CANDIDATE_VERSION,
     FEATURE_DOMAIN,
     PROD_VERSION,

@@ -13,7 +13,7 @@ from plumbing.settings import Settings, get_settings
 from predictors.score_client import score_csv, score_requests
 from schemas.models import ScoreRequest
 from schemas.registry import validate_event
-from tests.integration.test_predictor_support import (
+from tests.integration.predictor_namespace import (
     LOCATIONS,
     Namespace,
     Worker,

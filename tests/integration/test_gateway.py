@@ -28,8 +28,7 @@ from promoter.ledger import read_ledger
 from schemas import registry
 from schemas.models import PredictReply
 from stack.supervisor import free_port, port_is_free
-from tests.integration.promoter_thread import running_promoter
-from tests.integration.test_gateway_support import (
+from tests.integration.echo_gateway import (
     CANDIDATE_VERSION,
     PROD_VERSION,
     SILENT_PREFIX,
@@ -41,6 +40,7 @@ from tests.integration.test_gateway_support import (
     publish_models,
     run_gateway,
 )
+from tests.integration.promoter_thread import running_promoter
 
 LISTING = {"location": "Whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2}
 #: The main gateway's safety-net re-read of the slots (a slot change without any event).

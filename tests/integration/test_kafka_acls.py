@@ -37,7 +37,7 @@ from promoter.ledger import read_ledger
 from stack import supervisor
 from stack.services import http_answers
 from stack.supervisor import ServiceProcess, free_port
-from tests.integration.test_predictor_support import (
+from tests.integration.predictor_namespace import (
     Namespace,
     make_namespace,
     publish,

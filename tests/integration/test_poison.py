@@ -37,14 +37,14 @@ from schemas.models import ScoreRequest
 from schemas.registry import TABLES_SQL, validate_event
 from stack import supervisor
 from stack.supervisor import ServiceProcess, free_port
-from tests.integration.test_gateway_support import (
+from tests.integration.echo_gateway import (
     EchoPredictor,
     ensure_topics,
     gateway_env,
     publish_models,
     run_gateway,
 )
-from tests.integration.test_predictor_support import (
+from tests.integration.predictor_namespace import (
     Namespace,
     collect,
     make_namespace,

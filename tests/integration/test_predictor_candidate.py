@@ -3,7 +3,7 @@
 import time
 
 from plumbing.settings import Settings
-from tests.integration.test_predictor_support import (
+from tests.integration.predictor_namespace import (
     broadcast_reload,
     collect,
     make_namespace,

@@ -9,7 +9,7 @@ from kafka import KafkaConsumer
 
 from plumbing.settings import Settings
 from schemas.registry import validate_event
-from tests.integration.test_predictor_support import (
+from tests.integration.predictor_namespace import (
     Namespace,
     Worker,
     broadcast_reload,

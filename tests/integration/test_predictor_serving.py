@@ -6,7 +6,7 @@ import pytest
 
 from plumbing.settings import Settings
 from schemas.registry import validate_event
-from tests.integration.test_predictor_support import (
+from tests.integration.predictor_namespace import (
     Namespace,
     Worker,
     collect,

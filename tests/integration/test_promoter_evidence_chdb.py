@@ -17,7 +17,7 @@ from promoter.policy import Policy
 from promoter.sequential import point_rank, quantile_ranks
 from promoter.shares import ShareChange, ShareHistory
 from schemas.columns import flatten_event
-from tests.integration.test_views_support import (
+from tests.integration.synthetic_experiment import (
     CANDIDATE_SHARE,
     EXPERIMENT,
     World,

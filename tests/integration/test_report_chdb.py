@@ -22,7 +22,7 @@ from consumers.report import latest_experiment, read_report
 from consumers.report_charts import DRIFT_CHART, HOURLY_CHARTS, write_charts
 from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables
 from plumbing.settings import get_settings
-from tests.integration.test_views_support import (
+from tests.integration.synthetic_experiment import (
     CANDIDATE_SHARE,
     EXPERIMENT,
     World,

@@ -23,14 +23,14 @@ from plumbing import kafka
 from plumbing.model_store import SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
-from tests.integration.promoter_thread import running_promoter
-from tests.integration.test_gateway_support import (
+from tests.integration.echo_gateway import (
     GatewayProcess,
     ensure_topics,
     gateway_env,
     publish_models,
     run_gateway,
 )
+from tests.integration.promoter_thread import running_promoter
 
 ALLOWED_ORIGIN = "https://allowed.example"
 ACTIONS = ("promote", "reject", "rollback", "pause", "resume")

@@ -1,6 +1,6 @@
 """The analysis views of schemas/clickhouse/views.sql on embedded ClickHouse (chDB).
 
-A synthetic experiment (tests/integration/test_views_support.py) goes into the event
+A synthetic experiment (tests/integration/synthetic_experiment.py) goes into the event
 tables as the sink lays it out, duplicates included; each view's numbers are compared
 with the same numbers computed in Python from the same events.
 """
@@ -14,7 +14,7 @@ from scipy.stats import chisquare
 
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from schemas.registry import view_ddl
-from tests.integration.test_views_support import (
+from tests.integration.synthetic_experiment import (
     CANDIDATE_SHARE,
     CANDIDATE_VERSION,
     EXPERIMENT,
