@@ -178,7 +178,7 @@ class BrokerSchedule:
             f" s later, leading its partitions {step.leading_at - in_sync_at:.1f} s later"
         )
         # The clients follow the leaders moved back before the next broker moves more:
-        # two moves within a second stalled every partition for ~2 s (0.3% failed).
+        # two moves within a second stalled every partition past the reply deadline.
         time.sleep(SETTLE_S)
         return step
 

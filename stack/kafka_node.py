@@ -214,7 +214,7 @@ def cluster_properties(replicas: int) -> dict[str, str]:
         "replica.lag.time.max.ms": "10000",
         # A restarted broker leads its preferred partitions again within this (default
         # 300 s). Until then its peers lead everything it led, and the next broker stopped
-        # in a rolling restart moves them all at once (a ~2 s stall of every partition).
+        # in a rolling restart moves them all at once, stalling every partition.
         # Not much sooner: leaderships moved to a broker seconds after its start stalled too.
         "leader.imbalance.check.interval.seconds": "30",
         "unclean.leader.election.enable": "false",

@@ -6,6 +6,7 @@ these pin down the order of operations, which a real run only shows when it goes
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +137,14 @@ class Metrics:
         self.world.written_(messages)
 
 
-def _engine(world: World, *, rows: int = 100, seconds: float = 0.0) -> BatchingConsumer[str]:
+def _engine(
+    world: World,
+    *,
+    rows: int = 100,
+    seconds: float = 0.0,
+    commit_every_s: float = 0.0,
+    clock: Callable[[], float] = lambda: 0.0,
+) -> BatchingConsumer[str]:
     engine: BatchingConsumer[str] = BatchingConsumer(
         consumer=world,  # type: ignore[arg-type]
         producer=world,  # type: ignore[arg-type]
@@ -145,7 +153,8 @@ def _engine(world: World, *, rows: int = 100, seconds: float = 0.0) -> BatchingC
         metrics=Metrics(world),
         max_rows=rows,
         max_seconds=seconds,
-        clock=lambda: 0.0,
+        commit_every_s=commit_every_s,
+        clock=clock,
     )
     engine.subscribe(["t"])
     return engine
@@ -327,18 +336,7 @@ def test_a_commit_refused_after_a_rebalance_is_logged_and_the_loop_goes_on(
 def test_commits_can_be_spaced_out_but_never_skip_a_move_of_partitions() -> None:
     world = World()
     clock = [0.0]
-    engine: BatchingConsumer[str] = BatchingConsumer(
-        consumer=world,  # type: ignore[arg-type]
-        producer=world,  # type: ignore[arg-type]
-        writer=world,
-        deadletter_topic="deadletter",
-        metrics=Metrics(world),
-        max_rows=100,
-        max_seconds=0.0,
-        commit_every_s=1.0,
-        clock=lambda: clock[0],
-    )
-    engine.subscribe(["t"])
+    engine = _engine(world, commit_every_s=1.0, clock=lambda: clock[0])
     # Given batches written 0.4 s apart
     for offset in (1, 2):
         clock[0] += 0.4
@@ -363,18 +361,7 @@ def test_commits_can_be_spaced_out_but_never_skip_a_move_of_partitions() -> None
 def test_a_spaced_out_commit_that_fails_is_logged_and_serving_goes_on() -> None:
     world = World()
     clock = [0.0]
-    engine: BatchingConsumer[str] = BatchingConsumer(
-        consumer=world,  # type: ignore[arg-type]
-        producer=world,  # type: ignore[arg-type]
-        writer=world,
-        deadletter_topic="deadletter",
-        metrics=Metrics(world),
-        max_rows=100,
-        max_seconds=0.0,
-        commit_every_s=1.0,
-        clock=lambda: clock[0],
-    )
-    engine.subscribe(["t"])
+    engine = _engine(world, commit_every_s=1.0, clock=lambda: clock[0])
     world.commit_error = KafkaError("NotCoordinatorError")
     clock[0] += 1.0
     world.pending.append({P0: _records(P0, 1)})
@@ -388,18 +375,7 @@ def test_a_spaced_out_commit_that_fails_is_logged_and_serving_goes_on() -> None:
 
 def test_a_failed_write_still_commits_the_batches_written_before_it_when_asked() -> None:
     world = World()
-    engine: BatchingConsumer[str] = BatchingConsumer(
-        consumer=world,  # type: ignore[arg-type]
-        producer=world,  # type: ignore[arg-type]
-        writer=world,
-        deadletter_topic="deadletter",
-        metrics=Metrics(world),
-        max_rows=100,
-        max_seconds=60.0,
-        commit_every_s=60.0,
-        clock=lambda: 0.0,
-    )
-    engine.subscribe(["t"])
+    engine = _engine(world, seconds=60.0, commit_every_s=60.0)
     world.pending.append({P0: _records(P0, 1)})
     engine.poll(100)
     assert engine.flush(commit=False) and "commit" not in _kinds(world)
