@@ -4,7 +4,9 @@
 this is the short one for `make test`: a cluster on free ports (S3 and MLflow are the
 session stack's), records produced at a steady rate by the services' producer factory
 (acks=all), the broker leading most of the test's partitions killed mid-way, and every
-record read back.
+record read back. A send may fail during the election, as a prediction may answer 503: it
+must fail loudly (its future holds the error) and within one stretch of at most
+``MAX_STRETCH_S``, the cluster chaos run's bound; an acknowledged record must never be lost.
 """
 
 import shutil
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 from kafka.errors import KafkaError
 
+from chaos.cluster_run import MAX_STRETCH_S
 from chaos.evidence import kafka_event_ids
 from plumbing import kafka
 from plumbing.settings import ENV_PREFIX, Settings
@@ -73,21 +76,32 @@ def test_a_broker_killed_under_load_loses_no_acknowledged_record(cluster: Settin
             future.add_callback(lambda _meta, e=event_id: acked_at.setdefault(e, time.monotonic()))
             sent.append((event_id, time.monotonic(), future))
         producer.flush(timeout=60)
-        failed = []
-        for event_id, _, future in sent:
+        failed: list[tuple[str, float, str]] = []
+        for event_id, sent_at, future in sent:
             try:
                 future.get(timeout=1)  # type: ignore[attr-defined]
             except KafkaError as error:
-                failed.append(f"{event_id}: {error}")
+                failed.append((event_id, sent_at - start, f"{error!r}"))
     finally:
         producer.close()
 
-    # Then: every record was acknowledged (retried across the election), and every one is there
+    # Then: every acknowledged record is there once; failures were reported, in one short stretch
     waits = [acked_at[e] - t for e, t, _ in sent if e in acked_at]
     print(f"killed node {victim}; {len(acked_at)} of {COUNT} acknowledged, longest wait for an "
           f"ack {max(waits):.2f} s")  # fmt: skip
-    assert failed == []
+    if failed:
+        print(*failed, *_refusals_logged(cluster), sep="\n")
+    assert len(acked_at) + len(failed) == COUNT  # each send ended, one way or the other
+    failed_at = [sent_at for _, sent_at, _ in failed]
+    assert not failed or max(failed_at) - min(failed_at) <= MAX_STRETCH_S
     stored = kafka_event_ids(cluster, topic)
-    lost = [e for e, _, _ in sent if e not in stored]
+    lost = [e for e in acked_at if e not in stored]
     assert lost == []
-    assert sum(stored.values()) == COUNT  # idempotent retries: no record twice
+    assert all(copies == 1 for copies in stored.values())  # idempotent retries: none twice
+    assert set(stored) <= {e for e, _, _ in sent}
+
+
+def _refusals_logged(settings: Settings) -> list[str]:
+    """The brokers' log lines of refused requests (their authorizer logs each one)."""
+    logs = sorted((settings.state_dir / "logs").glob("kafka*.log"))
+    return [line for log in logs for line in log.read_text().splitlines() if "Denied" in line]
