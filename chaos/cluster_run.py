@@ -7,8 +7,10 @@ gateways:
 3. restart the three brokers one at a time (SIGTERM: a controlled shutdown), each only
    once no partition is under-replicated and ``SETTLE_S`` after the last leader moved.
 Each broker started again must be back in every ISR, and lead its preferred partitions
-again (the brokers' own leader rebalance), before the next phase: otherwise its peers
-lead everything it led, and the next broker stopped moves all of them at once. The single
+again, before the next phase: otherwise its peers lead everything it led, and the next
+broker stopped moves all of them at once. As an operator would, the run moves them back
+itself, ``WARM_S`` after the broker is in sync and one partition at a time
+(``kafka_cluster.restore_preferred_leaders``). The single
 node run's invariants are judged at the end, plus, per kill, the longest stretch of
 failed predictions and the accepted events lost, and the failed share of the roll.
 """
@@ -38,6 +40,13 @@ from stack.supervisor import ServiceProcess
 #: Load before the first kill, between phases, and after the last.
 LEAD_S = 5.0
 SETTLE_S = 5.0
+#: A restarted broker replicates this long before it leads again: a JVM seconds old served
+#: its first leaderships slowly, past the reply deadline.
+WARM_S = 15.0
+#: Between two leaderships moved back. Each stalls its partition's clients for up to ~1 s
+#: (a metadata refresh, on a busy machine); 0.5 s apart, a request partition's stall and
+#: then its reply partition's added up past the 2 s deadline.
+LEADER_MOVE_PAUSE_S = 2.0
 TAIL_S = 10.0
 #: Longest the whole schedule may take (the load's bodies are made for this long).
 MAX_SECONDS = 600.0
@@ -61,13 +70,15 @@ class BrokerKill:
 @dataclass(frozen=True)
 class RollStep:
     """One broker of the rolling restart: when its SIGTERM was sent, when it had exited,
-    answered again, was back in every ISR, and led its preferred partitions again."""
+    answered again, was back in every ISR, started taking its leaderships back, and led
+    its preferred partitions again."""
 
     node_id: int
     stop_at: float
     exited_at: float
     ready_at: float
     in_sync_at: float
+    moving_at: float
     leading_at: float
 
     def phases(self) -> tuple[tuple[str, float, float], ...]:
@@ -75,7 +86,8 @@ class RollStep:
             ("stopping", self.stop_at, self.exited_at),
             ("down", self.exited_at, self.ready_at),
             ("catching up", self.ready_at, self.in_sync_at),
-            ("leaders back", self.in_sync_at, self.leading_at),
+            ("warming", self.in_sync_at, self.moving_at),
+            ("leaders back", self.moving_at, self.leading_at),
         )
 
 
@@ -170,12 +182,16 @@ class BrokerSchedule:
         ready_at = time.monotonic()
         kafka_cluster.wait_in_sync(self._settings)
         in_sync_at = time.monotonic()
-        kafka_cluster.wait_led_by_preferred(self._settings)
-        step = RollStep(node_id, stop_at, exited_at, ready_at, in_sync_at, time.monotonic())
+        time.sleep(WARM_S)
+        moving_at = time.monotonic()
+        moved = _lead_again(self._settings)
+        step = RollStep(
+            node_id, stop_at, exited_at, ready_at, in_sync_at, moving_at, time.monotonic()
+        )
         self._log(
             f"  {process.name}: exited {exited_at - stop_at:.1f} s after SIGTERM, answering "
             f"{ready_at - exited_at:.1f} s after its start, in sync {in_sync_at - ready_at:.1f}"
-            f" s later, leading its partitions {step.leading_at - in_sync_at:.1f} s later"
+            f" s later; {moved} leaderships moved back in {step.leading_at - moving_at:.1f} s"
         )
         # The clients follow the leaders moved back before the next broker moves more:
         # two moves within a second stalled every partition past the reply deadline.
@@ -185,7 +201,15 @@ class BrokerSchedule:
 
 def _wait_back(settings: Settings) -> None:
     kafka_cluster.wait_in_sync(settings)
+    time.sleep(WARM_S)
+    _lead_again(settings)
+
+
+def _lead_again(settings: Settings) -> int:
+    """Move every leadership back to its preferred broker, one at a time; wait until done."""
+    moved = kafka_cluster.restore_preferred_leaders(settings, pause_s=LEADER_MOVE_PAUSE_S)
     kafka_cluster.wait_led_by_preferred(settings)
+    return moved
 
 
 def run_cluster_chaos(

@@ -59,6 +59,15 @@ class BatchBuffer(Generic[T]):
         return len(self._items)
 
     @property
+    def partitions(self) -> frozenset[TopicPartition]:
+        return frozenset(self._first)
+
+    @property
+    def first_offsets(self) -> dict[TopicPartition, int]:
+        """Per partition, the first offset buffered (a copy)."""
+        return dict(self._first)
+
+    @property
     def full(self) -> bool:
         return len(self._items) >= self.max_rows
 

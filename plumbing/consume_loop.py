@@ -12,7 +12,10 @@ a batch. The engine does the rest, the same way for every service:
    committed (every batch, or at most every ``commit_every_s``: a commit is a round
    trip to the group coordinator, which a batch of one request should not pay). A
    failed write commits nothing of its batch and rewinds every partition to the
-   batch's first offset, so the batch is read again;
+   batch's first offset, so the batch is read again. With ``max_unacked`` > 0 the
+   next batches are read and written while earlier sends await their acks (one
+   partition whose leader moves then delays only its own messages); batches still
+   settle, and commit, in order;
 3. before partitions move to another member (a rebalance), the batch in hand is written
    and committed, so their new owner starts after it. A partition newly assigned, or
    whose write failed, is marked ``replayed`` in its next batch: what the batch holds
@@ -23,6 +26,7 @@ a batch. The engine does the rest, the same way for every service:
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -84,6 +88,20 @@ class LoopMetrics(Protocol):
     def written(self, messages: int) -> None: ...
 
 
+@dataclass
+class _Sent:
+    """A batch written, whose sends await their acknowledgements."""
+
+    batch: Batch[Entry]
+    futures: list[Any]
+    #: What its acks allow committing; a failed earlier batch takes its partitions out.
+    commit: dict[TopicPartition, int]
+
+    @property
+    def acked(self) -> bool:
+        return all(f.is_done for f in self.futures)
+
+
 class _FlushBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, engine: "BatchingConsumer[Any]") -> None:
         self._engine = engine
@@ -112,12 +130,14 @@ class BatchingConsumer(Generic[T]):
         max_seconds: float,
         owns_topics: bool = True,
         commit_every_s: float = 0.0,
+        max_unacked: int = 0,
         on_revoked: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``commit_every_s`` > 0 commits the offsets of written batches at most that often,
         without waiting (and blocking before partitions move or the consumer stops); 0 commits
-        every batch, blocking."""
+        every batch, blocking. ``max_unacked`` > 0 lets up to that many messages await
+        their acks while the next batches are read; 0 waits for each batch's."""
         self._consumer = consumer
         self._producer = producer
         self._writer = writer
@@ -132,6 +152,9 @@ class BatchingConsumer(Generic[T]):
         self._commit_every_s = commit_every_s
         self._clock = clock
         self._committed_at = clock()
+        self._max_unacked = max_unacked
+        #: Batches written whose sends await their acks, oldest first.
+        self._sent: deque[_Sent] = deque()
         #: Offsets of written batches, not committed yet.
         self._written: dict[TopicPartition, int] = {}
         #: Offsets this consumer committed, per partition (for the lag).
@@ -163,6 +186,7 @@ class BatchingConsumer(Generic[T]):
         if self._buffer.due():
             self.flush(commit=False)
         else:
+            self._settle(wait=False)
             self._maybe_commit(force=False)
 
     def flush(self, *, commit: bool = True) -> bool:
@@ -174,16 +198,20 @@ class BatchingConsumer(Generic[T]):
                 (before partitions move, or when stopping).
         """
         try:
-            offsets = self._buffer.flush(self._write, frozenset(self._replayed))
+            self._buffer.flush(self._write, frozenset(self._replayed))
         except Exception:
             log.exception("%s: writing a batch failed; it will be read again", self.name)
             self._metrics.write_failed()
+            self._settle(wait=True)
             self._maybe_commit(force=commit)  # earlier batches were written all the same
             self.stopping.wait(RETRY_PAUSE_S)
             return False
-        self._written.update(offsets)
+        unacked = sum(len(sent.batch) for sent in self._sent)
+        written = self._settle(wait=commit or unacked > self._max_unacked)
         self._maybe_commit(force=commit)
-        return True
+        if not written:
+            self.stopping.wait(RETRY_PAUSE_S)
+        return written
 
     def _maybe_commit(self, *, force: bool) -> None:
         if not self._written:
@@ -228,9 +256,10 @@ class BatchingConsumer(Generic[T]):
     def _write(self, batch: Batch[Entry]) -> None:
         accepted = [e for e in batch.items if isinstance(e, Accepted)]
         disposals = [e for e in batch.items if isinstance(e, Disposal)]
+        futures: list[Any] = []
         try:
             # Dead letters first: they travel while the writer works.
-            futures = [
+            futures += [
                 self._producer.send(self._deadletter_topic, value=encode_json(d.dead_letter))
                 for d in disposals
                 if d.dead_letter is not None
@@ -240,18 +269,54 @@ class BatchingConsumer(Generic[T]):
                     accepted, batch.first_offsets, batch.next_offsets, batch.replayed
                 )
                 futures += self._writer.write(batch_of_accepted)
-            if futures:
-                self._producer.flush(timeout=WRITE_TIMEOUT_S)
-                for future in futures:  # flush() does not raise; a failed send does, here
-                    future.get(timeout=WRITE_TIMEOUT_S)
         except Exception:
             self._replayed.update(batch.first_offsets)
             self._rewind(batch.first_offsets)
+            self._forget(batch.first_offsets)
             raise
-        self._replayed.difference_update(batch.first_offsets)
-        for disposal in disposals:
-            self._metrics.disposed(disposal)
-        self._metrics.written(len(batch))
+        self._sent.append(_Sent(batch, futures, dict(batch.next_offsets)))
+
+    def _settle(self, *, wait: bool) -> bool:
+        """Take the acknowledged batches in order (``wait``: all of them, blocking); their
+        offsets become committable. False when one failed: its partitions are rewound."""
+        settled = True
+        while self._sent and (wait or self._sent[0].acked):
+            sent = self._sent.popleft()
+            try:
+                if not sent.acked:
+                    self._producer.flush(timeout=WRITE_TIMEOUT_S)
+                for future in sent.futures:  # flush() does not raise; a failed send does, here
+                    future.get(timeout=WRITE_TIMEOUT_S)
+            except Exception:
+                log.exception("%s: a batch was not acknowledged; it will be read again", self.name)
+                self._metrics.write_failed()
+                self._replayed.update(sent.batch.first_offsets)
+                self._rewind(sent.batch.first_offsets)
+                self._forget(sent.batch.first_offsets)
+                self._reread_buffer(sent.batch.first_offsets)
+                settled = False
+                continue
+            self._written.update(sent.commit)
+            self._replayed.difference_update(sent.batch.first_offsets)
+            for entry in sent.batch.items:
+                if isinstance(entry, Disposal):
+                    self._metrics.disposed(entry)
+            self._metrics.written(len(sent.batch))
+        return settled
+
+    def _forget(self, rewound: dict[TopicPartition, int]) -> None:
+        """After a rewind: later batches written commit nothing of those partitions (they
+        are read again)."""
+        for sent in self._sent:
+            for partition in rewound:
+                sent.commit.pop(partition, None)
+
+    def _reread_buffer(self, rewound: dict[TopicPartition, int]) -> None:
+        """After a rewind of an earlier batch: what the buffer holds is read again too."""
+        if any(partition in rewound for partition in self._buffer.partitions):
+            self._rewind(self._buffer.first_offsets)
+            self._replayed.update(self._buffer.first_offsets)
+            self._buffer.clear()
 
     def _rewind(self, first_offsets: dict[TopicPartition, int]) -> None:
         for partition, offset in first_offsets.items():

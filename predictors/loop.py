@@ -7,8 +7,9 @@ One thread serves, in this order, forever:
 2. one poll of the engine (``plumbing.consume_loop``): up to ``batch_max_rows``
    requests, written as soon as the poll returns (latency first: no batch waits for
    more); once every reply and dead letter is acknowledged the offsets are committed,
-   at most every ``COMMIT_EVERY_S``. A failed write commits nothing of its batch and
-   rewinds, so the batch is read again.
+   at most every ``COMMIT_EVERY_S``. The next polls do not wait for those acks (up to
+   ``MAX_UNACKED`` messages). A failed write commits nothing of its batch and rewinds,
+   so the batch is read again.
 
 A poll returns as soon as a request arrives, so its timeout only bounds how often an
 idle worker wakes. Reload broadcasts are handled beside it, by ``SlotKeeper.listen``
@@ -38,6 +39,10 @@ POLL_TIMEOUT_MS = 500
 #: worker's CPU. A worker killed re-delivers at most this much more; requests re-read after the
 #: group's failover are mostly past their deadline by then and are skipped.
 COMMIT_EVERY_S = 1.0
+#: Replies and dead letters that may await their acks while the next requests are served.
+#: Waiting for each batch's acks stalled every partition while one reply partition's
+#: leader moved (a broker restarting); now only that partition's replies wait.
+MAX_UNACKED = 1000
 IDLE_WAIT_S = 0.5
 #: Pause after a failed poll before the next one.
 KAFKA_RETRY_S = 0.2
@@ -79,6 +84,7 @@ class ServingLoop:
             max_rows=batch_max_rows,
             max_seconds=0.0,
             commit_every_s=COMMIT_EVERY_S,
+            max_unacked=MAX_UNACKED,
             clock=clock,
         )
         self._clock = clock

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka.errors import KafkaError
+from kafka.protocol.admin.topics import ElectionType
 
 from plumbing.settings import Settings
 from stack import kafka_access, kafka_admin
@@ -77,6 +78,12 @@ def off_preferred_leader(states: Sequence[PartitionState]) -> list[PartitionStat
     return [s for s in states if not s.led_by_preferred]
 
 
+def leaders_to_restore(states: Sequence[PartitionState]) -> list[PartitionState]:
+    """Partitions off their preferred leader whose preferred replica is in sync, so that a
+    preferred election can move them back now."""
+    return [s for s in off_preferred_leader(states) if s.replicas and s.replicas[0] in s.isr]
+
+
 def quorum_leader(quorum: Mapping[str, Any]) -> int:
     """The active controller in ``KafkaAdminClient.describe_metadata_quorum()``'s answer.
 
@@ -114,6 +121,33 @@ def active_controller(settings: Settings, *, timeout_s: float = 10.0) -> int:
         admin.close()
 
 
+def restore_preferred_leaders(
+    settings: Settings, *, pause_s: float, timeout_s: float = 10.0
+) -> int:
+    """Move each partition back to its preferred leader, one at a time, ``pause_s`` apart;
+    returns how many moved.
+
+    What an operator runs after a broker restart. Kafka's own leader rebalance moves all of
+    a broker's partitions at once, to a JVM that may still be cold: every client of them
+    stalls together. One at a time, each move costs its own clients a metadata refresh.
+    """
+    bootstrap, security = kafka_access.admin_endpoint(settings)
+    admin = kafka_admin.admin_client(bootstrap, timeout_s, security)
+    try:
+        todo = leaders_to_restore(partition_states(admin.describe_topics()))
+        for state in todo:
+            admin.elect_leaders(
+                ElectionType.PREFERRED,
+                {state.topic: [state.partition]},
+                timeout_ms=int(timeout_s * 1000),
+                raise_errors=False,  # one that cannot move now stays; the wait names it
+            )
+            time.sleep(pause_s)
+        return len(todo)
+    finally:
+        admin.close()
+
+
 def wait_in_sync(settings: Settings, *, timeout_s: float = 120.0, poll_s: float = 0.5) -> float:
     """Block until no partition is under-replicated; returns the seconds it took.
 
@@ -126,8 +160,8 @@ def wait_in_sync(settings: Settings, *, timeout_s: float = 120.0, poll_s: float 
 def wait_led_by_preferred(
     settings: Settings, *, timeout_s: float = 120.0, poll_s: float = 0.5
 ) -> float:
-    """Block until every partition is led by its preferred replica again (the brokers'
-    leader rebalance, ``leader.imbalance.check.interval.seconds``); returns the seconds.
+    """Block until every partition is led by its preferred replica again (after
+    ``restore_preferred_leaders``, or the brokers' own leader rebalance); returns the seconds.
 
     Raises:
         TimeoutError: some still led by another replica after ``timeout_s``.

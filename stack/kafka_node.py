@@ -204,7 +204,7 @@ def cluster_properties(replicas: int) -> dict[str, str]:
         "transaction.state.log.min.isr": min_isr,
         "share.coordinator.state.topic.replication.factor": str(replicas),
         "share.coordinator.state.topic.min.isr": min_isr,
-        "broker.session.timeout.ms": "3000",
+        "broker.session.timeout.ms": "2000",
         "broker.heartbeat.interval.ms": "500",
         # A lost active controller is noticed after the fetch timeout (default 2 s), then a
         # new one is elected (default up to 1 s), which must fence the lost broker too.
@@ -212,11 +212,11 @@ def cluster_properties(replicas: int) -> dict[str, str]:
         "controller.quorum.election.timeout.ms": "500",
         # A follower that stops fetching leaves the ISR after this (default 30 s).
         "replica.lag.time.max.ms": "10000",
-        # A restarted broker leads its preferred partitions again within this (default
-        # 300 s). Until then its peers lead everything it led, and the next broker stopped
-        # in a rolling restart moves them all at once, stalling every partition.
-        # Not much sooner: leaderships moved to a broker seconds after its start stalled too.
-        "leader.imbalance.check.interval.seconds": "30",
+        # Kafka's default, the safety net: its rebalance moves all of a restarted broker's
+        # leaderships back at once, to a JVM perhaps seconds old, and every client of them
+        # stalls. After a restart, kafka_cluster.restore_preferred_leaders moves them back
+        # one at a time, once the broker has warmed up (the chaos roll does).
+        "leader.imbalance.check.interval.seconds": "300",
         "unclean.leader.election.enable": "false",
     }
 

@@ -48,17 +48,16 @@ def test_failed_share_counts_predictions_sent_in_the_window() -> None:
 
 
 def test_the_rolling_restart_names_the_node_and_phase_each_failure_fell_in() -> None:
-    first = RollStep(
-        1, stop_at=10.0, exited_at=12.0, ready_at=20.0, in_sync_at=21.0, leading_at=25.0
-    )
-    second = RollStep(
-        2, stop_at=30.0, exited_at=32.0, ready_at=40.0, in_sync_at=41.0, leading_at=45.0
-    )
+    first = RollStep(1, 10.0, exited_at=12.0, ready_at=20.0, in_sync_at=21.0, moving_at=23.0,
+                     leading_at=25.0)  # fmt: skip
+    second = RollStep(2, 30.0, exited_at=32.0, ready_at=40.0, in_sync_at=41.0, moving_at=43.0,
+                      leading_at=45.0)  # fmt: skip
     rolling = RollingRestart(started_at=10.0, ended_at=50.0, steps=(first, second))
     answers = [
         _predict(11.0, 504),  # node 1 stopping
         _predict(11.5, 504),
         _predict(22.0, 200),
+        _predict(22.5, 504),  # node 1 warming, in sync but leading nothing
         _predict(24.0, 503),  # node 1's leaders moving back
         _predict(27.0, 504),  # settling before node 2
         _predict(42.0, 200),
@@ -66,7 +65,7 @@ def test_the_rolling_restart_names_the_node_and_phase_each_failure_fell_in() -> 
         _feedback(33.0, 503),  # feedback is not a prediction
     ]
     assert failed_by_phase(rolling, answers) == (
-        "; failed while node 1 stopping: 2, node 1 leaders back: 1, node 1 settling: 1, "
-        "node 2 settling: 1"
+        "; failed while node 1 stopping: 2, node 1 warming: 1, node 1 leaders back: 1, "
+        "node 1 settling: 1, node 2 settling: 1"
     )
     assert failed_by_phase(rolling, [_predict(11.0, 200)]) == ""

@@ -38,8 +38,11 @@ def _records(tp: TopicPartition, *offsets: int, value: bytes | None = b"ok") -> 
 
 
 class Future:
+    """A send's future; done at once unless the test holds it (``is_done=False``)."""
+
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
+        self.is_done = True
 
     def get(self, timeout: float | None = None) -> None:
         if self.error is not None:
@@ -58,6 +61,9 @@ class World:
         self.listener: Any = None
         self.fail_writes = False
         self.fail_sends = False
+        #: Sends whose acks are held back (a partition's leader moving) until ``flush``.
+        self.hold_acks = False
+        self.held: list[Future] = []
         self.fail_decode = False
         self.commit_error: Exception | None = None
         self.written: list[Batch[Accepted[str]]] = []
@@ -92,7 +98,10 @@ class World:
         return Future(RuntimeError("broker refused") if self.fail_sends else None)
 
     def flush(self, timeout: float | None = None) -> None:
-        pass
+        self.journal.append(("flush", len(self.held)))
+        for future in self.held:
+            future.is_done = True
+        self.held = []
 
     # the writer
     def decode(self, records: list[Record]) -> list[Any]:
@@ -110,7 +119,11 @@ class World:
             raise RuntimeError("ClickHouse is down")
         self.written.append(batch)
         self.journal.append(("write", [a.item for a in batch.items]))
-        return [Future(RuntimeError("not acknowledged") if self.fail_sends else None)]
+        future = Future(RuntimeError("not acknowledged") if self.fail_sends else None)
+        if self.hold_acks:
+            future.is_done = False
+            self.held.append(future)
+        return [future]
 
     # the metrics
     def disposed(self, disposal: Disposal) -> None:
@@ -143,6 +156,7 @@ def _engine(
     rows: int = 100,
     seconds: float = 0.0,
     commit_every_s: float = 0.0,
+    max_unacked: int = 0,
     clock: Callable[[], float] = lambda: 0.0,
 ) -> BatchingConsumer[str]:
     engine: BatchingConsumer[str] = BatchingConsumer(
@@ -154,6 +168,7 @@ def _engine(
         max_rows=rows,
         max_seconds=seconds,
         commit_every_s=commit_every_s,
+        max_unacked=max_unacked,
         clock=clock,
     )
     engine.subscribe(["t"])
@@ -386,3 +401,83 @@ def test_a_failed_write_still_commits_the_batches_written_before_it_when_asked()
     assert not engine.flush()  # stopping, say: this batch fails, the one before is committed
 
     assert world.journal[-2:] == [("seek", (P0, 2)), ("commit", {P0: 2})]
+
+
+def test_without_max_unacked_each_batch_waits_for_its_acks_before_the_next_poll() -> None:
+    world = World()
+    engine = _engine(world)
+    world.hold_acks = True
+    world.pending.append({P0: _records(P0, 1)})
+
+    engine.poll(100)
+
+    assert _kinds(world) == ["write", "flush", "commit"]
+
+
+def test_with_max_unacked_the_next_batches_go_while_one_awaits_its_acks_and_commit_in_order() -> (
+    None
+):
+    # Given: a batch of P0 whose acks are held (its partition's leader is moving)
+    world = World()
+    engine = _engine(world, max_unacked=10)
+    world.hold_acks = True
+    world.pending.append({P0: _records(P0, 1)})
+    engine.poll(100)
+    held = world.held[0]
+    world.hold_acks = False
+
+    # When: the next batch, of P1, is acknowledged at once
+    world.pending.append({P1: _records(P1, 7)})
+    engine.poll(100)
+
+    # Then: it was written without waiting, and nothing commits past the held batch
+    assert _kinds(world) == ["write", "write"]
+    assert engine.committed == {}
+
+    # When: the held acks arrive; Then: both batches commit, in order
+    held.is_done = True
+    engine.poll(100)
+    assert world.journal[-1] == ("commit", {P0: 2, P1: 8})
+    assert world.batches == [1, 1]
+
+
+def test_with_max_unacked_a_full_window_waits_for_the_oldest_acks() -> None:
+    world = World()
+    engine = _engine(world, max_unacked=1)
+    world.hold_acks = True
+    world.pending.append({P0: _records(P0, 1)})
+    world.pending.append({P1: _records(P1, 7)})
+
+    engine.poll(100)
+    engine.poll(100)  # two messages unacked, one allowed: wait
+
+    assert _kinds(world) == ["write", "write", "flush", "commit"]
+    assert world.journal[-1] == ("commit", {P0: 2, P1: 8})
+
+
+def test_a_batch_not_acked_rewinds_its_partitions_and_later_batches_commit_none_of_them() -> None:
+    # Given: a batch of P0 held, then a batch of P0 and P1 acknowledged, then one buffered
+    world = World()
+    engine = _engine(world, rows=100, seconds=60.0, max_unacked=10)
+    world.hold_acks = True
+    world.pending.append({P0: _records(P0, 1)})
+    engine.poll(100)
+    assert engine.flush(commit=False)
+    held = world.held[0]
+    world.hold_acks = False
+    world.pending.append({P0: _records(P0, 2), P1: _records(P1, 7)})
+    engine.poll(100)
+    assert engine.flush(commit=False)
+    world.pending.append({P0: _records(P0, 3)})
+    engine.poll(100)
+
+    # When: the held batch fails (its delivery timed out)
+    held.error = RuntimeError("delivery timed out")
+    held.is_done = True
+    engine.poll(100)
+
+    # Then: P0 is read again from the failed batch, the buffer of P0 too; P1 commits
+    assert ("seek", (P0, 1)) in world.journal and ("seek", (P0, 3)) in world.journal
+    assert engine.flush()
+    assert world.journal[-1] == ("commit", {P1: 8})
+    assert world.failures == 1

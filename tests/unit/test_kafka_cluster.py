@@ -7,6 +7,7 @@ import pytest
 from stack.kafka_cluster import (
     PartitionState,
     busiest_leader,
+    leaders_to_restore,
     off_preferred_leader,
     partition_states,
     quorum_leader,
@@ -76,6 +77,13 @@ def test_off_preferred_leader_lists_partitions_not_led_by_their_first_replica() 
     moved = PartitionState("t", 1, 3, (2, 3, 1), (2, 3, 1))
     leaderless = PartitionState("t", 2, -1, (1,), ())
     assert off_preferred_leader([preferred, moved, leaderless]) == [moved, leaderless]
+
+
+def test_leaders_to_restore_are_those_whose_preferred_replica_is_in_sync() -> None:
+    preferred = PartitionState("t", 0, 1, (1, 2, 3), (1, 2, 3))
+    movable = PartitionState("t", 1, 3, (2, 3, 1), (3, 1, 2))
+    catching_up = PartitionState("t", 2, 3, (2, 3, 1), (3, 1))
+    assert leaders_to_restore([preferred, movable, catching_up]) == [movable]
 
 
 def test_quorum_leader_reads_the_metadata_partition_leader() -> None:
