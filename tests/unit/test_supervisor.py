@@ -74,3 +74,16 @@ def test_a_port_released_within_the_wait_is_taken(tmp_path: Path) -> None:
         assert supervisor.start(process) > 0
     finally:
         supervisor.stop(process)
+
+
+def test_services_listen_below_the_ephemeral_range_with_room_for_a_ladder() -> None:
+    ports = supervisor.listen_ports(32768, headroom=20)
+    assert ports.start == supervisor.LISTEN_PORT_MIN and ports.stop == 32748
+    assert supervisor.listen_ports(32768).stop == 32768
+
+
+def test_a_free_port_is_below_the_kernels_ephemeral_range() -> None:
+    low = int(supervisor.EPHEMERAL_PORT_RANGE.read_text().split()[0])
+    port = supervisor.free_port(headroom=20)
+    assert supervisor.LISTEN_PORT_MIN <= port < low - 20
+    assert supervisor.port_is_free(port)
