@@ -297,7 +297,7 @@ class BatchingConsumer(Generic[T]):
                 settled = False
                 continue
             self._written.update(sent.commit)
-            self._replayed.difference_update(sent.batch.first_offsets)
+            self._replayed.difference_update(sent.commit)  # not those rewound meanwhile
             for entry in sent.batch.items:
                 if isinstance(entry, Disposal):
                     self._metrics.disposed(entry)
