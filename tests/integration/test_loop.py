@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from plumbing.clickhouse import open_clickhouse_reader
+from clients.promoter_commands import send_command
+from clients.sink_query import open_clickhouse_reader
 from plumbing.model_store import Slots, SlotStore
-from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from predictors.score_client import score_requests
