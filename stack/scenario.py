@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from clients.promoter_commands import send_command
+from clients.scorer import score_requests
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from predictors.score_client import score_requests
 from schemas.models import ScoreRequest
 from trainer.cleaning import clean
 from trainer.data import load_raw

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from clients.promoter_commands import send_command
+from clients.scorer import score_requests
 from clients.sink_query import open_clickhouse_reader
 from plumbing.model_store import Slots, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from predictors.score_client import score_requests
 from promoter.ledger import read_ledger
 from promoter.policy import DEFAULT_POLICY_FILE
 from schemas.models import ScoreRequest

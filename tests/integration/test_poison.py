@@ -30,9 +30,9 @@ import httpx
 import pytest
 
 from clients.promoter_commands import send_command
+from clients.scorer import score_requests
 from plumbing import kafka
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
-from predictors.score_client import score_requests
 from schemas.models import ScoreRequest
 from schemas.registry import TABLES_SQL, validate_event
 from stack import supervisor
