@@ -17,11 +17,12 @@ from kafka.structs import OffsetAndMetadata
 
 from bench.http_load import REQUEST_BODY
 from clients.scorer import BULK_LINGER_MS, produce_requests, results_consumer
+from demo.scenario import train_best_and_candidate
 from plumbing import kafka
 from plumbing.settings import Settings
 from schemas.models import ScoreRequest
 from stack import kafka_access, services, supervisor
-from stack.private import private_stack, train_best_and_candidate
+from stack.private import private_stack
 
 log = logging.getLogger("bench.batch")
 

@@ -21,14 +21,14 @@ from rich.table import Table
 
 from clients.ledger_evidence import evidence_line
 from clients.promoter_commands import send_command
+from demo.scenario import held_out
+from demo.traffic import drive
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.ledger import read_ledger
 from promoter.replay import verify
 from schemas.models import LedgerRecord
-from stack.scenario import held_out
-from stack.traffic import drive
 from trainer.main import train_and_publish
 from trainer.selection import BASELINE, WEAK
 
