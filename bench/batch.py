@@ -16,12 +16,13 @@ from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata
 
 from bench.http_load import REQUEST_BODY
+from clients.scorer import BULK_LINGER_MS, produce_requests, results_consumer
+from demo.scenario import train_best_and_candidate
 from plumbing import kafka
 from plumbing.settings import Settings
-from predictors.score_client import BULK_LINGER_MS, produce_requests, results_consumer
 from schemas.models import ScoreRequest
 from stack import kafka_access, services, supervisor
-from stack.private import private_stack, train_best_and_candidate
+from stack.private import private_stack
 
 log = logging.getLogger("bench.batch")
 

@@ -15,12 +15,12 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 
 from gateway.schemas import PredictIn
-from plumbing.features import FeatureRow
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import get_settings
 from predictors.inference import predict_batch
 from predictors.model_slot import LiveModel
+from pricing.features import FeatureRow
 
 
 def load_best_model() -> LiveModel:

@@ -33,9 +33,10 @@ from bench.memory import measure_memory, memory_rate
 from bench.promotion import measure_promotion
 from bench.restart import measure_restart
 from bench.schedule import FIXED_RATE_S, SEARCH_STEP_S, WARMUP_S
+from demo.scenario import train_best_and_candidate
 from plumbing.settings import Settings, load_settings
 from stack import services
-from stack.private import private_stack, train_best_and_candidate
+from stack.private import private_stack
 
 log = logging.getLogger("bench")
 

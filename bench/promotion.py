@@ -6,9 +6,9 @@ ledger record's inputs (promoter/service.py ``swap``); that figure is read back.
 
 import time
 
-from plumbing.ledger_reader import read_ledger
+from clients.ledger_reader import read_ledger
+from clients.promoter_commands import send_command
 from plumbing.model_store import SlotStore
-from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from stack import services

@@ -19,10 +19,11 @@ from chaos.cluster_run import run_cluster_chaos
 from chaos.plan import chaos_plan
 from chaos.report import print_cluster_report, print_report
 from chaos.run import run_chaos
+from demo.scenario import train_best_and_candidate
 from plumbing.settings import DEFAULT_STATE_DIR, Settings
 from stack import local
 from stack.paths import StackPaths
-from stack.private import private_stack, train_best_and_candidate
+from stack.private import private_stack
 
 
 def _arguments() -> argparse.Namespace:

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from clients.promoter_commands import new_command, post_command
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
-from plumbing.promoter_client import new_command, post_command
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from promoter.ledger import read_ledger

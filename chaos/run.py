@@ -24,9 +24,10 @@ from chaos.promoter_kills import (
     PromoterKillFailedError,
     kill_promoter_mid_swap,
 )
-from plumbing.clickhouse import SinkUnavailableError, open_clickhouse_reader
+from clients.sink_query import open_clickhouse_reader
+from demo.scenario import held_out, wait_until_serving
+from plumbing.clickhouse import SinkUnavailableError
 from plumbing.settings import Settings
-from stack.scenario import held_out, wait_until_serving
 from stack.supervisor import ServiceProcess
 
 #: Predictions per second while the broker restarts (the outage, not the load, is tested).

@@ -14,8 +14,8 @@ import threading
 import click
 from rich.console import Console
 
+from clients.promoter_commands import CommandAction, send_command
 from plumbing.errors import PromoterUnavailableError
-from plumbing.promoter_client import CommandAction, send_command
 from plumbing.settings import get_settings
 
 console = Console()

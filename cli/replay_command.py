@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
-from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, get_settings

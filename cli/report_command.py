@@ -97,7 +97,7 @@ def _read(
     settings: Settings, experiment_id: str | None, *, candidate_share: float
 ) -> tuple[str | None, ABReport | None]:
     """The experiment (given, else the latest) and its report; (None, None) before any."""
-    from plumbing.clickhouse import open_clickhouse_reader  # the reader needs the sink up
+    from clients.sink_query import open_clickhouse_reader  # the reader needs the sink up
 
     clickhouse = open_clickhouse_reader(settings)
     try:

@@ -85,8 +85,8 @@ def demo(exit_after: bool) -> None:
       splitstream demo
       EXIT=1 splitstream demo      # run the scenario, stop, exit 0 on success
     """
-    from stack.loop_demo import run_loop  # MLflow and scikit-learn: only when the demo runs
-    from stack.scenario import bootstrap_models, run_scenario
+    from demo.loop import run_loop  # MLflow and scikit-learn: only when the demo runs
+    from demo.scenario import bootstrap_models, run_scenario
 
     for name, value in DEMO_DEFAULTS.items():
         os.environ.setdefault(name, value)

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from clients.ledger_evidence import evidence_line
 from plumbing.clickhouse import ClickHouse
-from plumbing.ledger_evidence import evidence_line
 
 VARIANTS = ("prod", "candidate")
 #: A sample-ratio mismatch below this p-value blocks every decision (DESIGN.md).

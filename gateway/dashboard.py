@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from clients.ledger_reader import read_ledger
+from clients.sink_query import open_clickhouse_reader
 from gateway import dashboard_rows as rows
 from gateway.schemas import DashboardOut, ExperimentOut, SrmOut
-from plumbing.clickhouse import open_clickhouse_reader
-from plumbing.ledger_reader import read_ledger
 from plumbing.settings import Settings
 from schemas.models import LedgerRecord
 

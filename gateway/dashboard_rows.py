@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from clients.ledger_evidence import evidence_line
 from gateway.schemas import (
     ChartsOut,
     DecisionOut,
@@ -18,7 +19,6 @@ from gateway.schemas import (
     VariantStatsOut,
 )
 from gateway.web.charts import Estimate, Line, colour_of, interval_chart, line_chart
-from plumbing.ledger_evidence import evidence_line
 from schemas.models import LedgerRecord
 
 VARIANTS = ("prod", "candidate")

@@ -19,10 +19,10 @@ from gateway.metrics import NO_VARIANT, GatewayMetrics
 from gateway.replies import PendingReplies
 from gateway.request_events import predict_request_event, shadow_copy, utc_now
 from gateway.routing import Routing, RoutingCache
-from plumbing.features import FeatureRow, normalise_location
 from plumbing.request_ids import mint_request_id
 from plumbing.settings import Settings
-from plumbing.split import Assignment, assign_variant, is_shadowed
+from pricing.features import FeatureRow, normalise_location
+from pricing.split import Assignment, assign_variant, is_shadowed
 from schemas.models import PredictReply
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from plumbing.features import FeatureRow
-from plumbing.split import Assignment
+from pricing.features import FeatureRow
+from pricing.split import Assignment
 from schemas.registry import SCHEMA_VERSION, format_timestamp
 
 

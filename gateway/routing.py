@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from plumbing.features import FeatureDomain
+from clients.split_store import SplitStore, SplitVersion
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.settings import Settings
-from plumbing.split import experiment_id_for, experiment_of
-from plumbing.split_store import SplitStore, SplitVersion
+from pricing.features import FeatureDomain
+from pricing.split import experiment_id_for, experiment_of
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ Modules, one idea each:
 - ``inference``: domain check and one predict call per batch.
 - ``replies``: predict.reply, score.result and model.reloaded events (pure).
 - ``worker`` / ``scoring``: the predictor and batch-scorer handlers.
-- ``score_client``: the ``score`` command's CSV ↔ Kafka client.
 - ``metrics``: the Prometheus /metrics of a worker.
 - ``errors``: the package's errors.
 """

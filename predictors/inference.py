@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from plumbing.features import FeatureRow, feature_matrix
 from predictors.model_slot import LiveModel
+from pricing.features import FeatureRow, feature_matrix
 
 log = logging.getLogger(__name__)
 

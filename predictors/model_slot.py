@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from plumbing.errors import ModelIntegrityError, ModelNotFoundError, ModelSignatureError
-from plumbing.features import FeatureDomain
 from plumbing.model_store import LoadedModel, ModelStore, Slots
+from pricing.features import FeatureDomain
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The batch-scorer role: score ``score.requests`` rows with both slots' models.
 
-Each row gets its variant the gateway's way (``plumbing.split.assign_variant``, the
+Each row gets its variant the gateway's way (``pricing.split.assign_variant``, the
 experiment named after the loaded candidate; the row's key, or else its id, is
 hashed), each variant's rows are predicted in one call, and one ``score.result``
 per row goes to ``score.results``, keyed by the producer's id. The scorer picks the
@@ -18,9 +18,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from plumbing.batch_buffer import Batch
 from plumbing.consume_loop import Accepted
 from plumbing.event_ids import new_event_ids
-from plumbing.features import FeatureRow
 from plumbing.message_errors import MessageRejectedError
-from plumbing.split import Assignment, Variant, assign_variant, experiment_id_for
 from predictors.errors import PredictorError
 from predictors.inference import Outcome, predict_batch
 from predictors.messages import decode_score_request
@@ -28,6 +26,8 @@ from predictors.metrics import PredictorMetrics
 from predictors.model_slot import LiveModel, ModelSlot
 from predictors.replies import build_score_result, check_batch, encode, score_request_id
 from predictors.worker import MODEL_UNAVAILABLE
+from pricing.features import FeatureRow
+from pricing.split import Assignment, Variant, assign_variant, experiment_id_for
 from schemas.models import ScoreRequest, ScoreResult
 from schemas.registry import utc_now
 

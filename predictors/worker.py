@@ -12,13 +12,13 @@ from kafka.consumer.fetcher import ConsumerRecord
 from plumbing.batch_buffer import Batch
 from plumbing.consume_loop import Accepted
 from plumbing.event_ids import new_event_ids
-from plumbing.features import FeatureRow
 from plumbing.message_errors import MessageRejectedError
 from predictors.inference import BatchPrediction, Outcome, predict_batch
 from predictors.messages import ReplyAddresses, decode_predict_request
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot
 from predictors.replies import build_reply, check_batch, encode
+from pricing.features import FeatureRow
 from schemas.models import PredictReply, PredictRequest
 from schemas.registry import utc_now
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 from plumbing.clickhouse import ClickHouse
 from plumbing.model_store import Slots
-from plumbing.split import experiment_of
+from pricing.split import experiment_of
 from promoter.decide import decide, decide_watch
 from promoter.decision import Decision
 from promoter.evidence import Window, experiment_stats

@@ -2,7 +2,7 @@
 
 ``promoter.ledger`` has one partition and one writer, the active promoter, so a
 record's ``sequence`` is its position: the writer reads the last record when it
-starts and counts on from there. Reading it is shared (plumbing/ledger_reader.py);
+starts and counts on from there. Reading it is shared (clients/ledger_reader.py);
 writing it belongs here.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from plumbing.ledger_reader import read_ledger
+from clients.ledger_reader import read_ledger
 from plumbing.model_store import Slots, SlotsVersion
 from plumbing.settings import Settings
 from schemas.models import LedgerRecord

@@ -27,8 +27,8 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 from prometheus_client import ProcessCollector, start_http_server
 from pydantic import ValidationError
 
+from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
-from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.commands import execute

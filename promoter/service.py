@@ -31,7 +31,7 @@ from plumbing.errors import SlotConflictError
 from plumbing.failpoints import failpoint
 from plumbing.model_store import ModelStore, Slots, SlotStore, SlotsVersion
 from plumbing.settings import Settings
-from plumbing.split import experiment_of
+from pricing.split import experiment_of
 from promoter import evaluation, publishes
 from promoter.decision import Decision
 from promoter.ledger import Ledger

@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from plumbing.split_store import SplitStore
+from clients.split_store import SplitStore
 from promoter.decision import Decision
 from promoter.shares import share_change
 from schemas.models import LedgerRecord

@@ -4,7 +4,6 @@ The integration suite, ``make bench`` and ``make chaos`` all start their stacks 
 way, so a run never meets another's data, ports or topics.
 """
 
-import contextlib
 import os
 import shutil
 import signal
@@ -15,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from plumbing.s3 import s3_client
 from plumbing.settings import (
     DEFAULT_STATE_DIR,
     ENV_PREFIX,
@@ -24,9 +22,8 @@ from plumbing.settings import (
     get_settings,
     load_settings,
 )
-from stack import kafka_access, local, supervisor
+from stack import local, supervisor
 from stack.supervisor import free_port, port_is_free
-from trainer.main import train_and_publish
 
 
 def isolated_env(state_dir: Path, *, kafka_nodes: int = 1) -> dict[str, str]:
@@ -148,13 +145,3 @@ def private_stack(name: str, *, kafka_nodes: int = 1) -> Iterator[Settings]:
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
-
-
-def train_best_and_candidate(settings: Settings) -> None:
-    """A lasso best and a ridge candidate in the run's bucket, its topics created."""
-    s3 = s3_client(settings)
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # local.up made it
-        s3.create_bucket(Bucket=settings.s3_bucket)
-    kafka_access.provision(settings)
-    train_and_publish(settings, target_slot="best", algorithms=("lasso",))
-    train_and_publish(settings, target_slot="candidate", algorithms=("ridge",))

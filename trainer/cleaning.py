@@ -9,7 +9,7 @@ Differences from the old stack, on purpose:
 - a row is dropped for a missing value only in a column the model uses (location,
   size, total_sqft, bath, price), never for society or balcony;
 - locations are compared stripped, whitespace-collapsed and lowercased (as
-  ``plumbing.features.normalise_location``), so "Whitefield " and "whitefield" are one;
+  ``pricing.features.normalise_location``), so "Whitefield " and "whitefield" are one;
 - 1-BHK homes are kept; rows with under 300 sqft per bedroom are dropped instead.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from plumbing.features import normalise_location
+from pricing.features import normalise_location
 from trainer.errors import CleaningError
 
 #: Columns the model uses: a row missing any of them is dropped.

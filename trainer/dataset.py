@@ -1,6 +1,6 @@
 """From cleaned rows to the model's inputs: columns, the split, the domain and distribution.
 
-The matrices are built with ``plumbing.features.feature_matrix`` from ``FeatureRow``s that
+The matrices are built with ``pricing.features.feature_matrix`` from ``FeatureRow``s that
 carry each row's own location name, exactly as serving builds them: a location without
 a column (one grouped into ``other``) is the all-zero baseline.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from plumbing.features import NUMERIC_COLUMNS, FeatureRow, feature_matrix, normalise_location
+from pricing.features import NUMERIC_COLUMNS, FeatureRow, feature_matrix, normalise_location
 from trainer.cleaning import OTHER, Cleaned
 
 DECILES = np.linspace(0.0, 1.0, 11)

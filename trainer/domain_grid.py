@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from plumbing.features import NUMERIC_COLUMNS, FeatureRow, normalise_location
+from pricing.features import NUMERIC_COLUMNS, FeatureRow, normalise_location
 from trainer.cleaning import OTHER
 
 #: Areas per location and room count, from the smallest to the largest, log-spaced.
@@ -50,7 +50,7 @@ def grid_locations(domain: dict[str, Any]) -> list[str]:
 
 
 def location_matrix(numbers: np.ndarray, location: str, columns: Sequence[str]) -> np.ndarray:
-    """The grid at one location, as ``plumbing.features.feature_matrix`` would build it."""
+    """The grid at one location, as ``pricing.features.feature_matrix`` would build it."""
     matrix = np.zeros((len(numbers), len(columns)), dtype=np.float64)
     matrix[:, : len(NUMERIC_COLUMNS)] = numbers
     column = {name: i for i, name in enumerate(columns)}.get(normalise_location(location))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import mean_absolute_error
 
-from plumbing.features import FeatureRow, feature_matrix
 from plumbing.model_store import MODEL_FILE, ModelStore
+from pricing.features import FeatureRow, feature_matrix
 from trainer.domain_grid import LowestPrice
 from trainer.errors import (
     EXIT_NOT_POSITIVE,

@@ -5,12 +5,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 
+from clients.promoter_commands import send_command
 from gateway.deps import GatewayDep, require_admin
 from gateway.errors import CommandConflictError, PromoterUnavailableError
 from gateway.routes.info import experiment_of
 from gateway.schemas import ERRORS, CommandIn, CommandOut, ExperimentOut, SplitIn
 from plumbing import errors as plumbing_errors
-from plumbing.promoter_client import send_command
 from schemas.models import PromoterCommandResult
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])

@@ -29,7 +29,7 @@ from gateway.schemas import (
     LegacyPredictForm,
     LegacyPredictOut,
 )
-from plumbing.features import FeatureRow
+from pricing.features import FeatureRow
 from schemas.models import Feedback
 
 router = APIRouter(prefix="/api", tags=["legacy"])

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request, Response
 from gateway.bodies import documented_body, json_response, predict_body, split_key_header
 from gateway.deps import running_gateway
 from gateway.schemas import ERRORS, PredictIn, PredictOut
-from plumbing.features import FeatureRow
+from pricing.features import FeatureRow
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 

@@ -139,7 +139,7 @@ FROM
 -- The expected split is not in the events, so it is a parameter: the gateway's candidate_share
 -- (settings, or control/split.json when an operator changed it). Pearson chi-square over the two
 -- variants (1 degree of freedom): p = erfc(sqrt(chi2 / 2)). An experiment named <prefix>:prod-only
--- (no candidate, plumbing.split.experiment_id_for) expects no candidate traffic: p is NULL.
+-- (no candidate, pricing.split.experiment_id_for) expects no candidate traffic: p is NULL.
 -- Requests are distinct request ids of served (non-shadow) requests.
 CREATE OR REPLACE VIEW $database.v_srm AS
 SELECT

@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from plumbing.clickhouse import ClickHouse
-from plumbing.features import FeatureRow
+from pricing.features import FeatureRow
 from schemas.columns import event_body, flatten_event
 from schemas.models import (
     Feedback,

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.predictor_commands import score
+from cli.score_csv import score_csv
+from clients.scorer import score_requests
 from plumbing.settings import Settings, get_settings
-from predictors.score_client import score_csv, score_requests
 from schemas.models import ScoreRequest
 from schemas.registry import validate_event
 from tests.integration.predictor_namespace import (

@@ -22,14 +22,14 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
-from plumbing.clickhouse import open_clickhouse_reader
+from clients.promoter_commands import send_command
+from clients.sink_query import open_clickhouse_reader
+from demo.loop import publish_worse_candidate
+from demo.scenario import held_out
+from demo.traffic import drive, gateway_url
 from plumbing.model_store import SlotStore
-from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from stack.loop_demo import publish_worse_candidate
-from stack.scenario import held_out
-from stack.traffic import drive, gateway_url
 from tests.integration.conftest import DemoRun
 
 CHROMIUM = "/usr/bin/chromium"

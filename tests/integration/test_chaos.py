@@ -16,9 +16,10 @@ from rich.console import Console
 from chaos.plan import chaos_plan
 from chaos.report import print_report
 from chaos.run import run_chaos
+from demo.scenario import train_best_and_candidate
 from plumbing.settings import Settings, load_settings, local_env_file
 from stack import local
-from stack.private import exported, namespace_env, train_best_and_candidate
+from stack.private import exported, namespace_env
 from stack.supervisor import free_port
 
 SECONDS = 24.0

@@ -16,14 +16,14 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from clients.split_store import SplitStore
 from plumbing.errors import SlotConflictError
 from plumbing.kafka import encode_json
 from plumbing.kafka_security import client_security
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
-from plumbing.split import bucket_of
-from plumbing.split_store import SplitStore
+from pricing.split import bucket_of
 from promoter.ledger import read_ledger
 from schemas import registry
 from schemas.models import PredictReply

@@ -28,10 +28,10 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from clients.promoter_commands import new_command, send_command
 from plumbing import kafka
 from plumbing.kafka_acls import acl_table, splitstream_groups
 from plumbing.kafka_security import client_security
-from plumbing.promoter_client import new_command, send_command
 from plumbing.settings import KAFKA_ROLES, PROJECT_ROOT, KafkaRole, Settings
 from promoter.ledger import read_ledger
 from stack import supervisor

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from stack.traffic import gateway_url
+from demo.traffic import gateway_url
 from tests.integration.conftest import DemoRun
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -20,20 +20,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from plumbing.clickhouse import open_clickhouse_reader
+from clients.promoter_commands import send_command
+from clients.scorer import score_requests
+from clients.sink_query import open_clickhouse_reader
+from demo.loop import publish_worse_candidate
+from demo.scenario import held_out
+from demo.traffic import drive
 from plumbing.model_store import Slots, SlotStore
-from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from predictors.score_client import score_requests
 from promoter.ledger import read_ledger
 from promoter.policy import DEFAULT_POLICY_FILE
 from schemas.models import ScoreRequest
 from stack import services, supervisor
-from stack.loop_demo import publish_worse_candidate
-from stack.scenario import held_out
 from stack.supervisor import free_port
-from stack.traffic import drive
 from tests.integration.conftest import DemoRun
 
 STRICT_POLICY = Path(__file__).with_name("strict_policy.toml")

@@ -29,10 +29,10 @@ from typing import Any
 import httpx
 import pytest
 
+from clients.promoter_commands import send_command
+from clients.scorer import score_requests
 from plumbing import kafka
-from plumbing.promoter_client import send_command
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
-from predictors.score_client import score_requests
 from schemas.models import ScoreRequest
 from schemas.registry import TABLES_SQL, validate_event
 from stack import supervisor

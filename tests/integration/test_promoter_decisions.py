@@ -23,13 +23,13 @@ from kafka import TopicPartition
 from pydantic import SecretStr
 from sklearn.dummy import DummyRegressor
 
+from clients.promoter_commands import new_command
+from clients.split_store import SplitStore
 from plumbing import kafka
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.model_store import ModelStore, Slots, SlotStore
-from plumbing.promoter_client import new_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from plumbing.split_store import SplitStore
 from promoter.backtest import backtest
 from promoter.commands import execute
 from promoter.ledger import Ledger, read_ledger

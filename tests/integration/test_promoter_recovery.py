@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from chaos.promoter_kills import PromoterKill, kill_promoter_mid_swap
+from demo.scenario import train_best_and_candidate
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
@@ -23,7 +24,6 @@ from promoter.ledger import read_ledger
 from promoter.replay import slots_of
 from promoter.swap import live_predictors
 from stack import services, supervisor
-from stack.private import train_best_and_candidate
 from stack.supervisor import ServiceProcess
 
 GROUP_JOIN_TIMEOUT_S = 30.0

@@ -19,8 +19,9 @@ import httpx
 import pandas as pd
 import pytest
 
+from clients.sink_query import sink_url
 from plumbing.chdb_access import write_access_config
-from plumbing.clickhouse import ChdbClickHouse, create_tables, sink_url
+from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from stack import kafka_access, supervisor
 from stack.private import kafka_passwords_env

@@ -14,13 +14,14 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 from scipy.stats import chisquare
 
-import plumbing.clickhouse
+import clients.sink_query
 from cli.report_command import report
+from clients.sink_query import SinkQueryClickHouse
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
 from consumers.report import latest_experiment, read_report
 from consumers.report_charts import DRIFT_CHART, HOURLY_CHARTS, write_charts
-from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables
+from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.settings import get_settings
 from tests.integration.synthetic_experiment import (
     CANDIDATE_SHARE,
@@ -139,7 +140,7 @@ def test_cli_prints_the_table_and_json_from_the_views(
     # Given the CLI reading this chDB session, with this test's database
     reader = KeptOpen(chdb)
     monkeypatch.setattr(
-        plumbing.clickhouse, "open_clickhouse_reader", lambda _s: reader, raising=False
+        clients.sink_query, "open_clickhouse_reader", lambda _s: reader, raising=False
     )
     monkeypatch.setenv("SPLITSTREAM_CLICKHOUSE_DATABASE", DATABASE)
     monkeypatch.setenv("SPLITSTREAM_CANDIDATE_SHARE", str(CANDIDATE_SHARE))

@@ -24,9 +24,10 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from clients.sink_query import SinkQueryClickHouse, sink_url
 from consumers.engine import open_sink_clickhouse
 from consumers.rows import Coordinates, event_row, frame
-from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables, sink_url
+from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.kafka import producer
 from plumbing.kafka_security import client_security
 from plumbing.request_ids import for_settings

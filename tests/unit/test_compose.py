@@ -145,7 +145,7 @@ def test_every_dependency_exists_and_is_waited_for() -> None:
 @pytest.mark.parametrize("name", ["sink", "promoter", "gateway"])
 def test_services_that_open_clickhouse_reach_the_server(name: str) -> None:
     """Without the URL they would fall back to chDB in their own container, or to the sink's
-    /query endpoint (plumbing/clickhouse.py), neither of which Compose runs. Those that only
+    /query endpoint (clients/sink_query.py), neither of which Compose runs. Those that only
     read log in as the read-only user; only the sink gets the writer's URL."""
     environment = _services()[name]["environment"]
     reader = environment.get(f"{ENV_PREFIX}CLICKHOUSE_READER_URL", "")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from plumbing.features import FeatureDomain, FeatureRow, feature_matrix, normalise_location
+from pricing.features import FeatureDomain, FeatureRow, feature_matrix, normalise_location
 
 COLUMNS = ["total_sqft", "bath", "bhk", "1st block jayanagar", "whitefield"]
 DOMAIN = FeatureDomain.from_manifest(

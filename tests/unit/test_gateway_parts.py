@@ -20,9 +20,9 @@ from gateway.kafka_link import KafkaLink, bootstrap_addresses, tcp_reachable
 from gateway.predictions import check_domain
 from gateway.replies import PendingReplies
 from gateway.routing import Routing
-from plumbing.features import FeatureDomain, FeatureRow
 from plumbing.model_store import Slots
 from plumbing.settings import load_settings
+from pricing.features import FeatureDomain, FeatureRow
 from schemas.models import PredictReply
 from stack.supervisor import free_port
 

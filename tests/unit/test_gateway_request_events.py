@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.request_events import predict_request_event, shadow_copy
-from plumbing.features import FeatureRow
-from plumbing.split import Assignment
+from pricing.features import FeatureRow
+from pricing.split import Assignment
 from schemas.models import PredictRequest
 from schemas.registry import validate_event
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from plumbing.errors import ModelIntegrityError
-from plumbing.features import FeatureDomain, FeatureRow
 from plumbing.model_store import LoadedModel, Slots
-from plumbing.split import assign_variant
 from predictors.inference import predict_batch
 from predictors.model_slot import LiveModel, ModelSlot
 from predictors.scoring import assign_rows
+from pricing.features import FeatureDomain, FeatureRow
+from pricing.split import assign_variant
 from schemas.models import ScoreRequest
 
 COLUMNS = ["total_sqft", "bath", "bhk", "whitefield", "hebbal"]

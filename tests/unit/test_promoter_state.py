@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from plumbing.model_store import Slots
-from plumbing.split import experiment_of
+from pricing.split import experiment_of
 from promoter.backtest import moments, spans
 from promoter.ledger import slots_json
 from promoter.shares import ShareHistory, share_change, share_history

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import plumbing.clickhouse
+import clients.sink_query
 from cli.report_command import print_report, report
 from consumers.report import (
     SRM_ALPHA,
@@ -309,7 +309,7 @@ def test_cli_prints_json_writes_charts_and_closes_the_reader(
 ) -> None:
     canned = CannedClickHouse(_report_frames())
     monkeypatch.setattr(
-        plumbing.clickhouse, "open_clickhouse_reader", lambda _s: canned, raising=False
+        clients.sink_query, "open_clickhouse_reader", lambda _s: canned, raising=False
     )
     args = ["--format", "json", "--plots", str(tmp_path), "--candidate-share", "0.3"]
     result = CliRunner().invoke(report, args)
@@ -327,7 +327,7 @@ def test_cli_says_what_failed_when_clickhouse_cannot_be_read(
     def refuse(_settings: object) -> None:
         raise ConnectionRefusedError("sink not running on 127.0.0.1:7010")
 
-    monkeypatch.setattr(plumbing.clickhouse, "open_clickhouse_reader", refuse, raising=False)
+    monkeypatch.setattr(clients.sink_query, "open_clickhouse_reader", refuse, raising=False)
     result = CliRunner().invoke(report, [])
     assert result.exit_code == 1
     assert "cannot read ClickHouse: ConnectionRefusedError: sink not running" in result.output
@@ -338,7 +338,7 @@ def test_cli_with_no_requests_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     canned = CannedClickHouse({k: v.iloc[0:0] for k, v in frames.items()})
     canned.query_df = lambda sql, params=None: pd.DataFrame({"experiment_id": []})  # type: ignore[method-assign]
     monkeypatch.setattr(
-        plumbing.clickhouse, "open_clickhouse_reader", lambda _s: canned, raising=False
+        clients.sink_query, "open_clickhouse_reader", lambda _s: canned, raising=False
     )
     result = CliRunner().invoke(report, [])
     assert result.exit_code == 1 and "no served requests for any experiment" in result.output

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import plumbing.clickhouse
+import clients.sink_query
 from cli.sink_commands import query
 from plumbing.clickhouse import ClickHouseQueryError, SinkUnavailableError
 
@@ -37,7 +37,7 @@ class CannedReader:
 @pytest.fixture
 def reader(monkeypatch: pytest.MonkeyPatch) -> CannedReader:
     canned = CannedReader()
-    monkeypatch.setattr(plumbing.clickhouse, "open_clickhouse_reader", lambda _settings: canned)
+    monkeypatch.setattr(clients.sink_query, "open_clickhouse_reader", lambda _settings: canned)
     return canned
 
 
@@ -83,7 +83,7 @@ def test_a_write_the_sink_refuses_exits_1_with_its_reason(monkeypatch: pytest.Mo
         def query_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
             raise ClickHouseQueryError("refused: InsertQuery is not a read-only statement")
 
-    monkeypatch.setattr(plumbing.clickhouse, "open_clickhouse_reader", lambda _s: Refusing())
+    monkeypatch.setattr(clients.sink_query, "open_clickhouse_reader", lambda _s: Refusing())
 
     result = CliRunner().invoke(query, ["INSERT INTO t VALUES (1)"])
 
@@ -95,7 +95,7 @@ def test_no_sink_is_a_clear_error_not_a_traceback(monkeypatch: pytest.MonkeyPatc
         def query_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
             raise SinkUnavailableError("the sink did not answer at http://127.0.0.1:7020/query")
 
-    monkeypatch.setattr(plumbing.clickhouse, "open_clickhouse_reader", lambda _s: Down())
+    monkeypatch.setattr(clients.sink_query, "open_clickhouse_reader", lambda _s: Down())
 
     result = CliRunner().invoke(query, ["SELECT 1"])
 

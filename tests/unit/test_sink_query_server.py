@@ -13,15 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from clients.sink_query import SinkQueryClickHouse, frame_from_rows
 from consumers.errors import QueryRefusedError, SinkError
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
-from plumbing.clickhouse import (
-    ClickHouseQueryError,
-    SinkQueryClickHouse,
-    SinkUnavailableError,
-    frame_from_rows,
-)
+from plumbing.clickhouse import ClickHouseQueryError, SinkUnavailableError
 from stack.supervisor import free_port
 
 DOCUMENT = {

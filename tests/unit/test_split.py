@@ -2,7 +2,7 @@
 
 import uuid
 
-from plumbing.split import BUCKETS, assign_variant, bucket_of, experiment_id_for
+from pricing.split import BUCKETS, assign_variant, bucket_of, experiment_id_for
 
 
 def _assign(key: str | None, *, share: float = 0.2, available: bool = True) -> str:

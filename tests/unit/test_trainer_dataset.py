@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from plumbing.features import FeatureRow
+from pricing.features import FeatureRow
 from trainer.cleaning import Cleaned
 from trainer.dataset import (
     DRIFT_TOP_LOCATIONS,

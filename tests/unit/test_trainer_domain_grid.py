@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from plumbing.features import NUMERIC_COLUMNS, FeatureRow, feature_matrix
+from pricing.features import NUMERIC_COLUMNS, FeatureRow, feature_matrix
 from trainer.domain_grid import (
     SQFT_POINTS,
     grid_locations,

@@ -4,7 +4,7 @@ then no regression against best."""
 import numpy as np
 import pytest
 
-from plumbing.features import FeatureRow
+from pricing.features import FeatureRow
 from trainer.domain_grid import LowestPrice
 from trainer.errors import (
     EXIT_NOT_POSITIVE,

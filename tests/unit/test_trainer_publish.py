@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from plumbing.errors import SlotConflictError
-from plumbing.features import FeatureRow
 from plumbing.model_store import Slots, SlotsVersion
+from pricing.features import FeatureRow
 from schemas.registry import validate_event
 from trainer.dataset import training_distribution
 from trainer.errors import PublishError

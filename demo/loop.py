@@ -19,16 +19,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from plumbing.ledger_evidence import evidence_line
+from clients.ledger_evidence import evidence_line
+from clients.promoter_commands import send_command
+from demo.scenario import held_out
+from demo.traffic import drive
 from plumbing.model_store import SlotStore
-from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.ledger import read_ledger
 from promoter.replay import verify
 from schemas.models import LedgerRecord
-from stack.scenario import held_out
-from stack.traffic import drive
 from trainer.main import train_and_publish
 from trainer.selection import BASELINE, WEAK
 
@@ -142,7 +142,7 @@ def print_decisions(console: Console, records: list[LedgerRecord]) -> None:
     """The ledger as a table: what was decided, by whom, on which evidence.
 
     The evidence is the MAEs the decision compared (both on the same requests when
-    paired), then their difference and its interval (``plumbing.ledger_evidence``).
+    paired), then their difference and its interval (``clients.ledger_evidence``).
     """
     table = Table("#", "time", "action", "by", "best", "candidate", "evidence")
     for record in records:

@@ -4,6 +4,7 @@ Every check here goes through the public interfaces a user has: HTTP on the gate
 and Kafka topics for batch scoring.
 """
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -16,12 +17,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from clients.promoter_commands import send_command
+from clients.scorer import score_requests
 from plumbing.model_store import SlotStore
-from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from predictors.score_client import score_requests
 from schemas.models import ScoreRequest
+from stack import kafka_access
 from trainer.cleaning import clean
 from trainer.data import load_raw
 from trainer.dataset import split_dataset
@@ -47,6 +49,16 @@ def bootstrap_models(settings: Settings, console: Console) -> None:
     _report(console, train_and_publish(weak, target_slot="best", algorithms=("weak",)))
     console.print("training a candidate (cross-validated grid search) …")
     _report(console, train_and_publish(settings, target_slot="candidate"))
+
+
+def train_best_and_candidate(settings: Settings) -> None:
+    """A lasso best and a ridge candidate in the run's bucket, its topics created."""
+    s3 = s3_client(settings)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # local.up made it
+        s3.create_bucket(Bucket=settings.s3_bucket)
+    kafka_access.provision(settings)
+    train_and_publish(settings, target_slot="best", algorithms=("lasso",))
+    train_and_publish(settings, target_slot="candidate", algorithms=("ridge",))
 
 
 def _clear_leftovers(settings: Settings, console: Console) -> None:
