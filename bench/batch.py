@@ -19,7 +19,7 @@ from bench.http_load import REQUEST_BODY
 from plumbing import kafka
 from plumbing.settings import Settings
 from predictors.score_client import BULK_LINGER_MS, produce_requests, results_consumer
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 from stack import kafka_access, services, supervisor
 from stack.private import private_stack, train_best_and_candidate
 

@@ -24,7 +24,7 @@ from kafka import KafkaProducer
 from plumbing import kafka
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
-from schemas.models import Feedback, PredictReply, PredictRequest
+from schemas.serving_events import Feedback, PredictReply, PredictRequest
 
 log = logging.getLogger(__name__)
 

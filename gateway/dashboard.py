@@ -20,7 +20,7 @@ from gateway.schemas import DashboardOut, ExperimentOut, SrmOut
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.ledger_reader import read_ledger
 from plumbing.settings import Settings
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 log = logging.getLogger(__name__)
 

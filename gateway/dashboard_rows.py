@@ -19,7 +19,7 @@ from gateway.schemas import (
 )
 from gateway.web.charts import Estimate, Line, colour_of, interval_chart, line_chart
 from plumbing.ledger_evidence import evidence_line
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 VARIANTS = ("prod", "candidate")
 MAE_INTERVAL = "95 % normal approximation (fixed sample), from MAE, RMSE and feedback count"

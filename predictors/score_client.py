@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from plumbing import kafka
 from plumbing.settings import Settings
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from predictors.metrics import PredictorMetrics
 from predictors.model_slot import LiveModel, ModelSlot
 from predictors.replies import build_score_result, check_batch, encode, score_request_id
 from predictors.worker import MODEL_UNAVAILABLE
-from schemas.models import ScoreRequest, ScoreResult
 from schemas.registry import utc_now
+from schemas.serving_events import ScoreRequest, ScoreResult
 
 
 def result_partition(key: bytes, partitions: int) -> int:

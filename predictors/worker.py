@@ -19,8 +19,8 @@ from predictors.messages import ReplyAddresses, decode_predict_request
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot
 from predictors.replies import build_reply, check_batch, encode
-from schemas.models import PredictReply, PredictRequest
 from schemas.registry import utc_now
+from schemas.serving_events import PredictReply, PredictRequest
 
 MODEL_UNAVAILABLE = "model_unavailable"
 

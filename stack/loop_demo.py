@@ -26,7 +26,7 @@ from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.ledger import read_ledger
 from promoter.replay import verify
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 from stack.scenario import held_out
 from stack.traffic import drive
 from trainer.main import train_and_publish

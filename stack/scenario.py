@@ -21,7 +21,7 @@ from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from predictors.score_client import score_requests
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 from trainer.cleaning import clean
 from trainer.data import load_raw
 from trainer.dataset import split_dataset

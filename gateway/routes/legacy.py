@@ -30,7 +30,7 @@ from gateway.schemas import (
     LegacyPredictOut,
 )
 from plumbing.features import FeatureRow
-from schemas.models import Feedback
+from schemas.serving_events import Feedback
 
 router = APIRouter(prefix="/api", tags=["legacy"])
 

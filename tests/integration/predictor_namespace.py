@@ -31,8 +31,9 @@ from plumbing import kafka
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, KafkaRole, Settings, load_settings
-from schemas.models import ModelReload, PredictRequest
+from schemas.model_events import ModelReload
 from schemas.registry import format_timestamp
+from schemas.serving_events import PredictRequest
 from stack import kafka_access, supervisor
 from trainer.signing import manifest_signer
 

@@ -26,7 +26,7 @@ from plumbing.split import bucket_of
 from plumbing.split_store import SplitStore
 from promoter.ledger import read_ledger
 from schemas import registry
-from schemas.models import PredictReply
+from schemas.serving_events import PredictReply
 from stack.supervisor import free_port, port_is_free
 from tests.integration.echo_gateway import (
     CANDIDATE_VERSION,

@@ -28,7 +28,7 @@ from plumbing.settings import Settings
 from predictors.score_client import score_requests
 from promoter.ledger import read_ledger
 from promoter.policy import DEFAULT_POLICY_FILE
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 from stack import services, supervisor
 from stack.loop_demo import publish_worse_candidate
 from stack.scenario import held_out

@@ -33,8 +33,8 @@ from plumbing import kafka
 from plumbing.promoter_client import send_command
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from predictors.score_client import score_requests
-from schemas.models import ScoreRequest
 from schemas.registry import TABLES_SQL, validate_event
+from schemas.serving_events import ScoreRequest
 from stack import supervisor
 from stack.supervisor import ServiceProcess, free_port
 from tests.integration.echo_gateway import (

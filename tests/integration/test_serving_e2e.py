@@ -21,7 +21,7 @@ from plumbing.kafka_security import client_security
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
-from schemas.models import ModelReload
+from schemas.model_events import ModelReload
 from stack import kafka_access, services, supervisor
 from stack.supervisor import free_port
 from tests.integration.listings import listings, malformed_fields, unexpected

@@ -15,7 +15,7 @@ from gateway.main import create_app
 from gateway.routes import admin
 from plumbing.request_ids import RequestIds, for_settings
 from plumbing.settings import Settings, load_settings
-from schemas.models import PromoterCommandResult
+from schemas.decision_events import PromoterCommandResult
 from stack.supervisor import free_port
 
 #: The gateway answers only its trusted hosts (localhost by default), not "testserver".

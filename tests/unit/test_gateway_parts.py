@@ -23,7 +23,7 @@ from gateway.routing import Routing
 from plumbing.features import FeatureDomain, FeatureRow
 from plumbing.model_store import Slots
 from plumbing.settings import load_settings
-from schemas.models import PredictReply
+from schemas.serving_events import PredictReply
 from stack.supervisor import free_port
 
 TOKEN = SecretStr("unit-test-admin-token-0123456789")

@@ -12,7 +12,7 @@ from plumbing.split import assign_variant
 from predictors.inference import predict_batch
 from predictors.model_slot import LiveModel, ModelSlot
 from predictors.scoring import assign_rows
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 
 COLUMNS = ["total_sqft", "bath", "bhk", "whitefield", "hebbal"]
 DOMAIN = {
