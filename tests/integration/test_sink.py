@@ -25,7 +25,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from consumers.engine import open_sink_clickhouse
-from consumers.rows import Coordinates, event_row, frame
+from consumers.frames import event_row, frame
+from consumers.rows import Coordinates
 from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables, sink_url
 from plumbing.kafka import producer
 from plumbing.kafka_security import client_security
