@@ -41,8 +41,8 @@ from bench.history import (
 from plumbing import kafka
 from plumbing.settings import Settings
 from stack import kafka_access
+from stack.ports import free_port
 from stack.private import exported, private_stack
-from stack.supervisor import free_port
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from plumbing.settings import (
     load_settings,
 )
 from stack import kafka_access, local, supervisor
-from stack.supervisor import free_port, port_is_free
+from stack.ports import free_port, port_is_free
 from trainer.main import train_and_publish
 
 

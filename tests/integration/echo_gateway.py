@@ -26,7 +26,8 @@ from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, Settings
 from schemas.serving_events import PredictReply
 from stack import kafka_access, supervisor
-from stack.supervisor import ServiceProcess, free_port
+from stack.ports import free_port
+from stack.supervisor import ServiceProcess
 
 PROD_VERSION = "gw-test-prod-v1"
 CANDIDATE_VERSION = "gw-test-candidate-v2"

@@ -35,6 +35,7 @@ from schemas.model_events import ModelReload
 from schemas.registry import format_timestamp
 from schemas.serving_events import PredictRequest
 from stack import kafka_access, supervisor
+from stack.ports import free_port
 from trainer.signing import manifest_signer
 
 LOCATIONS = ["whitefield", "hebbal", "electronic city", "indira nagar"]
@@ -179,7 +180,7 @@ def _answers(port: int) -> bool:
 @contextmanager
 def running_worker(ns: Namespace, role: str, *, refresh_s: float = 30.0) -> Iterator[Worker]:
     """A ``splitstream predictor --slot <role>`` subprocess, ready (models loaded, /metrics up)."""
-    port = supervisor.free_port()
+    port = free_port()
     process = supervisor.ServiceProcess(
         name=f"predictor-{role}-{uuid.uuid4().hex[:6]}",
         command=[sys.executable, "-c", ENTRY, "--slot", role],

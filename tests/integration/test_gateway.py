@@ -27,7 +27,7 @@ from plumbing.split_store import SplitStore
 from promoter.ledger import read_ledger
 from schemas import registry
 from schemas.serving_events import PredictReply
-from stack.supervisor import free_port, port_is_free
+from stack.ports import free_port, port_is_free
 from tests.integration.echo_gateway import (
     CANDIDATE_VERSION,
     PROD_VERSION,

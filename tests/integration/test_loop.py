@@ -31,8 +31,8 @@ from promoter.policy import DEFAULT_POLICY_FILE
 from schemas.serving_events import ScoreRequest
 from stack import services, supervisor
 from stack.loop_demo import publish_worse_candidate
+from stack.ports import free_port
 from stack.scenario import held_out
-from stack.supervisor import free_port
 from stack.traffic import drive
 from tests.integration.conftest import DemoRun
 

@@ -36,7 +36,8 @@ from predictors.score_client import score_requests
 from schemas.registry import TABLES_SQL, validate_event
 from schemas.serving_events import ScoreRequest
 from stack import supervisor
-from stack.supervisor import ServiceProcess, free_port
+from stack.ports import free_port
+from stack.supervisor import ServiceProcess
 from tests.integration.echo_gateway import (
     EchoPredictor,
     ensure_topics,

@@ -30,7 +30,7 @@ from promoter.windows import WindowCounts
 from schemas.decision_events import ExperimentTrigger
 from schemas.serving_events import Feedback, PredictReply, PredictRequest
 from stack import kafka_access
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 EXPERIMENT = "exp-agent"
 VARIANTS = ("prod", "candidate")

@@ -34,8 +34,10 @@ from plumbing.request_ids import for_settings
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from schemas.registry import TABLES_SQL, load_topics
 from stack import kafka_access, supervisor
+from stack.ports import free_port
 from stack.private import kafka_passwords_env
-from stack.supervisor import ServiceProcess, free_port
+from stack.process_groups import pid_alive
+from stack.supervisor import ServiceProcess
 
 EXAMPLES = TABLES_SQL.parent.parent / "examples"
 SINK_COMMAND = [sys.executable, "-m", "cli", "sink"]
@@ -73,7 +75,7 @@ class SinkRun:
         assert self.pid is not None
         os.killpg(self.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while supervisor.pid_alive(self.pid) and time.monotonic() < deadline:
+        while pid_alive(self.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         supervisor.reap_children()
 

@@ -17,7 +17,7 @@ from gateway.schemas import ExperimentOut
 from plumbing.clickhouse import SinkUnavailableError
 from plumbing.settings import Settings, load_settings
 from schemas.decision_events import LedgerRecord
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 #: The gateway answers only its trusted hosts (localhost by default), not "testserver".
 LOCAL = "http://localhost"

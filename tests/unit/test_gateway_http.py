@@ -16,7 +16,7 @@ from gateway.routes import admin
 from plumbing.request_ids import RequestIds, for_settings
 from plumbing.settings import Settings, load_settings
 from schemas.decision_events import PromoterCommandResult
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 #: The gateway answers only its trusted hosts (localhost by default), not "testserver".
 LOCAL = "http://localhost"

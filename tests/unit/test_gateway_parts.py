@@ -24,7 +24,7 @@ from plumbing.features import FeatureDomain, FeatureRow
 from plumbing.model_store import Slots
 from plumbing.settings import load_settings
 from schemas.serving_events import PredictReply
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 TOKEN = SecretStr("unit-test-admin-token-0123456789")
 DOMAIN = FeatureDomain.from_manifest(

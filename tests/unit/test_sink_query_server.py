@@ -22,7 +22,7 @@ from plumbing.clickhouse import (
     SinkUnavailableError,
     frame_from_rows,
 )
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 DOCUMENT = {
     "meta": [
