@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from plumbing.batch_buffer import Batch
-from plumbing.consume_loop import Accepted
+from plumbing.batch_writer import Accepted
 from plumbing.event_ids import new_event_ids
 from plumbing.features import FeatureRow
 from plumbing.message_errors import MessageRejectedError
