@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway import dashboard_rows as rows
-from gateway.schemas import DashboardOut, ExperimentOut, SrmOut
+from gateway.dashboard_schemas import DashboardOut, SrmOut
+from gateway.schemas import ExperimentOut
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.ledger_reader import read_ledger
 from plumbing.settings import Settings

@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from gateway.schemas import (
+from gateway.dashboard_schemas import (
     ChartsOut,
     DecisionOut,
     DriftOut,
