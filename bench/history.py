@@ -183,7 +183,7 @@ def bulk_producer(settings: Settings) -> KafkaProducer:
 
 async def _write_batches(settings: Settings, events: Iterator[tuple[str, str, bytes]]) -> int:
     """Every event, in record batches built by aiokafka (C-accelerated): kafka-python's
-    per-message send wrote ~2,000 messages/s here, too slow for millions."""
+    per-message send is too slow for millions of messages."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",

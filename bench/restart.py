@@ -47,7 +47,8 @@ from stack.private import exported, private_stack
 log = logging.getLogger(__name__)
 
 DEFAULT_REQUESTS = 1_000_000
-#: A busy 2-core machine caught up on 1,000,000 requests at ~250 requests/s (a quiet one ~4x).
+#: Room for a busy 2-core machine to catch up on ``DEFAULT_REQUESTS`` (``make bench`` prints
+#: the catch-up rate it measured).
 CATCH_UP_TIMEOUT_S = 3 * 3_600.0
 COUNTS_AGAIN_TIMEOUT_S = 300.0
 POLL_S = 0.2
