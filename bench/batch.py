@@ -20,7 +20,7 @@ from clients.scorer import BULK_LINGER_MS, produce_requests, results_consumer
 from demo.scenario import train_best_and_candidate
 from plumbing import kafka
 from plumbing.settings import Settings
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 from stack import kafka_access, services, supervisor
 from stack.private import private_stack
 

@@ -24,7 +24,7 @@ from kafka import KafkaProducer
 from plumbing import kafka
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
-from schemas.models import Feedback, PredictReply, PredictRequest
+from schemas.serving_events import Feedback, PredictReply, PredictRequest
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def bulk_producer(settings: Settings) -> KafkaProducer:
 
 async def _write_batches(settings: Settings, events: Iterator[tuple[str, str, bytes]]) -> int:
     """Every event, in record batches built by aiokafka (C-accelerated): kafka-python's
-    per-message send wrote ~2,000 messages/s here, too slow for millions."""
+    per-message send is too slow for millions of messages."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",

@@ -14,8 +14,8 @@ from bench.http_load import LEGACY_PREDICT, V1_PREDICT, HttpTarget
 from bench.results import RatePoint
 from bench.schedule import run_schedule
 from plumbing.settings import Settings
+from stack.ports import free_port
 from stack.services import http_answers
-from stack.supervisor import free_port
 
 TARGETS = (V1_PREDICT, LEGACY_PREDICT)
 

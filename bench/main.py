@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import table
+from bench import render, table
 from bench.batch import BATCH_ROWS, measure_batch, measure_raw_consume_produce
 from bench.environment import restart_serving, start_serving
 from bench.findings import Findings
@@ -136,9 +136,9 @@ def _busy_machine() -> str | None:
 def _report(findings: Findings, caption: str, console: Console) -> None:
     rows = table.rows_of(findings, deadline_ms=load_settings().reply_timeout_s * 1000)
     RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "bench.json").write_text(table.to_json(findings, rows, caption))
-    (RESULTS_DIR / "bench.md").write_text(table.markdown(rows, caption, findings.cpu))
-    for printed in table.rich_tables(rows, findings.cpu, caption):
+    (RESULTS_DIR / "bench.json").write_text(render.to_json(findings, rows, caption))
+    (RESULTS_DIR / "bench.md").write_text(render.markdown(rows, caption, findings.cpu))
+    for printed in render.rich_tables(rows, findings.cpu, caption):
         console.print(printed)
     console.print(f"written: {RESULTS_DIR / 'bench.json'}, {RESULTS_DIR / 'bench.md'}")
 

@@ -41,13 +41,14 @@ from bench.history import (
 from plumbing import kafka
 from plumbing.settings import Settings
 from stack import kafka_access
+from stack.ports import free_port
 from stack.private import exported, private_stack
-from stack.supervisor import free_port
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REQUESTS = 1_000_000
-#: A busy 2-core machine caught up on 1,000,000 requests at ~250 requests/s (a quiet one ~4x).
+#: Room for a busy 2-core machine to catch up on ``DEFAULT_REQUESTS`` (``make bench`` prints
+#: the catch-up rate it measured).
 CATCH_UP_TIMEOUT_S = 3 * 3_600.0
 COUNTS_AGAIN_TIMEOUT_S = 300.0
 POLL_S = 0.2

@@ -21,6 +21,11 @@ def percentile_ms(latencies_ns: Sequence[int], q: float) -> float:
     return ordered[rank - 1] / 1e6
 
 
+def ms_text(value: float) -> str:
+    """A latency in ms for the table, one decimal; "n/a" for NaN (nothing was measured)."""
+    return "n/a" if math.isnan(value) else f"{value:.1f}"
+
+
 @dataclass(frozen=True)
 class RatePoint:
     """One open-loop run at a fixed rate: latency of the valid replies, and the failures."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from chaos.load import Answer, drive
 from stack import supervisor
+from stack.ports import port_is_free
 from stack.supervisor import ServiceProcess
 
 #: Load before the kill, so the outage starts from a serving system.
@@ -53,7 +54,7 @@ def restart_broker_under_load(
         times["started_at"] = time.monotonic()
         starting = threading.Thread(target=supervisor.start, args=(kafka,), name="broker-start")
         starting.start()
-        while supervisor.port_is_free(kafka.ports[0]) and starting.is_alive():
+        while port_is_free(kafka.ports[0]) and starting.is_alive():
             time.sleep(0.05)
         times["listening_at"] = time.monotonic()
         starting.join()

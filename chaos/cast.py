@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from plumbing.settings import Settings
 from stack import services, supervisor
-from stack.supervisor import ServiceProcess, free_port
+from stack.ports import free_port
+from stack.supervisor import ServiceProcess
 
 #: The services of services.APP_SERVICES that a chaos run starts (no scorer, no promoter).
 SINGLE = ("sink", "predictor-prod", "predictor-candidate", "gateway", "windows")

@@ -35,9 +35,10 @@ from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from promoter.ledger import read_ledger
 from promoter.replay import Verification, slots_of, verify
 from promoter.transitions import TransitionRefusedError, apply_action
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 from stack import services, supervisor
-from stack.supervisor import ServiceProcess, free_port
+from stack.ports import free_port
+from stack.supervisor import ServiceProcess
 
 log = logging.getLogger(__name__)
 

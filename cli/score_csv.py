@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from clients.scorer import Progress, ScoreReport, score_requests
 from plumbing.settings import Settings
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from kafka.structs import TopicPartition
 
 from plumbing import kafka
 from plumbing.settings import Settings
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from kafka.structs import TopicPartition
 from plumbing import kafka
 from plumbing.errors import PromoterUnavailableError
 from plumbing.settings import Settings
-from schemas.models import PromoterCommand, PromoterCommandResult
+from schemas.decision_events import PromoterCommand, PromoterCommandResult
 
 CommandAction = Literal["promote", "reject", "rollback", "pause", "resume", "split"]
 

@@ -31,10 +31,11 @@ from kafka.structs import TopicPartition
 from consumers.decoding import decode_event
 from consumers.engine import SerialClickHouse
 from consumers.feedback_check import check_feedback
+from consumers.frames import table_frame
 from consumers.metrics import SinkMetrics
-from consumers.rows import Chunk, Coordinates, chunk_of, table_frame
+from consumers.rows import Chunk, Coordinates, chunk_of
 from plumbing.batch_buffer import Batch
-from plumbing.consume_loop import Accepted
+from plumbing.batch_writer import Accepted
 from plumbing.message_errors import MessageRejectedError, UnexpectedMessageError
 from plumbing.request_ids import RequestIds
 from schemas.registry import TopicSpec

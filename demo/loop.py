@@ -28,7 +28,7 @@ from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.ledger import read_ledger
 from promoter.replay import verify
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 from trainer.main import train_and_publish
 from trainer.selection import BASELINE, WEAK
 

@@ -22,7 +22,7 @@ from clients.scorer import score_requests
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 from stack import kafka_access
 from trainer.cleaning import clean
 from trainer.data import load_raw

@@ -17,7 +17,8 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from gateway.schemas import SPLIT_KEY_HEADER, LegacyPredictForm, PredictIn
+from gateway.legacy_schemas import LegacyPredictForm
+from gateway.schemas import SPLIT_KEY_HEADER, PredictIn
 
 FORM_URLENCODED = "application/x-www-form-urlencoded"
 SPLIT_KEY_MAX_LENGTH = 200

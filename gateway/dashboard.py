@@ -18,9 +18,10 @@ from typing import Any
 from clients.ledger_reader import read_ledger
 from clients.sink_query import open_clickhouse_reader
 from gateway import dashboard_rows as rows
-from gateway.schemas import DashboardOut, ExperimentOut, SrmOut
+from gateway.dashboard_schemas import DashboardOut, SrmOut
+from gateway.schemas import ExperimentOut
 from plumbing.settings import Settings
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from clients.ledger_evidence import evidence_line
-from gateway.schemas import (
+from gateway.dashboard_schemas import (
     ChartsOut,
     DecisionOut,
     DriftOut,
@@ -19,7 +19,7 @@ from gateway.schemas import (
     VariantStatsOut,
 )
 from gateway.web.charts import Estimate, Line, colour_of, interval_chart, line_chart
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 VARIANTS = ("prod", "candidate")
 MAE_INTERVAL = "95 % normal approximation (fixed sample), from MAE, RMSE and feedback count"

@@ -16,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.field_limits import FIELD_LIMITS
 from gateway.legacy_metrics import ENDPOINT_OF_API
 from gateway.metrics import NO_VARIANT
-from gateway.schemas import FIELD_LIMITS
 from plumbing.errors import SplitstreamError
 
 log = logging.getLogger(__name__)

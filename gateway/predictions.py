@@ -23,7 +23,7 @@ from plumbing.request_ids import mint_request_id
 from plumbing.settings import Settings
 from pricing.features import FeatureRow, normalise_location
 from pricing.split import Assignment, assign_variant, is_shadowed
-from schemas.models import PredictReply
+from schemas.serving_events import PredictReply
 
 log = logging.getLogger(__name__)
 

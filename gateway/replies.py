@@ -21,7 +21,7 @@ from gateway.kafka_link import CONNECT_RETRY_S, PROBE_TIMEOUT_S, bootstrap_addre
 from gateway.metrics import GatewayMetrics
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
-from schemas.models import PredictReply
+from schemas.serving_events import PredictReply
 
 log = logging.getLogger(__name__)
 

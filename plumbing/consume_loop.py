@@ -1,7 +1,7 @@
 """The one consume → batch → write → commit engine of the sink, the predictors and the scorer.
 
-A service plugs in a ``Writer``: how to decode what a poll brought, and how to write
-a batch. The engine does the rest, the same way for every service:
+A service plugs in a ``Writer`` (``plumbing.batch_writer``): how to decode what a poll
+brought, and how to write a batch. The engine does the rest, the same way for every service:
 
 1. ``poll()`` asks Kafka for at most the room left in the batch, waiting no longer
    than the batch may still wait; the writer decodes each partition's records at once,
@@ -9,8 +9,7 @@ a batch. The engine does the rest, the same way for every service:
    decides, in one place);
 2. when the batch is due, ``flush()``: one ``write`` of the accepted items, the dead
    letters produced beside it, every send acknowledged; only then are the offsets
-   committed (every batch, or at most every ``commit_every_s``: a commit is a round
-   trip to the group coordinator, which a batch of one request should not pay). A
+   committed (every batch, or at most every ``commit_every_s``: ``plumbing.offset_commits``). A
    failed write commits nothing of its batch and rewinds every partition to the
    batch's first offset, so the batch is read again. With ``max_unacked`` > 0 the
    next batches are read and written while earlier sends await their acks (one
@@ -29,17 +28,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.structs import TopicPartition
 
 from plumbing.batch_buffer import Batch, BatchBuffer
+from plumbing.batch_writer import Accepted, Entry, LoopMetrics, Writer
 from plumbing.dead_letters import Disposal, dispose
 from plumbing.kafka import encode_json
 from plumbing.message_errors import MessageRejectedError, UnexpectedMessageError
+from plumbing.offset_commits import OffsetCommits
 
 log = logging.getLogger(__name__)
 
@@ -49,43 +50,6 @@ T = TypeVar("T")
 WRITE_TIMEOUT_S = 30.0
 #: Pause after a failed write before the batch is read again.
 RETRY_PAUSE_S = 1.0
-
-
-@dataclass(frozen=True)
-class Accepted(Generic[T]):
-    """A message the writer decoded, with the record it came from."""
-
-    record: ConsumerRecord
-    item: T
-
-
-Entry = Accepted[Any] | Disposal
-
-
-class Writer(Protocol[T]):
-    """What a service plugs into the engine."""
-
-    #: Names the consumer in logs and dead-letter records.
-    name: str
-
-    def decode(self, records: list[ConsumerRecord]) -> list[Any]:
-        """One item per record, in order: the decoded ``T``, or the MessageRejectedError
-        saying why the record is not one (never raised: one bad message rejects itself)."""
-        ...
-
-    def write(self, batch: Batch[Accepted[T]]) -> list[Any]:
-        """Write the batch; return the futures of what it sent (the engine awaits them).
-
-        Raises: anything; the engine then rewinds and the batch is read again."""
-        ...
-
-
-class LoopMetrics(Protocol):
-    """What the engine reports; each service counts it under its own names."""
-
-    def disposed(self, disposal: Disposal) -> None: ...
-    def write_failed(self) -> None: ...
-    def written(self, messages: int) -> None: ...
 
 
 @dataclass
@@ -149,22 +113,23 @@ class BatchingConsumer(Generic[T]):
             max_rows=max_rows, max_seconds=max_seconds, clock=clock
         )
         self._replayed: set[TopicPartition] = set()
-        self._commit_every_s = commit_every_s
-        self._clock = clock
-        self._committed_at = clock()
+        self._commits = OffsetCommits(
+            consumer, name=writer.name, commit_every_s=commit_every_s, clock=clock
+        )
         self._max_unacked = max_unacked
         #: Batches written whose sends await their acks, oldest first.
         self._sent: deque[_Sent] = deque()
-        #: Offsets of written batches, not committed yet.
-        self._written: dict[TopicPartition, int] = {}
-        #: Offsets this consumer committed, per partition (for the lag).
-        self.committed: dict[TopicPartition, int] = {}
         #: Set to stop: a pause after a failed write ends at once.
         self.stopping = threading.Event()
 
     @property
     def name(self) -> str:
         return self._writer.name
+
+    @property
+    def committed(self) -> dict[TopicPartition, int]:
+        """Offsets this consumer committed, per partition (for the lag)."""
+        return self._commits.committed
 
     def subscribe(self, topics: list[str]) -> None:
         self._consumer.subscribe(topics, listener=_FlushBeforeRevoke(self))
@@ -187,7 +152,7 @@ class BatchingConsumer(Generic[T]):
             self.flush(commit=False)
         else:
             self._settle(wait=False)
-            self._maybe_commit(force=False)
+            self._commits.maybe_commit(force=False)
 
     def flush(self, *, commit: bool = True) -> bool:
         """Write the batch in hand; False when the write failed (its partitions are
@@ -203,26 +168,15 @@ class BatchingConsumer(Generic[T]):
             log.exception("%s: writing a batch failed; it will be read again", self.name)
             self._metrics.write_failed()
             self._settle(wait=True)
-            self._maybe_commit(force=commit)  # earlier batches were written all the same
+            self._commits.maybe_commit(force=commit)  # earlier batches were written all the same
             self.stopping.wait(RETRY_PAUSE_S)
             return False
         unacked = sum(len(sent.batch) for sent in self._sent)
         written = self._settle(wait=commit or unacked > self._max_unacked)
-        self._maybe_commit(force=commit)
+        self._commits.maybe_commit(force=commit)
         if not written:
             self.stopping.wait(RETRY_PAUSE_S)
         return written
-
-    def _maybe_commit(self, *, force: bool) -> None:
-        if not self._written:
-            return
-        if force or self._clock() - self._committed_at >= self._commit_every_s:
-            offsets, self._written = self._written, {}
-            self._committed_at = self._clock()
-            if force or self._commit_every_s <= 0:
-                self._commit(offsets)
-            else:
-                self._commit_in_background(offsets)
 
     # ----------------------------------------------------------------------- one poll
 
@@ -296,7 +250,7 @@ class BatchingConsumer(Generic[T]):
                 self._reread_buffer(sent.batch.first_offsets)
                 settled = False
                 continue
-            self._written.update(sent.commit)
+            self._commits.written(sent.commit)
             self._replayed.difference_update(sent.commit)  # not those rewound meanwhile
             for entry in sent.batch.items:
                 if isinstance(entry, Disposal):
@@ -327,29 +281,3 @@ class BatchingConsumer(Generic[T]):
                 log.warning(
                     "%s: could not rewind %s to %d: %s", self.name, partition, offset, error
                 )
-
-    def _commit_in_background(self, offsets: dict[TopicPartition, int]) -> None:
-        """A spaced-out commit does not wait: while the group's coordinator moves (a broker
-        restarting) a blocking commit stalled every request behind it. One that fails is
-        only a re-read after a crash; partitions that move are still committed blocking."""
-
-        def committed(done: dict[TopicPartition, OffsetAndMetadata], error: object) -> None:
-            if isinstance(error, Exception):
-                log.warning("%s: commit failed: %s", self.name, error)
-            else:
-                self.committed.update({tp: o.offset for tp, o in done.items()})
-
-        self._consumer.commit_async(
-            {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}, callback=committed
-        )
-
-    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        try:
-            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
-        except (KafkaError, RuntimeError) as error:
-            # The group rebalanced: the new owner re-reads (at least once). RuntimeError:
-            # kafka-python 3 ran the revoke callback on its IO thread (the broker went away),
-            # where a blocking commit is refused; re-reading is safe there too.
-            log.warning("%s: commit failed: %s", self.name, error)
-            return
-        self.committed.update(offsets)

@@ -15,7 +15,7 @@ from kafka.serializer import Serializer
 from plumbing import kafka_socket_fix  # noqa: F401 (closes the socket of a failed connect)
 from plumbing.kafka_security import client_security
 from plumbing.settings import Settings
-from schemas.models import DeadletterRecord
+from schemas.deadletter_record import DeadletterRecord
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 

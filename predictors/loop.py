@@ -25,7 +25,8 @@ from typing import Protocol, TypeVar
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
-from plumbing.consume_loop import BatchingConsumer, Writer
+from plumbing.batch_writer import Writer
+from plumbing.consume_loop import BatchingConsumer
 from predictors.metrics import PredictorMetrics
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from plumbing.message_errors import decode_json
 from predictors.errors import MissingReplyAddressError, SchemaMismatchError
-from schemas.models import ModelReload, PredictRequest, ScoreRequest
+from schemas.model_events import ModelReload
 from schemas.registry import EventValidationError, validate_event
+from schemas.serving_events import PredictRequest, ScoreRequest
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -62,7 +62,7 @@ class PredictorMetrics:
     def batch(self) -> None:
         self.batches.labels(self.role).inc()
 
-    # What the batching engine reports (plumbing.consume_loop.LoopMetrics).
+    # What the batching engine reports (plumbing.batch_writer.LoopMetrics).
     def disposed(self, disposal: Disposal) -> None:
         self.error(disposal.decision.error_type)
 

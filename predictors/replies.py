@@ -19,8 +19,10 @@ import orjson
 from plumbing.event_ids import name_based_id
 from predictors.inference import Outcome
 from predictors.model_slot import SlotChange
-from schemas.models import Event, ModelReloaded, PredictReply, PredictRequest, ScoreResult
+from schemas.envelope import Event
+from schemas.model_events import ModelReloaded
 from schemas.registry import SCHEMA_VERSION, utc_now
+from schemas.serving_events import PredictReply, PredictRequest, ScoreResult
 
 #: Namespace of the request ids derived for batch-scored rows.
 SCORE_REQUEST_NAMESPACE = uuid.UUID("4f0c8f0e-6a43-5f7e-9a55-2f3c8a1d7b10")

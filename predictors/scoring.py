@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from plumbing.batch_buffer import Batch
-from plumbing.consume_loop import Accepted
+from plumbing.batch_writer import Accepted
 from plumbing.event_ids import new_event_ids
 from plumbing.message_errors import MessageRejectedError
 from predictors.errors import PredictorError
@@ -28,8 +28,8 @@ from predictors.replies import build_score_result, check_batch, encode, score_re
 from predictors.worker import MODEL_UNAVAILABLE
 from pricing.features import FeatureRow
 from pricing.split import Assignment, Variant, assign_variant, experiment_id_for
-from schemas.models import ScoreRequest, ScoreResult
 from schemas.registry import utc_now
+from schemas.serving_events import ScoreRequest, ScoreResult
 
 
 def result_partition(key: bytes, partitions: int) -> int:

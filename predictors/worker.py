@@ -10,7 +10,7 @@ from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from plumbing.batch_buffer import Batch
-from plumbing.consume_loop import Accepted
+from plumbing.batch_writer import Accepted
 from plumbing.event_ids import new_event_ids
 from plumbing.message_errors import MessageRejectedError
 from predictors.inference import BatchPrediction, Outcome, predict_batch
@@ -19,8 +19,8 @@ from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot
 from predictors.replies import build_reply, check_batch, encode
 from pricing.features import FeatureRow
-from schemas.models import PredictReply, PredictRequest
 from schemas.registry import utc_now
+from schemas.serving_events import PredictReply, PredictRequest
 
 MODEL_UNAVAILABLE = "model_unavailable"
 

@@ -22,7 +22,7 @@ from promoter.decision import Decision
 from promoter.evidence import Window, experiment_stats
 from promoter.policy import Policy
 from promoter.shares import ShareHistory, share_history
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 #: Actions that end an experiment or a watch.
 ENDINGS = ("promote", "reject", "rollback", "end_watch", "restore")

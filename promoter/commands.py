@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from plumbing.model_store import SlotsVersion
 from promoter.service import Outcome, Promoter
-from schemas.models import PromoterCommand, PromoterCommandResult
+from schemas.decision_events import PromoterCommand, PromoterCommandResult
 
 
 def execute(promoter: Promoter, command: PromoterCommand) -> PromoterCommandResult:

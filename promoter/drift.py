@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from plumbing.clickhouse import ClickHouse
 from promoter.metrics import PromoterMetrics
-from schemas.models import ExperimentAlert
+from schemas.decision_events import ExperimentAlert
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from promoter.decision import Decision
 from promoter.evidence import Window, experiment_stats
 from promoter.experiment import ExperimentStats
 from promoter.state import Watch
-from schemas.models import ExperimentAlert
+from schemas.decision_events import ExperimentAlert
 
 if TYPE_CHECKING:
     from promoter.service import Promoter

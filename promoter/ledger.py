@@ -17,7 +17,7 @@ from kafka import KafkaProducer
 from clients.ledger_reader import read_ledger
 from plumbing.model_store import Slots, SlotsVersion
 from plumbing.settings import Settings
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 log = logging.getLogger(__name__)
 

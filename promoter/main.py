@@ -40,7 +40,7 @@ from promoter.policy import load_policy
 from promoter.service import Promoter
 from promoter.signals import Signals
 from promoter.state import PromoterState
-from schemas.models import PromoterCommand
+from schemas.decision_events import PromoterCommand
 
 log = logging.getLogger(__name__)
 

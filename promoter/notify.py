@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from prometheus_client import Counter
 
-from schemas.models import ExperimentAlert, LedgerRecord
+from schemas.decision_events import ExperimentAlert, LedgerRecord
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from plumbing.model_store import Slots
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 if TYPE_CHECKING:
     from promoter.service import Promoter

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 
 @dataclass(frozen=True)

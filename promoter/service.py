@@ -47,12 +47,8 @@ from promoter.transitions import (
     apply_action,
     interrupted_action,
 )
-from schemas.models import (
-    LedgerRecord,
-    ModelPromoted,
-    ModelRejected,
-    ModelRolledBack,
-)
+from schemas.decision_events import LedgerRecord
+from schemas.model_events import ModelPromoted, ModelRejected, ModelRolledBack
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from clients.split_store import SplitStore
 from promoter.decision import Decision
 from promoter.shares import share_change
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 if TYPE_CHECKING:
     from promoter.service import Promoter

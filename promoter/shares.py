@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from promoter.metrics import PromoterMetrics
 from promoter.notify import Notifier, alert_message, decision_message
-from schemas.models import ExperimentAlert, LedgerRecord
+from schemas.decision_events import ExperimentAlert, LedgerRecord
 
 log = logging.getLogger(__name__)
 

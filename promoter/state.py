@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from promoter.shares import ShareChange, ShareHistory
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 
 @dataclass(frozen=True)

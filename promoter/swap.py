@@ -25,7 +25,7 @@ from plumbing import kafka
 from plumbing.failpoints import failpoint
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.settings import Settings
-from schemas.models import ModelReload
+from schemas.model_events import ModelReload
 
 log = logging.getLogger(__name__)
 

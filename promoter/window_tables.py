@@ -20,7 +20,7 @@ import faust
 
 from promoter.tally import PaneDeltas
 from promoter.windows import Arm, HoppingWindows, TriggerRule, Window, WindowCounts
-from schemas.models import ExperimentTrigger
+from schemas.decision_events import ExperimentTrigger
 
 PaneKey = tuple[str, str, int]
 #: Keys and values are JSON: tuple keys come back as lists, which Faust re-tuples.

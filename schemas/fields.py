@@ -1,4 +1,4 @@
-"""Field types and nested objects shared by the event models (see schemas/models.py).
+"""Field types and nested objects shared by the event models (see schemas/envelope.py).
 
 Constraints mirror schemas/events/_common.json. Timestamps are aware UTC datetimes in Python
 and serialise (mode="json") to the wire form 2026-11-27T02:11:58.123Z.

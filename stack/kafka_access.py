@@ -16,7 +16,7 @@ from plumbing.kafka_acls import acl_table
 from plumbing.kafka_security import client_security
 from plumbing.settings import KAFKA_ROLES, KafkaRole, Settings
 from stack import kafka_admin
-from stack.kafka_node import INTERNAL_MECHANISM
+from stack.kafka_properties import INTERNAL_MECHANISM
 
 log = logging.getLogger(__name__)
 

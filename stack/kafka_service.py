@@ -1,7 +1,8 @@
 """The stack's own Kafka nodes as supervised processes, and the check of an existing cluster.
 
-``stack.local`` starts them with the other backing services; ``stack.kafka_node`` renders
-their files and command lines, and ``stack.kafka_access`` sets up users, topics and ACLs.
+``stack.local`` starts them with the other backing services; ``stack.kafka_properties``
+renders their server.properties, ``stack.kafka_node`` their command lines, and
+``stack.kafka_access`` sets up users, topics and ACLs.
 
 One node by default (``kafka``, in ``<state>/kafka``, log ``logs/kafka.log``); with
 ``SPLITSTREAM_KAFKA_NODES=3`` nodes 2 and 3 run beside it as ``kafka-2`` and ``kafka-3``,
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plumbing.settings import Settings
-from stack import kafka_access, kafka_admin, kafka_node, state_dirs
+from stack import kafka_access, kafka_admin, kafka_node, kafka_properties, state_dirs
 from stack.errors import ServiceStartError
 from stack.paths import StackPaths
 from stack.supervisor import ServiceProcess
@@ -29,7 +30,7 @@ class KafkaNode:
     node_id: int
     name: str
     folder: Path
-    listeners: kafka_node.NodeListeners
+    listeners: kafka_properties.NodeListeners
 
     @property
     def data_dir(self) -> Path:
@@ -63,7 +64,7 @@ def nodes(settings: Settings) -> list[KafkaNode]:
             node_id=i,
             name=node_name(i),
             folder=paths.kafka_dir if i == 1 else paths.state_dir / node_name(i),
-            listeners=kafka_node.NodeListeners(
+            listeners=kafka_properties.NodeListeners(
                 host=settings.stack_host,
                 client_port=client,
                 internal_port=internal,
@@ -91,7 +92,7 @@ def write_config(settings: Settings) -> None:
     admin_password = settings.kafka_password("admin")
     if admin_password is None:
         raise ServiceStartError("kafka: no admin password configured (run `splitstream stack up`)")
-    auth = kafka_node.BrokerAuth(
+    auth = kafka_properties.BrokerAuth(
         admin_user=settings.kafka_user("admin"),
         admin_password=admin_password.get_secret_value(),
         client_mechanism=settings.kafka_sasl_mechanism,
@@ -99,7 +100,7 @@ def write_config(settings: Settings) -> None:
     all_nodes = nodes(settings)
     voters = None
     if len(all_nodes) > 1:
-        voters = kafka_node.quorum_voters(
+        voters = kafka_properties.quorum_voters(
             settings.stack_host, settings.kafka_node_ports("controller")
         )
     for node in all_nodes:
@@ -107,7 +108,7 @@ def write_config(settings: Settings) -> None:
         node.properties_file.touch(mode=0o600)
         node.properties_file.chmod(0o600)
         node.properties_file.write_text(
-            kafka_node.render_server_properties(
+            kafka_properties.render_server_properties(
                 data_dir=node.data_dir,
                 listeners=node.listeners,
                 auth=auth,

@@ -23,7 +23,7 @@ from plumbing.settings import (
     load_settings,
 )
 from stack import local, supervisor
-from stack.supervisor import free_port, port_is_free
+from stack.ports import free_port, port_is_free
 
 
 def isolated_env(state_dir: Path, *, kafka_nodes: int = 1) -> dict[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from plumbing.settings import KafkaRole, Settings
 from stack import scrape_targets, supervisor
+from stack.ports import free_port
 from stack.supervisor import ServiceProcess
 
 # name, CLI arguments; predictors run one worker per slot here, more can be added by hand.
@@ -117,7 +118,7 @@ def promoter_process(settings: Settings, extra_env: dict[str, str] | None = None
 def _metrics_port(settings: Settings, name: str) -> int:
     """The port a running predictor was started with, else a free one for a new start."""
     recorded = supervisor.ports_in_pid_file(Path(settings.state_dir) / "run" / f"{name}.json")
-    return recorded[0] if recorded else supervisor.free_port()
+    return recorded[0] if recorded else free_port()
 
 
 def _fixed_ports(settings: Settings) -> dict[str, int]:

@@ -4,12 +4,9 @@ Each process runs in its own session so that stopping it stops its children
 too (MLflow forks workers). A start returns only once the service answers.
 """
 
-import contextlib
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -20,6 +17,8 @@ from typing import Any
 
 from stack import state_dirs
 from stack.errors import ServiceStartError
+from stack.ports import port_is_free, wait_ports_free
+from stack.process_groups import group_alive, pid_alive, signal_group
 
 # Children started by this process, kept so that they can be reaped and are not
 # garbage-collected while still running (Popen warns then).
@@ -52,70 +51,6 @@ class ServiceStatus:
     pid: int | None
     ports: list[int]
     log_file: Path
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-#: The lowest port a private stack listens on.
-LISTEN_PORT_MIN = 10_000
-EPHEMERAL_PORT_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-
-
-def listen_ports(ephemeral_low: int, *, headroom: int = 0) -> range:
-    """The ports to pick a service's from: below the kernel's ephemeral range, so that no
-    outgoing connection takes one while its service restarts. A client reconnecting to a
-    stopped broker may even be given the broker's own port as its source and connect to
-    itself (a TCP self-connect); with hundreds of reconnects, a broker killed for 20 s
-    found its port taken. ``headroom``: room above the port for a ladder of them."""
-    return range(LISTEN_PORT_MIN, max(LISTEN_PORT_MIN + 1, ephemeral_low - headroom))
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(EPHEMERAL_PORT_RANGE.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768  # Linux's default
-
-
-def free_port(*, headroom: int = 0, attempts: int = 200) -> int:
-    """A port nobody listens on now, below the ephemeral range; tests use it to run a
-    stack beside another.
-
-    Raises:
-        RuntimeError: none free after ``attempts`` random picks.
-    """
-    ports = listen_ports(_ephemeral_low(), headroom=headroom)
-    for _ in range(attempts):
-        port = random.choice(ports)  # noqa: S311 (a port, not a secret)
-        if port_is_free(port):
-            return port
-    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1} after {attempts} tries")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _not_zombie(pid)
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _read_record(service: ServiceProcess) -> dict[str, Any]:
@@ -281,11 +216,11 @@ def stop(service: ServiceProcess, *, grace_s: float = 20.0) -> bool:
     ports = recorded_ports(service)
     was_running = pid_alive(pid)
     if was_running:
-        _signal_group(pid, signal.SIGTERM)
+        signal_group(pid, signal.SIGTERM)
         if not _wait_exit(pid, grace_s):
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             _wait_exit(pid, 5.0)
-    _wait_ports_free(ports, timeout_s=10.0)
+    wait_ports_free(ports, timeout_s=10.0)
     service.pid_file.unlink(missing_ok=True)
     reap_children()
     return was_running
@@ -321,43 +256,16 @@ def kill(service: ServiceProcess) -> int:
     pid = _read_pid(service)
     if pid is None or not pid_alive(pid):
         raise ServiceStartError(f"{service.name} is not running: nothing to kill")
-    _signal_group(pid, signal.SIGKILL)
+    signal_group(pid, signal.SIGKILL)
     _wait_exit(pid, 5.0)
     return pid
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
 
 
 def _wait_exit(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not pid_alive(pid) and not _group_alive(pid):
+        if not pid_alive(pid) and not group_alive(pid):
             _reap(pid)
             return True
         time.sleep(0.1)
     return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return any(_in_group(p, pgid) for p in Path("/proc").iterdir() if p.name.isdigit())
-
-
-def _in_group(proc_dir: Path, pgid: int) -> bool:
-    try:
-        fields = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[0] != "Z" and int(fields[2]) == pgid
-
-
-def _wait_ports_free(ports: list[int], *, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not all(port_is_free(p) for p in ports):
-        time.sleep(0.1)

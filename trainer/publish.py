@@ -18,7 +18,7 @@ from plumbing.errors import SlotConflictError
 from plumbing.kafka import producer
 from plumbing.model_store import MANIFEST_FILE, MODELS_PREFIX, Slots, SlotStore, SlotsVersion
 from plumbing.settings import Settings
-from schemas.models import ModelCandidatePublished
+from schemas.model_events import ModelCandidatePublished
 from trainer.errors import PublishError
 from trainer.selection import SCORING, CandidateResult
 

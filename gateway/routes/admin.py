@@ -11,7 +11,7 @@ from gateway.errors import CommandConflictError, PromoterUnavailableError
 from gateway.routes.info import experiment_of
 from gateway.schemas import ERRORS, CommandIn, CommandOut, ExperimentOut, SplitIn
 from plumbing import errors as plumbing_errors
-from schemas.models import PromoterCommandResult
+from schemas.decision_events import PromoterCommandResult
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter
 
+from gateway.dashboard_schemas import DashboardOut
 from gateway.deps import GatewayDep
 from gateway.routes.info import experiment_of
-from gateway.schemas import DashboardOut
 
 router = APIRouter(prefix="/v1", tags=["info"])
 

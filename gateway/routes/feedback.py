@@ -13,7 +13,7 @@ from gateway.errors import NotFoundError
 from gateway.lifespan import Gateway
 from gateway.schemas import ERRORS, FeedbackIn, FeedbackOut
 from plumbing.request_ids import for_settings
-from schemas.models import Feedback
+from schemas.serving_events import Feedback
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 

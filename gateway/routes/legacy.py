@@ -18,8 +18,7 @@ from gateway.bodies import (
 )
 from gateway.deps import GatewayDep, running_gateway
 from gateway.errors import BadRequestError
-from gateway.routes.feedback import publish_feedback
-from gateway.schemas import (
+from gateway.legacy_schemas import (
     LEGACY_ERRORS,
     LegacyFeedbackIn,
     LegacyFeedbackOut,
@@ -29,8 +28,9 @@ from gateway.schemas import (
     LegacyPredictForm,
     LegacyPredictOut,
 )
+from gateway.routes.feedback import publish_feedback
 from pricing.features import FeatureRow
-from schemas.models import Feedback
+from schemas.serving_events import Feedback
 
 router = APIRouter(prefix="/api", tags=["legacy"])
 

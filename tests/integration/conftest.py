@@ -23,8 +23,8 @@ import pytest
 
 from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
 from stack.local import ensure_local_credentials
+from stack.ports import free_port, port_is_free
 from stack.private import exported, isolated_env, kafka_passwords_env, running_stack
-from stack.supervisor import free_port, port_is_free
 from tests.conftest import DEMO_MODULES
 from tests.webhook_receiver import Receiver, webhook_receiver
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from plumbing.clickhouse import ClickHouse
 from schemas.columns import flatten_event
-from schemas.models import Feedback, PredictReply, PredictRequest
+from schemas.serving_events import Feedback, PredictReply, PredictRequest
 
 #: The sink stores an event about this long after it happened.
 INGEST_LAG = timedelta(seconds=1)

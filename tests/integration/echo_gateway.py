@@ -24,9 +24,10 @@ from plumbing.kafka_security import client_security
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, Settings
-from schemas.models import PredictReply
+from schemas.serving_events import PredictReply
 from stack import kafka_access, supervisor
-from stack.supervisor import ServiceProcess, free_port
+from stack.ports import free_port
+from stack.supervisor import ServiceProcess
 
 PROD_VERSION = "gw-test-prod-v1"
 CANDIDATE_VERSION = "gw-test-candidate-v2"

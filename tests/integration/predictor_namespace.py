@@ -31,9 +31,11 @@ from plumbing import kafka
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, KafkaRole, Settings, load_settings
-from schemas.models import ModelReload, PredictRequest
+from schemas.model_events import ModelReload
 from schemas.registry import format_timestamp
+from schemas.serving_events import PredictRequest
 from stack import kafka_access, supervisor
+from stack.ports import free_port
 from trainer.signing import manifest_signer
 
 LOCATIONS = ["whitefield", "hebbal", "electronic city", "indira nagar"]
@@ -178,7 +180,7 @@ def _answers(port: int) -> bool:
 @contextmanager
 def running_worker(ns: Namespace, role: str, *, refresh_s: float = 30.0) -> Iterator[Worker]:
     """A ``splitstream predictor --slot <role>`` subprocess, ready (models loaded, /metrics up)."""
-    port = supervisor.free_port()
+    port = free_port()
     process = supervisor.ServiceProcess(
         name=f"predictor-{role}-{uuid.uuid4().hex[:6]}",
         command=[sys.executable, "-c", ENTRY, "--slot", role],

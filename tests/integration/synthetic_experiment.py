@@ -21,13 +21,8 @@ from pydantic import BaseModel
 from plumbing.clickhouse import ClickHouse
 from pricing.features import FeatureRow
 from schemas.columns import event_body, flatten_event
-from schemas.models import (
-    Feedback,
-    ModelCandidatePublished,
-    ModelReload,
-    PredictReply,
-    PredictRequest,
-)
+from schemas.model_events import ModelCandidatePublished, ModelReload
+from schemas.serving_events import Feedback, PredictReply, PredictRequest
 from trainer.dataset import training_distribution
 
 PROD_VERSION = "m-20261127T000000Z-aaaaaaaa"

@@ -24,7 +24,8 @@ import pytest
 from scipy.stats import chisquare
 
 from consumers.engine import CheckedReader
-from consumers.rows import Coordinates, event_row, frame
+from consumers.frames import event_row, frame
+from consumers.rows import Coordinates
 from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.settings import PROJECT_ROOT

@@ -12,8 +12,8 @@ from cli.predictor_commands import score
 from cli.score_csv import score_csv
 from clients.scorer import score_requests
 from plumbing.settings import Settings, get_settings
-from schemas.models import ScoreRequest
 from schemas.registry import validate_event
+from schemas.serving_events import ScoreRequest
 from tests.integration.predictor_namespace import (
     LOCATIONS,
     Namespace,

@@ -19,8 +19,8 @@ from chaos.run import run_chaos
 from demo.scenario import train_best_and_candidate
 from plumbing.settings import Settings, load_settings, local_env_file
 from stack import local
+from stack.ports import free_port
 from stack.private import exported, namespace_env
-from stack.supervisor import free_port
 
 SECONDS = 24.0
 RATE_PER_S = 50.0

@@ -26,8 +26,8 @@ from plumbing.settings import Settings, load_settings
 from pricing.split import bucket_of
 from promoter.ledger import read_ledger
 from schemas import registry
-from schemas.models import PredictReply
-from stack.supervisor import free_port, port_is_free
+from schemas.serving_events import PredictReply
+from stack.ports import free_port, port_is_free
 from tests.integration.echo_gateway import (
     CANDIDATE_VERSION,
     PROD_VERSION,

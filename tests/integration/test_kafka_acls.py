@@ -35,8 +35,9 @@ from plumbing.kafka_security import client_security
 from plumbing.settings import KAFKA_ROLES, PROJECT_ROOT, KafkaRole, Settings
 from promoter.ledger import read_ledger
 from stack import supervisor
+from stack.ports import free_port
 from stack.services import http_answers
-from stack.supervisor import ServiceProcess, free_port
+from stack.supervisor import ServiceProcess
 from tests.integration.predictor_namespace import (
     Namespace,
     make_namespace,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from kafka.errors import KafkaError
 
-from chaos.cluster_run import MAX_STRETCH_S
+from chaos.broker_verdicts import MAX_STRETCH_S
 from chaos.evidence import kafka_event_ids
 from plumbing import kafka
 from plumbing.settings import ENV_PREFIX, Settings

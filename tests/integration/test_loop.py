@@ -31,9 +31,9 @@ from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.ledger import read_ledger
 from promoter.policy import DEFAULT_POLICY_FILE
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 from stack import services, supervisor
-from stack.supervisor import free_port
+from stack.ports import free_port
 from tests.integration.conftest import DemoRun
 
 STRICT_POLICY = Path(__file__).with_name("strict_policy.toml")

@@ -33,10 +33,11 @@ from clients.promoter_commands import send_command
 from clients.scorer import score_requests
 from plumbing import kafka
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
-from schemas.models import ScoreRequest
 from schemas.registry import TABLES_SQL, validate_event
+from schemas.serving_events import ScoreRequest
 from stack import supervisor
-from stack.supervisor import ServiceProcess, free_port
+from stack.ports import free_port
+from stack.supervisor import ServiceProcess
 from tests.integration.echo_gateway import (
     EchoPredictor,
     ensure_topics,

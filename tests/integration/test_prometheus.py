@@ -20,8 +20,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stack.ports import free_port
 from stack.services import APP_SERVICES
-from stack.supervisor import free_port
 from tests.integration.conftest import DemoRun
 from tests.metric_names import (
     PROMETHEUS_OWN,

@@ -27,9 +27,10 @@ from plumbing import kafka
 from plumbing.kafka import encode_json
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from promoter.windows import WindowCounts
-from schemas.models import ExperimentTrigger, Feedback, PredictReply, PredictRequest
+from schemas.decision_events import ExperimentTrigger
+from schemas.serving_events import Feedback, PredictReply, PredictRequest
 from stack import kafka_access
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 EXPERIMENT = "exp-agent"
 VARIANTS = ("prod", "candidate")

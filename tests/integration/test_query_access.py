@@ -24,8 +24,9 @@ from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from stack import kafka_access, supervisor
+from stack.ports import free_port
 from stack.private import kafka_passwords_env
-from stack.supervisor import ServiceProcess, free_port
+from stack.supervisor import ServiceProcess
 from tests.integration.test_analyst_queries_chdb import EXAMPLES_OF_DOC
 
 #: ClickHouse's refusals: READONLY, ACCESS_DENIED, DATABASE_ACCESS_DENIED, SUPPORT_IS_DISABLED.

@@ -6,6 +6,7 @@ from botocore.exceptions import ClientError
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from stack import local, supervisor
+from stack.ports import port_is_free
 
 
 def _status_code(error: ClientError) -> int:
@@ -55,7 +56,7 @@ def test_object_survives_an_s3_server_restart(stack: Settings, unique: str) -> N
 
     assert supervisor.stop(process)
     assert supervisor.status(process).state == "stopped"
-    assert supervisor.port_is_free(stack.s3_port)
+    assert port_is_free(stack.s3_port)
     supervisor.start(process)
 
     body = s3_client(stack).get_object(Bucket=stack.s3_bucket, Key=key)["Body"].read()

@@ -21,9 +21,9 @@ from plumbing.kafka_security import client_security
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
-from schemas.models import ModelReload
+from schemas.model_events import ModelReload
 from stack import kafka_access, services, supervisor
-from stack.supervisor import free_port
+from stack.ports import free_port
 from tests.integration.listings import listings, malformed_fields, unexpected
 from tests.integration.promoter_thread import running_promoter
 from trainer.main import train_and_publish

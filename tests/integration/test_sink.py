@@ -26,7 +26,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from clients.sink_query import SinkQueryClickHouse, sink_url
 from consumers.engine import open_sink_clickhouse
-from consumers.rows import Coordinates, event_row, frame
+from consumers.frames import event_row, frame
+from consumers.rows import Coordinates
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.kafka import producer
 from plumbing.kafka_security import client_security
@@ -34,8 +35,10 @@ from plumbing.request_ids import for_settings
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from schemas.registry import TABLES_SQL, load_topics
 from stack import kafka_access, supervisor
+from stack.ports import free_port
 from stack.private import kafka_passwords_env
-from stack.supervisor import ServiceProcess, free_port
+from stack.process_groups import pid_alive
+from stack.supervisor import ServiceProcess
 
 EXAMPLES = TABLES_SQL.parent.parent / "examples"
 SINK_COMMAND = [sys.executable, "-m", "cli", "sink"]
@@ -73,7 +76,7 @@ class SinkRun:
         assert self.pid is not None
         os.killpg(self.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while supervisor.pid_alive(self.pid) and time.monotonic() < deadline:
+        while pid_alive(self.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         supervisor.reap_children()
 

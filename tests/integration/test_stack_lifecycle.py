@@ -11,6 +11,8 @@ from plumbing.kafka_security import client_security
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from stack import kafka_access, local, supervisor
+from stack.ports import port_is_free
+from stack.process_groups import pid_alive
 
 CLI = [sys.executable, "-m", "cli"]
 
@@ -35,7 +37,7 @@ def _processes_under(state_dir: Path) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if str(state_dir) in cmdline and supervisor.pid_alive(int(proc.name)):
+        if str(state_dir) in cmdline and pid_alive(int(proc.name)):
             found.append(int(proc.name))
     return found
 
@@ -80,9 +82,9 @@ def test_down_leaves_nothing_behind_and_up_again_keeps_the_data(
     assert down.returncode == 0, down.stderr
 
     # Then no process or port is left behind
-    assert not [pid for pid in pids if pid and supervisor.pid_alive(pid)]
+    assert not [pid for pid in pids if pid and pid_alive(pid)]
     assert _processes_under(stack.state_dir) == []
-    assert all(supervisor.port_is_free(port) for port in _ports(stack))
+    assert all(port_is_free(port) for port in _ports(stack))
     assert {s.state for s in local.status(stack)} == {"stopped"}
 
     # When it is started again, the data written before is still there

@@ -14,10 +14,11 @@ from bench.http_load import (
     valid_prediction,
 )
 from bench.overload import OverloadFindings, failure_kinds, sort_answers
+from bench.render import cpu_budget_table, markdown
 from bench.restart import Restart, RestartFindings
 from bench.results import RatePoint, percentile_ms
 from bench.search import max_sustained, next_rate, search
-from bench.table import cpu_budget_table, markdown, rows_of
+from bench.table import rows_of
 
 
 def _point(rate: float, *, p50_ms: float = 5.0, p99_ms: float = 20.0, errors: int = 0) -> RatePoint:

@@ -1,6 +1,7 @@
 """Failure stretches and failed shares around broker kills, from recorded answers."""
 
-from chaos.cluster_run import RollingRestart, RollStep, failed_by_phase
+from chaos.broker_schedule import RollingRestart, RollStep
+from chaos.broker_verdicts import failed_by_phase
 from chaos.load import Answer
 from chaos.stretches import Stretch, failed_share, failure_stretches, longest_stretch
 

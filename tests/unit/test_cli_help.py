@@ -21,7 +21,7 @@ from plumbing.settings import ENV_PREFIX, PROJECT_ROOT, get_settings
 from promoter import ledger
 from promoter.ledger import slots_json
 from promoter.shares import share_change
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 from stack import local
 from stack.local import ServiceStatus
 

@@ -20,12 +20,8 @@ from jsonschema import Draft7Validator
 from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, PROJECT_ROOT, load_settings
 from plumbing.settings_doc import settings_table
 from stack import maven, s3_server
-from stack.kafka_node import (
-    BrokerAuth,
-    NodeListeners,
-    pinned_kafka_version,
-    render_server_properties,
-)
+from stack.kafka_node import pinned_kafka_version
+from stack.kafka_properties import BrokerAuth, NodeListeners, render_server_properties
 from stack.services import APP_SERVICES, kafka_role
 
 COMPOSE_FILE = PROJECT_ROOT / "compose.yaml"

@@ -15,7 +15,8 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from plumbing.batch_buffer import Batch
-from plumbing.consume_loop import Accepted, BatchingConsumer
+from plumbing.batch_writer import Accepted
+from plumbing.consume_loop import BatchingConsumer
 from plumbing.dead_letters import Disposal
 from plumbing.message_errors import EmptyMessageError, NotJsonError
 

@@ -16,8 +16,8 @@ from gateway.main import create_app
 from gateway.schemas import ExperimentOut
 from plumbing.clickhouse import SinkUnavailableError
 from plumbing.settings import Settings, load_settings
-from schemas.models import LedgerRecord
-from stack.supervisor import free_port
+from schemas.decision_events import LedgerRecord
+from stack.ports import free_port
 
 #: The gateway answers only its trusted hosts (localhost by default), not "testserver".
 LOCAL = "http://localhost"

@@ -15,8 +15,8 @@ from gateway.main import create_app
 from gateway.routes import admin
 from plumbing.request_ids import RequestIds, for_settings
 from plumbing.settings import Settings, load_settings
-from schemas.models import PromoterCommandResult
-from stack.supervisor import free_port
+from schemas.decision_events import PromoterCommandResult
+from stack.ports import free_port
 
 #: The gateway answers only its trusted hosts (localhost by default), not "testserver".
 LOCAL = "http://localhost"

@@ -23,8 +23,8 @@ from gateway.routing import Routing
 from plumbing.model_store import Slots
 from plumbing.settings import load_settings
 from pricing.features import FeatureDomain, FeatureRow
-from schemas.models import PredictReply
-from stack.supervisor import free_port
+from schemas.serving_events import PredictReply
+from stack.ports import free_port
 
 TOKEN = SecretStr("unit-test-admin-token-0123456789")
 DOMAIN = FeatureDomain.from_manifest(

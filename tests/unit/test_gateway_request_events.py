@@ -7,8 +7,8 @@ import pytest
 from gateway.request_events import predict_request_event, shadow_copy
 from pricing.features import FeatureRow
 from pricing.split import Assignment
-from schemas.models import PredictRequest
 from schemas.registry import validate_event
+from schemas.serving_events import PredictRequest
 
 NOW = datetime(2026, 12, 5, 20, 0, 0, 123456, tzinfo=UTC)
 ROW = FeatureRow("1st block jayanagar", 1000, 2, 2)

@@ -10,7 +10,7 @@ from gateway.main import create_app
 from gateway.security_headers import CONTENT_SECURITY_POLICY, host_allowed
 from gateway.web import STATIC_DIR
 from plumbing.settings import load_settings
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 
 @pytest.fixture

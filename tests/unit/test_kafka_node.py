@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from plumbing.settings import load_settings
 from stack import kafka_service, local
 from stack.errors import ServiceStartError
-from stack.kafka_node import BrokerAuth, NodeListeners, render_server_properties
+from stack.kafka_properties import BrokerAuth, NodeListeners, render_server_properties
 
 LISTENERS = NodeListeners("127.0.0.1", client_port=9092, internal_port=9094, controller_port=9093)
 AUTH = BrokerAuth(admin_user="splitstream-admin", admin_password=secrets.token_urlsafe(24))

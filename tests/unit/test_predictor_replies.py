@@ -15,8 +15,8 @@ from predictors.replies import (
     score_request_id,
 )
 from predictors.worker import unexpired
-from schemas.models import PredictRequest
 from schemas.registry import validate_event
+from schemas.serving_events import PredictRequest
 
 OCCURRED = datetime(2026, 11, 27, 2, 11, 58, 123000, tzinfo=UTC)
 
@@ -144,7 +144,7 @@ def test_a_batch_check_refuses_a_malformed_event_of_each_status() -> None:
     from pydantic import ValidationError
 
     from predictors.replies import check_batch
-    from schemas.models import PredictReply
+    from schemas.serving_events import PredictReply
 
     ok = _reply(_request(), Outcome.ok(10.0))
     failed = _reply(_request(), Outcome.failed("out_of_domain", "unknown location", "location"))

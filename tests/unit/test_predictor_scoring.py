@@ -12,7 +12,7 @@ from predictors.model_slot import LiveModel, ModelSlot
 from predictors.scoring import assign_rows
 from pricing.features import FeatureDomain, FeatureRow
 from pricing.split import assign_variant
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 
 COLUMNS = ["total_sqft", "bath", "bhk", "whitefield", "hebbal"]
 DOMAIN = {

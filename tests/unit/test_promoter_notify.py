@@ -14,7 +14,7 @@ from promoter.notify import (
     decision_message,
     decision_text,
 )
-from schemas.models import ExperimentAlert, LedgerRecord
+from schemas.decision_events import ExperimentAlert, LedgerRecord
 from tests.webhook_receiver import webhook_receiver
 
 EXAMPLES = PROJECT_ROOT / "schemas" / "examples"

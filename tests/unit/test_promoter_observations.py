@@ -13,7 +13,7 @@ from promoter.observations import (
     read_reply,
     read_request,
 )
-from schemas.models import Feedback, PredictReply, PredictRequest
+from schemas.serving_events import Feedback, PredictReply, PredictRequest
 
 
 def _request(*, variant: str = "candidate", shadow: bool = False) -> PredictRequest:

@@ -8,7 +8,7 @@ from plumbing.settings import PROJECT_ROOT
 from promoter.metrics import PromoterMetrics
 from promoter.notify import Delivery, Notifier
 from promoter.signals import Signals
-from schemas.models import ExperimentAlert, LedgerRecord
+from schemas.decision_events import ExperimentAlert, LedgerRecord
 from tests.webhook_receiver import webhook_receiver
 
 EXAMPLES = PROJECT_ROOT / "schemas" / "examples"

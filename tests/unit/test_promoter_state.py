@@ -10,7 +10,7 @@ from promoter.ledger import slots_json
 from promoter.shares import ShareHistory, share_change, share_history
 from promoter.state import PromoterState
 from promoter.transitions import apply_action
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BEST = Slots("v1", None, None, 1)

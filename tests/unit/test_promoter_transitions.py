@@ -8,7 +8,7 @@ from plumbing.model_store import Slots, SlotsVersion
 from promoter.ledger import slots_json
 from promoter.replay import chain_problems, verify
 from promoter.transitions import TransitionRefusedError, apply_action, interrupted_action
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 RUNNING = Slots(best="v1", candidate="v2", previous_best=None, generation=4)
 

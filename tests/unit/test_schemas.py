@@ -16,7 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from schemas import registry
 from schemas.columns import event_body, flat_columns, flat_properties, flatten_event
-from schemas.models import EVENT_MODELS, Event, ModelReload, PredictReply, parse_event
+from schemas.envelope import Event
+from schemas.model_events import ModelReload
+from schemas.models import EVENT_MODELS, parse_event
+from schemas.serving_events import PredictReply
 
 SCHEMAS = Path(registry.__file__).resolve().parent
 EXAMPLES = SCHEMAS / "examples"

@@ -18,7 +18,7 @@ from consumers.errors import QueryRefusedError, SinkError
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
 from plumbing.clickhouse import ClickHouseQueryError, SinkUnavailableError
-from stack.supervisor import free_port
+from stack.ports import free_port
 
 DOCUMENT = {
     "meta": [

@@ -16,8 +16,10 @@ from consumers.errors import (
     NotJsonError,
     SchemaMismatchError,
 )
-from consumers.rows import Coordinates, chunk_of, derived_event_id, event_row, frame, table_frame
+from consumers.frames import event_row, frame, table_frame
+from consumers.rows import Coordinates, chunk_of
 from consumers.writer import insert_token
+from plumbing.dead_letters import derived_event_id
 from schemas.columns import event_body, flatten_event
 from schemas.registry import TABLES_SQL, TopicSpec, load_topics
 
@@ -39,7 +41,7 @@ WHERE = Coordinates("t", 2, 41, 1_795_000_000_123)
 
 
 def _declared_columns() -> dict[str, list[str]]:
-    """Column names per table, read from tables.sql independently of consumers.rows."""
+    """Column names per table, read from tables.sql independently of consumers.table_columns."""
     text = TABLES_SQL.read_text(encoding="utf-8")
     tables = re.findall(r"CREATE TABLE IF NOT EXISTS \$database\.(\w+)\s*\((.*?)\n\)", text, re.S)
     return {name: re.findall(r"^\s*(\w+)\s", body, re.M) for name, body in tables}

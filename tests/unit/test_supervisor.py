@@ -10,6 +10,7 @@ import pytest
 
 from stack import supervisor
 from stack.errors import ServiceStartError
+from stack.ports import EPHEMERAL_PORT_RANGE, LISTEN_PORT_MIN, free_port, listen_ports, port_is_free
 from stack.supervisor import ServiceProcess
 
 
@@ -26,9 +27,7 @@ def _process(tmp_path: Path, command: list[str], port: int) -> ServiceProcess:
 
 
 def test_service_that_never_answers_fails_naming_it_and_its_log(tmp_path: Path) -> None:
-    process = _process(
-        tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"], supervisor.free_port()
-    )
+    process = _process(tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"], free_port())
     with pytest.raises(ServiceStartError) as failed:
         supervisor.start(process)
     assert "sleepy did not answer within 1 s" in str(failed.value)
@@ -38,7 +37,7 @@ def test_service_that_never_answers_fails_naming_it_and_its_log(tmp_path: Path) 
 
 def test_service_that_exits_at_once_fails_naming_it_and_its_log(tmp_path: Path) -> None:
     command = [sys.executable, "-c", "print('boom'); raise SystemExit(3)"]
-    process = _process(tmp_path, command, supervisor.free_port())
+    process = _process(tmp_path, command, free_port())
     with pytest.raises(ServiceStartError) as failed:
         supervisor.start(process)
     assert "sleepy exited during start-up" in str(failed.value)
@@ -77,13 +76,13 @@ def test_a_port_released_within_the_wait_is_taken(tmp_path: Path) -> None:
 
 
 def test_services_listen_below_the_ephemeral_range_with_room_for_a_ladder() -> None:
-    ports = supervisor.listen_ports(32768, headroom=20)
-    assert ports.start == supervisor.LISTEN_PORT_MIN and ports.stop == 32748
-    assert supervisor.listen_ports(32768).stop == 32768
+    ports = listen_ports(32768, headroom=20)
+    assert ports.start == LISTEN_PORT_MIN and ports.stop == 32748
+    assert listen_ports(32768).stop == 32768
 
 
 def test_a_free_port_is_below_the_kernels_ephemeral_range() -> None:
-    low = int(supervisor.EPHEMERAL_PORT_RANGE.read_text().split()[0])
-    port = supervisor.free_port(headroom=20)
-    assert supervisor.LISTEN_PORT_MIN <= port < low - 20
-    assert supervisor.port_is_free(port)
+    low = int(EPHEMERAL_PORT_RANGE.read_text().split()[0])
+    port = free_port(headroom=20)
+    assert LISTEN_PORT_MIN <= port < low - 20
+    assert port_is_free(port)
