@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from analysis.thresholds import SRM_ALPHA
 from schemas.fields import UUID_PATTERN, WHOLE_NUMBER, Bath, Bhk, PriceLakhs
 
 # The same limits as schemas/events/_common.json, so nothing the gateway accepts is
@@ -137,7 +138,9 @@ class SrmOut(BaseModel):
     expected_candidate_share: float
     observed_candidate_share: float | None
     p_value: float | None
-    mismatch: bool = Field(description="p < 0.001: the split is broken; decisions are blocked.")
+    mismatch: bool = Field(
+        description=f"p < {SRM_ALPHA:g}: the split is broken; decisions are blocked."
+    )
 
 
 class DriftOut(BaseModel):

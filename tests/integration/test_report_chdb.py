@@ -15,10 +15,11 @@ from pydantic import SecretStr
 from scipy.stats import chisquare
 
 import plumbing.clickhouse
+from analysis.views import latest_experiment
 from cli.report_command import report
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
-from consumers.report import latest_experiment, read_report
+from consumers.report import read_report
 from consumers.report_charts import DRIFT_CHART, HOURLY_CHARTS, write_charts
 from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables
 from plumbing.settings import get_settings
