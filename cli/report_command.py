@@ -8,7 +8,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from consumers.report import ABReport, VariantStats, latest_experiment, read_report, report_dict
+from analysis.rows import VariantStats
+from analysis.views import latest_experiment
+from consumers.report import ABReport, read_report, report_dict
 from plumbing.settings import Settings, get_settings
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from consumers.report import PSI_LARGE, PSI_MODERATE, VARIANTS, ABReport
+from analysis.thresholds import PSI_LARGE, PSI_MODERATE, VARIANTS
+from consumers.report import ABReport
 
 COLOURS = {"prod": "#1f77b4", "candidate": "#ff7f0e"}
 #: Chart file name -> (hourly column, y-axis label).

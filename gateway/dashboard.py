@@ -8,13 +8,14 @@ answered, so the page keeps working.
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from analysis.thresholds import VARIANTS
+from analysis.views import ExperimentViews, checked_database, records
 from clients.ledger_reader import read_ledger
 from clients.sink_query import open_clickhouse_reader
 from gateway import dashboard_rows as rows
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 CACHE_TTL_S = 2.0
 #: The dashboard gives up on the ledger after this long (the promoter waits longer).
 LEDGER_TIMEOUT_S = 5.0
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -48,32 +48,16 @@ def read_views(settings: Settings, *, experiment_id: str, candidate_share: float
     Raises:
         SplitstreamError: the sink or ClickHouse did not answer or refused a query.
     """
-    db = settings.clickhouse_database
-    if not _IDENTIFIER.match(db):
-        raise ValueError(f"invalid ClickHouse database name {db!r}")
-    where = "WHERE experiment_id = {experiment:String}"
-    params: dict[str, Any] = {"experiment": experiment_id, "share": candidate_share}
+    # Checked before a reader is opened, so a bad name costs no connection.
+    database = checked_database(settings.clickhouse_database)
     clickhouse = open_clickhouse_reader(settings)
-
-    def records(sql: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = clickhouse.query_df(sql, params).to_dict("records")
-        return found
-
     try:
+        views = ExperimentViews(clickhouse, database=database, experiment_id=experiment_id)
         return ViewRows(
-            summary=records(f"SELECT * FROM {db}.v_variant_summary {where}"),  # noqa: S608
-            minutes=records(
-                "SELECT toStartOfMinute(occurred_at) AS minute, variant, count() AS requests, "  # noqa: S608
-                "quantileExactInclusive(0.5)(latency_ms) AS latency_ms_p50, "
-                "quantileExactInclusive(0.95)(latency_ms) AS latency_ms_p95 "
-                f"FROM {db}.v_served_requests {where} GROUP BY minute, variant "
-                f"ORDER BY minute DESC LIMIT {rows.SERIES_MINUTES * len(rows.VARIANTS)}"
-            ),
-            srm=records(f"SELECT * FROM {db}.v_srm(candidate_share = {{share:Float64}}) {where}"),  # noqa: S608
-            drift=records(
-                "SELECT variant, model_version, feature, requests, psi "  # noqa: S608
-                f"FROM {db}.v_drift_psi {where}"
-            ),
+            summary=records(views.summary()),
+            minutes=records(views.minutes(rows.SERIES_MINUTES * len(VARIANTS))),
+            srm=records(views.srm(candidate_share)),
+            drift=records(views.drift()),
         )
     finally:
         clickhouse.close()

@@ -1,14 +1,20 @@
-"""What the dashboard shows, from ClickHouse rows and ledger records: pure conversions.
+"""What the dashboard shows, from the analysis views' rows and ledger records: pure
+conversions into the API's models.
 
-The MAE interval is a fixed-sample 95 % normal approximation from the summary's MAE, RMSE
-and feedback count, for people to read; the promoter decides with its own anytime-valid
-test, not with this.
+The rows are read and typed by the ``analysis`` package. The MAE interval is a
+fixed-sample 95 % normal approximation from the summary's MAE, RMSE and feedback count,
+for people to read; the promoter decides with its own anytime-valid test, not with this.
 """
 
-import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from dataclasses import asdict
+from typing import Any
 
+from analysis import rows as view_rows
+from analysis.cells import count, number
+from analysis.intervals import mae_interval
+from analysis.rows import Row, VariantStats
+from analysis.thresholds import VARIANTS
 from clients.ledger_evidence import evidence_line
 from gateway.dashboard_schemas import (
     ChartsOut,
@@ -21,73 +27,37 @@ from gateway.dashboard_schemas import (
 from gateway.web.charts import Estimate, Line, colour_of, interval_chart, line_chart
 from schemas.decision_events import LedgerRecord
 
-VARIANTS = ("prod", "candidate")
 MAE_INTERVAL = "95 % normal approximation (fixed sample), from MAE, RMSE and feedback count"
-Z_95 = 1.959963984540054
-#: A sample-ratio mismatch below this p-value blocks every decision (DESIGN.md).
-SRM_ALPHA = 0.001
-#: PSI rule of thumb: below 0.1 stable, up to 0.25 moderate, above that a large shift.
-PSI_MODERATE = 0.1
-PSI_LARGE = 0.25
 #: The timeline shows this many of the newest decisions ("wait" evaluations left out).
 TIMELINE_LENGTH = 40
 #: The live series covers this many of the latest minutes that had traffic.
 SERIES_MINUTES = 60
 
 
-def number(value: Any) -> float | None:
-    """A float, or None for NULL/NaN."""
-    if value is None:
-        return None
-    result = float(value)
-    return None if math.isnan(result) else result
-
-
-def count(value: Any) -> int:
-    return int(number(value) or 0)
-
-
-def mae_interval(
-    *, mae: float | None, rmse: float | None, feedback: int
-) -> tuple[float | None, float | None]:
-    """95 % normal interval of the MAE; (None, None) under two feedbacks.
-
-    The absolute errors' sample variance is (mean square - mean²) · n / (n - 1), and the
-    mean square is RMSE².
-    """
-    if mae is None or rmse is None or feedback < 2:
-        return None, None
-    variance = max(rmse * rmse - mae * mae, 0.0) * feedback / (feedback - 1)
-    half = Z_95 * math.sqrt(variance / feedback)
-    return max(mae - half, 0.0), mae + half
-
-
-def variant_stats(row: dict[str, Any]) -> VariantStatsOut:
-    """One v_variant_summary row (NULL means no data, e.g. no feedback yet)."""
-    mae, rmse, feedback = number(row["mae"]), number(row["rmse"]), count(row["feedback"])
-    low, high = mae_interval(mae=mae, rmse=rmse, feedback=feedback)
+def variant_out(stats: VariantStats) -> VariantStatsOut:
+    """One variant's summary with its MAE interval (None where there is no data)."""
+    low, high = mae_interval(mae=stats.mae, rmse=stats.rmse, feedback=stats.feedback)
     return VariantStatsOut(
-        variant=str(row["variant"]),
-        model_versions=str(row["model_versions"] or ""),
-        requests=count(row["requests"]),
-        errors=count(row["errors"]),
-        error_rate=number(row["error_rate"]) or 0.0,
-        latency_ms_p50=number(row["latency_ms_p50"]),
-        latency_ms_p95=number(row["latency_ms_p95"]),
-        feedback=feedback,
-        mae=mae,
+        variant=stats.variant,
+        model_versions=stats.model_versions,
+        requests=stats.requests,
+        errors=stats.errors,
+        error_rate=stats.error_rate,
+        latency_ms_p50=stats.latency_ms_p50,
+        latency_ms_p95=stats.latency_ms_p95,
+        feedback=stats.feedback,
+        mae=stats.mae,
         mae_low=low,
         mae_high=high,
     )
 
 
-def sorted_variants(rows: list[dict[str, Any]]) -> list[VariantStatsOut]:
-    """Prod first, then the candidate, then anything else."""
-    order = {name: i for i, name in enumerate(VARIANTS)}
-    return sorted((variant_stats(r) for r in rows), key=lambda v: order.get(v.variant, 9))
+def sorted_variants(rows: Sequence[Row]) -> list[VariantStatsOut]:
+    """v_variant_summary rows, prod first, then the candidate, then anything else."""
+    return [variant_out(stats) for stats in view_rows.sorted_variant_stats(rows)]
 
 
-def minute_rows(rows: list[dict[str, Any]]) -> list[MinuteOut]:
+def minute_rows(rows: Sequence[Row]) -> list[MinuteOut]:
     """Per-minute rows (any order) as ISO minutes, oldest first."""
     minutes = [
         MinuteOut(
@@ -107,40 +77,22 @@ def _iso_minute(value: Any) -> str:
     return text[:16]  # YYYY-MM-DDTHH:MM, the minute in UTC
 
 
-def srm_result(row: dict[str, Any]) -> SrmOut:
+def srm_result(row: Row) -> SrmOut:
     """One v_srm row; a NULL p-value (no split to test) is never a mismatch."""
-    p_value = number(row["p_value"])
+    test = view_rows.srm_result(row)
     return SrmOut(
-        prod_requests=count(row["prod_requests"]),
-        candidate_requests=count(row["candidate_requests"]),
-        expected_candidate_share=number(row["expected_candidate_share"]) or 0.0,
-        observed_candidate_share=number(row["observed_candidate_share"]),
-        p_value=p_value,
-        mismatch=p_value is not None and p_value < SRM_ALPHA,
+        prod_requests=test.prod_requests,
+        candidate_requests=test.candidate_requests,
+        expected_candidate_share=test.expected_candidate_share,
+        observed_candidate_share=test.observed_candidate_share,
+        p_value=test.p_value,
+        mismatch=test.mismatch,
     )
 
 
-def psi_level(psi: float) -> Literal["stable", "moderate", "large"]:
-    if psi > PSI_LARGE:
-        return "large"
-    return "moderate" if psi >= PSI_MODERATE else "stable"
-
-
-def drift_rows(rows: list[dict[str, Any]]) -> list[DriftOut]:
+def drift_rows(rows: Sequence[Row]) -> list[DriftOut]:
     """v_drift_psi rows, prod first, then by model version and feature."""
-    drift = [
-        DriftOut(
-            variant=str(r["variant"]),
-            model_version=str(r["model_version"]),
-            feature=str(r["feature"]),
-            requests=count(r["requests"]),
-            psi=number(r["psi"]) or 0.0,
-            level=psi_level(number(r["psi"]) or 0.0),
-        )
-        for r in rows
-    ]
-    order = {name: i for i, name in enumerate(VARIANTS)}
-    return sorted(drift, key=lambda d: (order.get(d.variant, 9), d.model_version, d.feature))
+    return [DriftOut(**asdict(d)) for d in view_rows.drift_rows(rows)]
 
 
 def _reasons(record: LedgerRecord) -> list[str]:

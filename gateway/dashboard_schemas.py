@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from analysis.thresholds import SRM_ALPHA
 from gateway.schemas import ExperimentOut
 
 
@@ -41,7 +42,9 @@ class SrmOut(BaseModel):
     expected_candidate_share: float
     observed_candidate_share: float | None
     p_value: float | None
-    mismatch: bool = Field(description="p < 0.001: the split is broken; decisions are blocked.")
+    mismatch: bool = Field(
+        description=f"p < {SRM_ALPHA:g}: the split is broken; decisions are blocked."
+    )
 
 
 class DriftOut(BaseModel):

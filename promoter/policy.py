@@ -2,7 +2,8 @@
 
 ``promoter/decide.py`` applies it; ``promoter/policy.toml`` states the defaults with the
 reasoning behind each. A policy file may leave out any field (the default applies) but
-may not name an unknown one.
+may not name an unknown one. The thresholds the report and the dashboard show as well
+(the SRM alpha, a large PSI) default to ``analysis/thresholds.py``, defined once there.
 """
 
 import itertools
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from analysis.thresholds import PSI_LARGE, SRM_ALPHA
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
 
@@ -33,7 +36,7 @@ class Policy(BaseModel):
         0.05, gt=0, lt=1, description="Chance that the MAE confidence sequence ever misleads."
     )
     srm_p_threshold: float = Field(
-        0.001,
+        SRM_ALPHA,
         gt=0,
         lt=1,
         description="The split test's anytime-valid p-value (1 / its e-value) below this "
@@ -126,7 +129,7 @@ class Policy(BaseModel):
         True, description="Use shadow-scored paired differences whenever they are present."
     )
     drift_psi_threshold: float = Field(
-        0.25,
+        PSI_LARGE,
         gt=0,
         description="A feature whose PSI in the last complete hour passes this raises an "
         "experiment.alert of kind drift.",

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from analysis.intervals import Z_95, mae_interval
 from gateway import dashboard_rows as rows
 from gateway.dashboard import DashboardSource, ViewRows
 from gateway.main import create_app
@@ -36,12 +37,16 @@ SUMMARY = {
     "model_versions": "m-a",
     "requests": 80,
     "errors": 1,
+    "timeouts": 0,
     "error_rate": 1 / 80,
     "latency_ms_p50": 4.0,
     "latency_ms_p95": 9.5,
+    "latency_ms_p99": 12.0,
     "feedback": 50,
     "mae": 20.0,
     "rmse": 25.0,
+    "abs_error_sum": 50 * 20.0,
+    "abs_error_sq_sum": 50 * 25.0**2,
 }
 
 
@@ -83,16 +88,16 @@ def _record(
 
 
 def test_mae_interval_is_the_normal_interval_of_the_absolute_errors() -> None:
-    low, high = rows.mae_interval(mae=20.0, rmse=25.0, feedback=50)
+    low, high = mae_interval(mae=20.0, rmse=25.0, feedback=50)
     sd = math.sqrt((25.0**2 - 20.0**2) * 50 / 49)
-    assert low == pytest.approx(20 - rows.Z_95 * sd / math.sqrt(50))
-    assert high == pytest.approx(20 + rows.Z_95 * sd / math.sqrt(50))
+    assert low == pytest.approx(20 - Z_95 * sd / math.sqrt(50))
+    assert high == pytest.approx(20 + Z_95 * sd / math.sqrt(50))
 
 
 def test_mae_interval_needs_two_feedbacks_and_never_goes_below_zero() -> None:
-    assert rows.mae_interval(mae=5.0, rmse=5.0, feedback=1) == (None, None)
-    assert rows.mae_interval(mae=None, rmse=None, feedback=0) == (None, None)
-    low, _high = rows.mae_interval(mae=1.0, rmse=30.0, feedback=3)
+    assert mae_interval(mae=5.0, rmse=5.0, feedback=1) == (None, None)
+    assert mae_interval(mae=None, rmse=None, feedback=0) == (None, None)
+    low, _high = mae_interval(mae=1.0, rmse=30.0, feedback=3)
     assert low == 0.0
 
 
@@ -110,6 +115,7 @@ def test_srm_mismatch_below_one_in_a_thousand_and_never_without_a_p_value() -> N
         "candidate_requests": 100,
         "expected_candidate_share": 0.5,
         "observed_candidate_share": 0.1,
+        "chi2": 640.0,
         "p_value": 1e-9,
     }
     assert rows.srm_result(row).mismatch

@@ -12,18 +12,11 @@ from click.testing import CliRunner
 from rich.console import Console
 
 import clients.sink_query
+from analysis.intervals import Z_95, mae_difference, paired_result
+from analysis.rows import srm_result, variant_stats
+from analysis.thresholds import SRM_ALPHA, psi_level
 from cli.report_command import print_report, report
-from consumers.report import (
-    SRM_ALPHA,
-    Z_95,
-    build_report,
-    mae_difference,
-    paired_result,
-    psi_level,
-    report_dict,
-    srm_result,
-    variant_stats,
-)
+from consumers.report import build_report, report_dict
 from consumers.report_charts import DRIFT_CHART, HOURLY_CHARTS, write_charts
 
 
