@@ -18,7 +18,9 @@ the clients.
 """
 
 import time
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from kafka import KafkaProducer
@@ -29,7 +31,9 @@ from plumbing.settings import Settings
 from plumbing.split import experiment_of
 from promoter import evaluation, execution, publishes, recovery, registry
 from promoter.decision import Decision
+from promoter.evidence import Window
 from promoter.execution import Outcome
+from promoter.experiment import ExperimentStats
 from promoter.ledger import Ledger
 from promoter.policy import Policy
 from promoter.share_control import ShareControl
@@ -41,7 +45,11 @@ from schemas.models import LedgerRecord
 
 
 class Promoter:
-    """Evaluates, swaps and records; driven by ``promoter.main``'s poll loop."""
+    """Evaluates, swaps and records; driven by ``promoter.main``'s poll loop.
+
+    ``evidence``, ``slot_swap`` and ``mirror_aliases`` default to ClickHouse, S3 with the
+    Kafka broadcast, and MLflow; unit tests pass stand-ins.
+    """
 
     def __init__(
         self,
@@ -53,6 +61,9 @@ class Promoter:
         policy: Policy,
         ledger: Ledger,
         state: PromoterState,
+        evidence: Callable[[Window], ExperimentStats] | None = None,
+        slot_swap: SlotSwap | None = None,
+        mirror_aliases: Callable[[Slots], None] | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
@@ -61,8 +72,11 @@ class Promoter:
         self.clickhouse = clickhouse
         self._producer = producer
         self.slots = SlotStore(s3, settings.s3_bucket)
-        self._store = ModelStore(s3, settings.s3_bucket)
-        self.slot_swap = SlotSwap(settings, self.slots, producer)
+        self.slot_swap = slot_swap or SlotSwap(settings, self.slots, producer)
+        self.evidence = evidence or partial(evaluation.read_evidence, self)
+        self.mirror_aliases = mirror_aliases or partial(
+            registry.mirror_aliases, settings, ModelStore(s3, settings.s3_bucket)
+        )
         self.shares = ShareControl(self, s3)
         self._events_topic = settings.topic("model_events").name
         self._commands_topic = settings.topic("promoter_commands").name
@@ -127,10 +141,6 @@ class Promoter:
         if self.signals is not None and outcome.record is not None:
             self.signals.swapped(action, time.monotonic() - started)
         return outcome
-
-    def mirror_aliases(self, slots: Slots) -> None:
-        """MLflow's aliases follow the slots (``promoter/registry.py``)."""
-        registry.mirror_aliases(self.settings, self._store, slots)
 
     def recover(self) -> LedgerRecord | None:
         """Complete a swap a crash interrupted (``promoter/recovery.py``)."""
