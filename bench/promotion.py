@@ -1,7 +1,7 @@
 """Measurement 6: promote command -> every live predictor's acknowledgement.
 
 The promoter times the reload broadcast itself and records it as ``ack_s`` in the
-ledger record's inputs (promoter/service.py ``swap``); that figure is read back.
+ledger record's inputs (promoter/execution.py ``complete``); that figure is read back.
 """
 
 import time

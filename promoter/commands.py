@@ -10,7 +10,8 @@ operator.
 from dataclasses import asdict
 
 from plumbing.model_store import SlotsVersion
-from promoter.service import Outcome, Promoter
+from promoter.execution import Outcome
+from promoter.service import Promoter
 from schemas.decision_events import PromoterCommand, PromoterCommandResult
 
 

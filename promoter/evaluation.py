@@ -45,7 +45,7 @@ def _evaluate_experiment(
     promoter: "Promoter", current: SlotsVersion, trigger: dict[str, Any] | None, now: datetime
 ) -> Decision:
     experiment_id = promoter.experiment_id(current.slots)
-    stats = _stats(promoter, Window(experiment_id, now))
+    stats = promoter.evidence(Window(experiment_id, now))
     decision = decide(stats, promoter.policy)
     inputs = {"stats": asdict(stats), "trigger": trigger, "evidence_at": now.isoformat()}
     if decision.action in ("promote", "reject"):
@@ -68,7 +68,7 @@ def _evaluate_experiment(
 def _evaluate_watch(promoter: "Promoter", current: SlotsVersion, now: datetime) -> Decision:
     experiment_id = promoter.experiment_id(current.slots)
     watch = _watch(promoter, current, experiment_id)
-    stats = _stats(promoter, Window(experiment_id, now, since=watch.started_at))
+    stats = promoter.evidence(Window(experiment_id, now, since=watch.started_at))
     stats = replace(stats.swapped(), started_at=watch.started_at)
     decision = decide_watch(stats, promoter.policy)
     inputs = {
@@ -94,7 +94,8 @@ def _watch(promoter: "Promoter", current: SlotsVersion, experiment_id: str) -> W
     return Watch(experiment_id, last, current.slots.best, current.slots.holdback)
 
 
-def _stats(promoter: "Promoter", window: Window) -> ExperimentStats:
+def read_evidence(promoter: "Promoter", window: Window) -> ExperimentStats:
+    """The evidence of ``window`` from ClickHouse (the promoter's default ``evidence``)."""
     return experiment_stats(
         promoter.clickhouse,
         promoter.settings.clickhouse_database,

@@ -5,7 +5,7 @@ the ETag read; a lost race raises SlotConflictError and nothing else happens). T
 broadcast follows it, then the wait for every live predictor's acknowledgement. A
 predictor that misses the broadcast re-reads the routing object on its own (the
 safety net), so a timeout is recorded, not retried. The MLflow aliases, the event and
-the ledger record come after all of this (promoter/service.py). A promoter killed
+the ledger record come after all of this (promoter/execution.py). A promoter killed
 before that record is written leaves S3 ahead of the ledger; the next active one
 completes the swap and broadcasts the reload again (harmless when the first went
 out: predictors re-read the routing object and acknowledge every broadcast).

@@ -12,7 +12,7 @@ back to the version just rolled back.
 
 ``interrupted_action`` reads them backwards: which one swap turns the slots the ledger
 recorded last into the slots S3 holds, the trace a promoter killed between the routing
-write and the ledger record leaves (promoter/service.py completes that swap).
+write and the ledger record leaves (promoter/recovery.py completes that swap).
 """
 
 from typing import Literal, get_args

@@ -15,7 +15,7 @@ from rocksdict import AccessType, Options, Rdict
 
 from plumbing import kafka
 from plumbing.settings import Settings
-from promoter.agent import app_id
+from promoter.agent_app import app_id
 from tests.integration.test_promoter_agent import (
     Agent,
     Produced,

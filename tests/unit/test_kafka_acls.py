@@ -6,7 +6,7 @@ from consumers.main import group_id as sink_group
 from plumbing.kafka_acls import Grant, acl_table, markdown_table, splitstream_groups
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from predictors.main import group_id as predictor_group
-from promoter.agent import app_id
+from promoter.agent_app import app_id
 from promoter.main import promoter_group
 from promoter.swap import serving_group
 from stack import kafka_access
