@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from kafka.errors import KafkaConnectionError
 from kafka.structs import TopicPartition
-from plumbing.features import FeatureRow, feature_matrix
 from sklearn.linear_model import LinearRegression
 
 from predictors.loop import COMMIT_EVERY_S, ServingLoop
@@ -23,6 +22,7 @@ from predictors.messages import ReplyAddresses
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import LiveModel
 from predictors.worker import PredictHandler
+from pricing.features import FeatureRow, feature_matrix
 
 TOPIC = "predict.requests.prod"
 REPLIES = "predict.replies"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from plumbing.split_store import SplitStore
 
+from clients.split_store import SplitStore
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.settings import load_settings
 from promoter.decide import decide, decide_watch
