@@ -14,7 +14,8 @@ import pandas as pd
 from kafka.structs import TopicPartition
 
 from plumbing import kafka
-from plumbing.clickhouse import ClickHouse, SinkUnavailableError, open_clickhouse_reader
+from plumbing.clickhouse import ClickHouse, open_clickhouse_reader
+from plumbing.errors import SinkUnavailableError
 from plumbing.settings import Settings
 
 READ_TIMEOUT_S = 60.0

@@ -24,7 +24,8 @@ from chaos.promoter_kills import (
     PromoterKillFailedError,
     kill_promoter_mid_swap,
 )
-from plumbing.clickhouse import SinkUnavailableError, open_clickhouse_reader
+from plumbing.clickhouse import open_clickhouse_reader
+from plumbing.errors import SinkUnavailableError
 from plumbing.settings import Settings
 from stack.scenario import held_out, wait_until_serving
 from stack.supervisor import ServiceProcess

@@ -17,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from plumbing.settings import get_settings
 from predictors import main as predictor_main
-from predictors.score_client import DuplicateIdError, score_csv
+from predictors.errors import DuplicateIdError
+from predictors.score_client import score_csv
 
 
 @click.command()

@@ -148,11 +148,8 @@ def query(sql: str, param_pairs: tuple[str, ...], output: str) -> None:
       splitstream query "SELECT * FROM splitstream.replies WHERE request_id = {id:String}" \\
         --param id=0b7d2a94-5c3e-4f1a-9d8b-000000000001 --format json
     """
-    from plumbing.clickhouse import (
-        ClickHouseQueryError,
-        SinkUnavailableError,
-        open_clickhouse_reader,
-    )
+    from plumbing.clickhouse import open_clickhouse_reader
+    from plumbing.errors import ClickHouseQueryError, SinkUnavailableError
 
     params = _params(param_pairs)
     reader = open_clickhouse_reader(get_settings())

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from consumers.errors import SchemaMismatchError
-from plumbing.message_errors import decode_json
+from plumbing.message_json import decode_json
 from schemas.models import EVENT_MODELS
 from schemas.registry import EventValidationError, validate_event
 

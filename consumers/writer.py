@@ -35,7 +35,7 @@ from consumers.metrics import SinkMetrics
 from consumers.rows import Chunk, Coordinates, chunk_of, table_frame
 from plumbing.batch_buffer import Batch
 from plumbing.consume_loop import Accepted
-from plumbing.message_errors import MessageRejectedError, UnexpectedMessageError
+from plumbing.errors import MessageRejectedError, UnexpectedMessageError
 from plumbing.request_ids import RequestIds
 from schemas.registry import TopicSpec
 

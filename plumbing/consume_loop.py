@@ -38,8 +38,8 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from plumbing.batch_buffer import Batch, BatchBuffer
 from plumbing.dead_letters import Disposal, dispose
+from plumbing.errors import MessageRejectedError, UnexpectedMessageError
 from plumbing.kafka import encode_json
-from plumbing.message_errors import MessageRejectedError, UnexpectedMessageError
 
 log = logging.getLogger(__name__)
 

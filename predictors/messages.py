@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from plumbing.message_errors import decode_json
+from plumbing.message_json import decode_json
 from predictors.errors import MissingReplyAddressError, SchemaMismatchError
 from schemas.models import ModelReload, PredictRequest, ScoreRequest
 from schemas.registry import EventValidationError, validate_event

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from plumbing import kafka
 from plumbing.settings import Settings
+from predictors.errors import DuplicateIdError
 from schemas.models import ScoreRequest
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,6 @@ BULK_LINGER_MS = 5
 #: Told the row count first ("total", n), then as rows go out ("sent", n) and results
 #: come back ("received", n).
 Progress = Callable[[str, int], None]
-
-
-class DuplicateIdError(ValueError):
-    """Two input rows share an id, so their results could not be told apart."""
 
 
 @dataclass

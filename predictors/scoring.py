@@ -17,9 +17,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from plumbing.batch_buffer import Batch
 from plumbing.consume_loop import Accepted
+from plumbing.errors import MessageRejectedError
 from plumbing.event_ids import new_event_ids
 from plumbing.features import FeatureRow
-from plumbing.message_errors import MessageRejectedError
 from plumbing.split import Assignment, Variant, assign_variant, experiment_id_for
 from predictors.errors import PredictorError
 from predictors.inference import Outcome, predict_batch

@@ -11,9 +11,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from plumbing.batch_buffer import Batch
 from plumbing.consume_loop import Accepted
+from plumbing.errors import MessageRejectedError
 from plumbing.event_ids import new_event_ids
 from plumbing.features import FeatureRow
-from plumbing.message_errors import MessageRejectedError
 from predictors.inference import BatchPrediction, Outcome, predict_batch
 from predictors.messages import ReplyAddresses, decode_predict_request
 from predictors.metrics import PredictorMetrics

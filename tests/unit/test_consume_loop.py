@@ -17,7 +17,7 @@ from kafka.structs import TopicPartition
 from plumbing.batch_buffer import Batch
 from plumbing.consume_loop import Accepted, BatchingConsumer
 from plumbing.dead_letters import Disposal
-from plumbing.message_errors import EmptyMessageError, NotJsonError
+from plumbing.errors import EmptyMessageError, NotJsonError
 
 P0 = TopicPartition("t", 0)
 P1 = TopicPartition("t", 1)

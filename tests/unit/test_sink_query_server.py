@@ -16,12 +16,8 @@ from pydantic import SecretStr
 from consumers.errors import QueryRefusedError, SinkError
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
-from plumbing.clickhouse import (
-    ClickHouseQueryError,
-    SinkQueryClickHouse,
-    SinkUnavailableError,
-    frame_from_rows,
-)
+from plumbing.clickhouse import SinkQueryClickHouse, frame_from_rows
+from plumbing.errors import ClickHouseQueryError, SinkUnavailableError
 from stack.supervisor import free_port
 
 DOCUMENT = {
