@@ -6,10 +6,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 
 from gateway.deps import GatewayDep, require_admin
-from gateway.errors import CommandConflictError, PromoterUnavailableError
+from gateway.errors import CommandConflictError
 from gateway.routes.info import experiment_of
 from gateway.schemas import ERRORS, CommandIn, CommandOut, ExperimentOut, SplitIn
-from plumbing import errors as plumbing_errors
 from plumbing.promoter_client import send_command
 from schemas.models import PromoterCommandResult
 
@@ -65,8 +64,9 @@ async def post_command(
 
 
 async def _send(gateway: GatewayDep, **command: Any) -> PromoterCommandResult:
-    """One command to the active promoter, awaited off the event loop."""
-    try:
-        return await asyncio.to_thread(send_command, gateway.settings, **command)
-    except plumbing_errors.PromoterUnavailableError as error:
-        raise PromoterUnavailableError(str(error)) from error
+    """One command to the active promoter, awaited off the event loop.
+
+    Raises:
+        PromoterUnavailableError: no promoter answered (the error handler answers 503).
+    """
+    return await asyncio.to_thread(send_command, gateway.settings, **command)
