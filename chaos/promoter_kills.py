@@ -32,9 +32,10 @@ from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.promoter_client import new_command, post_command
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from promoter.errors import TransitionRefusedError
 from promoter.ledger import read_ledger
 from promoter.replay import Verification, slots_of, verify
-from promoter.transitions import TransitionRefusedError, apply_action
+from promoter.transitions import apply_action
 from schemas.models import LedgerRecord
 from stack import services, supervisor
 from stack.supervisor import ServiceProcess, free_port

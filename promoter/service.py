@@ -34,6 +34,7 @@ from plumbing.settings import Settings
 from plumbing.split import experiment_of
 from promoter import evaluation, publishes
 from promoter.decision import Decision
+from promoter.errors import TransitionRefusedError
 from promoter.ledger import Ledger
 from promoter.policy import Policy
 from promoter.registry import mirror_aliases
@@ -43,7 +44,6 @@ from promoter.state import PromoterState
 from promoter.swap import SlotSwap
 from promoter.transitions import (
     SwapAction,
-    TransitionRefusedError,
     apply_action,
     interrupted_action,
 )
