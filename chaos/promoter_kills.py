@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from chaos.errors import PromoterKillFailedError
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.promoter_client import new_command, post_command
 from plumbing.s3 import s3_client
@@ -50,10 +51,6 @@ START_TIMEOUT_S = 90.0
 #: `splitstream replay --verify` as a subprocess (imports, reading the ledger).
 VERIFY_TIMEOUT_S = 120.0
 LOG_TAIL_CHARS = 3000
-
-
-class PromoterKillFailedError(AssertionError):
-    """The kill or the recovery did not go as required; the message says what and shows the log."""
 
 
 @dataclass(frozen=True)

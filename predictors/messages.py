@@ -16,8 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from plumbing.message_json import decode_json
 from predictors.errors import MissingReplyAddressError, SchemaMismatchError
+from schemas.errors import EventValidationError
 from schemas.models import ModelReload, PredictRequest, ScoreRequest
-from schemas.registry import EventValidationError, validate_event
+from schemas.registry import validate_event
 
 M = TypeVar("M", bound=BaseModel)
 
