@@ -31,7 +31,7 @@ from chaos.run import KEYS
 from chaos.stretches import longest_stretch
 from clients.sink_query import open_clickhouse_reader
 from demo.scenario import held_out, wait_until_serving
-from plumbing.clickhouse import SinkUnavailableError
+from plumbing.errors import SinkUnavailableError
 from plumbing.settings import Settings
 from stack import kafka_cluster, supervisor
 

@@ -15,7 +15,8 @@ from kafka.structs import TopicPartition
 
 from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
-from plumbing.clickhouse import ClickHouse, SinkUnavailableError
+from plumbing.clickhouse import ClickHouse
+from plumbing.errors import SinkUnavailableError
 from plumbing.settings import Settings
 
 READ_TIMEOUT_S = 60.0

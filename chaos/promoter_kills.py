@@ -28,13 +28,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from chaos.errors import PromoterKillFailedError
 from clients.promoter_commands import new_command, post_command
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from promoter.errors import TransitionRefusedError
 from promoter.ledger import read_ledger
 from promoter.replay import Verification, slots_of, verify
-from promoter.transitions import TransitionRefusedError, apply_action
+from promoter.transitions import apply_action
 from schemas.decision_events import LedgerRecord
 from stack import services, supervisor
 from stack.ports import free_port
@@ -50,10 +52,6 @@ START_TIMEOUT_S = 90.0
 #: `splitstream replay --verify` as a subprocess (imports, reading the ledger).
 VERIFY_TIMEOUT_S = 120.0
 LOG_TAIL_CHARS = 3000
-
-
-class PromoterKillFailedError(AssertionError):
-    """The kill or the recovery did not go as required; the message says what and shows the log."""
 
 
 @dataclass(frozen=True)

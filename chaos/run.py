@@ -15,18 +15,14 @@ from typing import Any
 from chaos import evidence, invariants
 from chaos.broker import BrokerOutage, outage_seconds, restart_broker_under_load
 from chaos.cast import Cast, Restart
+from chaos.errors import PromoterKillFailedError
 from chaos.invariants import Invariant
 from chaos.load import Answer, drive
 from chaos.plan import ChaosPlan, Kill
-from chaos.promoter_kills import (
-    FAILPOINTS,
-    PromoterKill,
-    PromoterKillFailedError,
-    kill_promoter_mid_swap,
-)
+from chaos.promoter_kills import FAILPOINTS, PromoterKill, kill_promoter_mid_swap
 from clients.sink_query import open_clickhouse_reader
 from demo.scenario import held_out, wait_until_serving
-from plumbing.clickhouse import SinkUnavailableError
+from plumbing.errors import SinkUnavailableError
 from plumbing.settings import Settings
 from stack.supervisor import ServiceProcess
 

@@ -15,9 +15,10 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.score_csv import DuplicateIdError, score_csv
+from cli.score_csv import score_csv
 from plumbing.settings import get_settings
 from predictors import main as predictor_main
+from predictors.errors import DuplicateIdError
 
 
 @click.command()

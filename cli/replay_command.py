@@ -15,8 +15,9 @@ from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, get_settings
 from promoter.backtest import BacktestRow, FirstDecision, backtest
+from promoter.errors import PolicyError
 from promoter.ledger import Ledger, read_ledger
-from promoter.policy import PolicyError, load_policy
+from promoter.policy import load_policy
 from promoter.replay import Verification, restore, verify
 from promoter.swap import SlotSwap
 

@@ -13,16 +13,13 @@ from pydantic import ValidationError
 
 from clients.scorer import Progress, ScoreReport, score_requests
 from plumbing.settings import Settings
+from predictors.errors import DuplicateIdError
 from schemas.serving_events import ScoreRequest
 
 log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = ("id", "variant", "model_version", "status", "price_lakhs", "error")
 REQUIRED_COLUMNS = ("location", "total_sqft", "bath", "bhk")
-
-
-class DuplicateIdError(ValueError):
-    """Two input rows share an id, so their results could not be told apart."""
 
 
 @dataclass

@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 from plumbing.settings import get_settings
+from promoter.errors import PolicyError
 from promoter.false_alarms import TOLERANCE, FalseAlarmTable, false_alarm_table
-from promoter.policy import PolicyError, load_policy
+from promoter.policy import load_policy
 
 #: Exit code when a test's false alarm rate is above its level plus one point.
 EXIT_OUT_OF_BOUND = 1

@@ -149,7 +149,7 @@ def query(sql: str, param_pairs: tuple[str, ...], output: str) -> None:
         --param id=0b7d2a94-5c3e-4f1a-9d8b-000000000001 --format json
     """
     from clients.sink_query import open_clickhouse_reader
-    from plumbing.clickhouse import ClickHouseQueryError, SinkUnavailableError
+    from plumbing.errors import ClickHouseQueryError, SinkUnavailableError
 
     params = _params(param_pairs)
     reader = open_clickhouse_reader(get_settings())

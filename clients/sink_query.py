@@ -15,12 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from plumbing.clickhouse import (
-    ClickHouse,
-    ClickHouseQueryError,
-    ServerClickHouse,
-    SinkUnavailableError,
-)
+from plumbing.clickhouse import ClickHouse, ServerClickHouse
+from plumbing.errors import ClickHouseQueryError, SinkUnavailableError
 from plumbing.settings import Settings
 
 

@@ -11,9 +11,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from consumers.errors import SchemaMismatchError
-from plumbing.message_errors import decode_json
+from plumbing.message_json import decode_json
+from schemas.errors import EventValidationError
 from schemas.models import EVENT_MODELS
-from schemas.registry import EventValidationError, validate_event
+from schemas.registry import validate_event
 
 
 def event_type_of(obj: dict[str, Any], events: tuple[str, ...], topic: str) -> str:

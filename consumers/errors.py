@@ -1,16 +1,16 @@
 """Errors of the sink: why a message was rejected, why a query was refused.
 
-The reasons a message is rejected are shared with the predictors
-(plumbing.message_errors); the query refusal is the sink's own.
+The reasons a message is rejected are shared with the predictors (plumbing/errors.py);
+the unserved feedback and the query refusal are the sink's own.
 """
 
-from plumbing.errors import SplitstreamError
-from plumbing.message_errors import (
+from plumbing.errors import (
     EmptyMessageError,
     ErrorType,
     MessageRejectedError,
     NotJsonError,
     SchemaMismatchError,
+    SplitstreamError,
     UnexpectedMessageError,
 )
 
@@ -23,11 +23,21 @@ __all__ = [
     "SchemaMismatchError",
     "SinkError",
     "UnexpectedMessageError",
+    "UnservedRequestError",
 ]
 
 
 class SinkError(SplitstreamError):
     """Root of the sink's own errors."""
+
+
+# --------------------------------------------------------------------------- rejected messages
+
+
+class UnservedRequestError(MessageRejectedError):
+    """Feedback for a request id that no gateway minted."""
+
+    error_type: ErrorType = "schema"
 
 
 # --------------------------------------------------------------------------- refused queries

@@ -8,14 +8,8 @@ reason, never stored, so it cannot reach the views the promoter's evidence reads
 
 from typing import Any
 
-from plumbing.message_errors import ErrorType, MessageRejectedError
+from consumers.errors import UnservedRequestError
 from plumbing.request_ids import RequestIds
-
-
-class UnservedRequestError(MessageRejectedError):
-    """Feedback for a request id that no gateway minted."""
-
-    error_type: ErrorType = "schema"
 
 
 def check_feedback(event_type: str, event: dict[str, Any], request_ids: RequestIds | None) -> None:

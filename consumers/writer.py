@@ -36,7 +36,7 @@ from consumers.metrics import SinkMetrics
 from consumers.rows import Chunk, Coordinates, chunk_of
 from plumbing.batch_buffer import Batch
 from plumbing.batch_writer import Accepted
-from plumbing.message_errors import MessageRejectedError, UnexpectedMessageError
+from plumbing.errors import MessageRejectedError, UnexpectedMessageError
 from plumbing.request_ids import RequestIds
 from schemas.registry import TopicSpec
 

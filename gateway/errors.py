@@ -4,8 +4,9 @@ Every error body has one shape::
 
     {"error": {"code": ..., "message": ..., "field": ..., "allowed": ...}}
 
-Routes raise a ``GatewayError`` subclass; FastAPI's request validation errors and
-Starlette's HTTP errors (404, 405) are mapped to the same shape by ``handle_error``.
+Routes raise a ``GatewayError`` subclass; FastAPI's request validation errors,
+Starlette's HTTP errors (404, 405) and the shared errors a route lets out (no promoter
+answered a command) are mapped to the same shape by ``handle_error``.
 """
 
 import logging
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.field_limits import FIELD_LIMITS
 from gateway.legacy_metrics import ENDPOINT_OF_API
 from gateway.metrics import NO_VARIANT
-from plumbing.errors import SplitstreamError
+from plumbing.errors import PromoterUnavailableError, SplitstreamError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 LEGACY_PREFIX = "/api/"
 #: The prediction routes, by the API label the metrics use.
 PREDICTION_PATHS = {path: api for api, path in ENDPOINT_OF_API.items()}
+#: Errors of the shared code that routes let out, answered like the gateway's own:
+#: the HTTP status and the error code of each.
+SHARED_ERRORS: dict[type[SplitstreamError], tuple[int, str]] = {
+    PromoterUnavailableError: (503, "promoter_unavailable"),
+}
 
 
 class GatewayError(SplitstreamError):
@@ -92,13 +98,6 @@ class CommandConflictError(GatewayError):
     code = "conflict"
 
 
-class PromoterUnavailableError(GatewayError):
-    """No promoter answered an admin command in time."""
-
-    status = 503
-    code = "promoter_unavailable"
-
-
 class BodyTooLargeError(GatewayError):
     """The request body is larger than max_body_bytes."""
 
@@ -131,13 +130,7 @@ class AdminDisabledError(ServiceUnavailableError):
     code = "admin_disabled"
 
 
-class SplitWriteError(ServiceUnavailableError):
-    """The split could not be stored in S3."""
-
-    code = "split_not_stored"
-
-
-class PredictorError(GatewayError):
+class PredictorFailedError(GatewayError):
     """A predictor answered with an error the client cannot fix."""
 
     status = 502
@@ -149,6 +142,17 @@ class ReplyTimeoutError(GatewayError):
 
     status = 504
     code = "reply_timeout"
+
+
+#: Every exception class ``handle_error`` is installed for (through ``Exception``, any other
+#: error is a 500).
+HANDLED_ERRORS: tuple[type[Exception], ...] = (
+    GatewayError,
+    *SHARED_ERRORS,
+    RequestValidationError,
+    StarletteHTTPException,
+    Exception,
+)
 
 
 def error_body(
@@ -202,15 +206,24 @@ def to_gateway_error(request: Request, exc: Exception) -> GatewayError:
         return exc
     if isinstance(exc, RequestValidationError):
         return validation_error(exc, legacy=request.url.path.startswith(LEGACY_PREFIX))
+    for shared, (status, code) in SHARED_ERRORS.items():
+        if isinstance(exc, shared):
+            return _answered_as(GatewayError(str(exc)), status=status, code=code)
     if isinstance(exc, StarletteHTTPException):
         if exc.status_code == 404:
             return NotFoundError(f"no route {request.method} {request.url.path}")
         error = GatewayError(str(exc.detail), headers=dict(exc.headers or {}) or None)
-        error.status = exc.status_code
-        error.code = "method_not_allowed" if exc.status_code == 405 else "http_error"
-        return error
+        code = "method_not_allowed" if exc.status_code == 405 else "http_error"
+        return _answered_as(error, status=exc.status_code, code=code)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return GatewayError("internal error; see the gateway log")
+
+
+def _answered_as(error: GatewayError, *, status: int, code: str) -> GatewayError:
+    """``error`` with the status and code of the error it stands for."""
+    error.status = status
+    error.code = code
+    return error
 
 
 def _count_invalid_prediction(request: Request, exc: Exception, error: GatewayError) -> None:

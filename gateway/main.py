@@ -4,15 +4,13 @@ Run it with ``splitstream gateway`` or ``uvicorn --factory gateway.main:create_a
 """
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import security_headers
 from gateway.admission import AdmissionMiddleware
 from gateway.body_limit import BodyLimitMiddleware
-from gateway.errors import GatewayError, handle_error
+from gateway.errors import HANDLED_ERRORS, handle_error
 from gateway.lifespan import lifespan
 from gateway.routes import admin, dashboard, feedback, info, legacy, pages, predict
 from gateway.schemas import SPLIT_KEY_HEADER
@@ -43,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    for error_class in (GatewayError, RequestValidationError, StarletteHTTPException, Exception):
+    for error_class in HANDLED_ERRORS:
         app.add_exception_handler(error_class, handle_error)
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

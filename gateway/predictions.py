@@ -11,7 +11,7 @@ from gateway.errors import (
     KafkaUnavailableError,
     ModelUnavailableError,
     OutOfDomainError,
-    PredictorError,
+    PredictorFailedError,
     ReplyTimeoutError,
 )
 from gateway.kafka_link import KafkaLink
@@ -210,4 +210,4 @@ class PredictionService:
             raise OutOfDomainError(f"{reply.slot} model: {message}", field=field)
         if code in ("model_unavailable", "no_model"):
             raise ModelUnavailableError(f"{reply.slot} predictor: {message}", field=field)
-        raise PredictorError(f"{reply.slot} predictor: {code}: {message}", field=field)
+        raise PredictorFailedError(f"{reply.slot} predictor: {code}: {message}", field=field)

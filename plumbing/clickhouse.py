@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from plumbing.chdb_access import QueryLimits, reader_connection_string
-from plumbing.errors import SplitstreamError
 from plumbing.settings import Settings
 from schemas.registry import table_ddl, view_ddl
 
@@ -33,14 +32,6 @@ class ClickHouse(Protocol):
 
     def close(self) -> None:
         """Release the engine (chDB frees its data folder)."""
-
-
-class ClickHouseQueryError(SplitstreamError):
-    """A query was refused or failed; the message says why (as ClickHouse or the sink put it)."""
-
-
-class SinkUnavailableError(SplitstreamError):
-    """The sink's query endpoint did not answer: the sink is not running or not reachable."""
 
 
 #: Limits of a read-only query when none are given (the settings' defaults).

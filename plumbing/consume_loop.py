@@ -38,8 +38,8 @@ from kafka.structs import TopicPartition
 from plumbing.batch_buffer import Batch, BatchBuffer
 from plumbing.batch_writer import Accepted, Entry, LoopMetrics, Writer
 from plumbing.dead_letters import Disposal, dispose
+from plumbing.errors import MessageRejectedError, UnexpectedMessageError
 from plumbing.kafka import encode_json
-from plumbing.message_errors import MessageRejectedError, UnexpectedMessageError
 from plumbing.offset_commits import OffsetCommits
 
 log = logging.getLogger(__name__)

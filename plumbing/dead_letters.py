@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
+from plumbing.errors import EmptyMessageError, ErrorType, MessageRejectedError
 from plumbing.event_ids import name_based_id
 from plumbing.kafka import deadletter_record
-from plumbing.message_errors import EmptyMessageError, ErrorType, MessageRejectedError
 
 #: uuid5 namespace of the event ids derived from Kafka coordinates.
 KAFKA_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "splitstream:kafka")

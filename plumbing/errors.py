@@ -1,8 +1,14 @@
-"""Errors of the shared plumbing."""
+"""Errors of the shared plumbing, under SplitstreamError (``schemas/errors.py``), the root of
+every Splitstream error.
 
+Each package keeps its errors in its own ``errors.py``, every class under
+``SplitstreamError``; a class that replaces a builtin error inherits it too, so an
+``except ValueError`` that caught it still does.
+"""
 
-class SplitstreamError(Exception):
-    """Root of every Splitstream error."""
+from typing import Literal
+
+from schemas.errors import SplitstreamError
 
 
 class SlotConflictError(SplitstreamError):
@@ -31,3 +37,47 @@ class ModelSignatureError(ModelIntegrityError):
 
 class KafkaCredentialsError(SplitstreamError):
     """SASL is on, but this process has no Kafka principal or no password for it."""
+
+
+class ClickHouseQueryError(SplitstreamError):
+    """A query was refused or failed; the message says why (as ClickHouse or the sink put it)."""
+
+
+class SinkUnavailableError(SplitstreamError):
+    """The sink's query endpoint did not answer: the sink is not running or not reachable."""
+
+
+# --------------------------------------------------------------------------- rejected messages
+
+#: The dead-letter record's error_type for each cause.
+ErrorType = Literal["decode", "schema", "missing_header", "internal"]
+
+
+class MessageRejectedError(SplitstreamError):
+    """A consumed message that cannot be handled; the consumer dead-letters or skips it."""
+
+    error_type: ErrorType = "schema"
+
+
+class EmptyMessageError(MessageRejectedError):
+    """The message has no value (a tombstone): nothing to answer or store."""
+
+    error_type: ErrorType = "decode"
+
+
+class NotJsonError(MessageRejectedError):
+    """The value is not UTF-8 JSON."""
+
+    error_type: ErrorType = "decode"
+
+
+class SchemaMismatchError(MessageRejectedError):
+    """The JSON does not match its event schema, or its table (the message names the field)."""
+
+    error_type: ErrorType = "schema"
+
+
+class UnexpectedMessageError(MessageRejectedError):
+    """Handling the message failed in a way no rule foresaw (a bug, not bad input)."""
+
+    error_type: ErrorType = "internal"

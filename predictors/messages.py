@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from plumbing.message_errors import decode_json
+from plumbing.message_json import decode_json
 from predictors.errors import MissingReplyAddressError, SchemaMismatchError
+from schemas.errors import EventValidationError
 from schemas.model_events import ModelReload
-from schemas.registry import EventValidationError, validate_event
+from schemas.registry import validate_event
 from schemas.serving_events import PredictRequest, ScoreRequest
 
 M = TypeVar("M", bound=BaseModel)

@@ -17,8 +17,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from plumbing.batch_buffer import Batch
 from plumbing.batch_writer import Accepted
+from plumbing.errors import MessageRejectedError
 from plumbing.event_ids import new_event_ids
-from plumbing.message_errors import MessageRejectedError
 from predictors.errors import PredictorError
 from predictors.inference import Outcome, predict_batch
 from predictors.messages import decode_score_request

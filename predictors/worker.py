@@ -11,8 +11,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from plumbing.batch_buffer import Batch
 from plumbing.batch_writer import Accepted
+from plumbing.errors import MessageRejectedError
 from plumbing.event_ids import new_event_ids
-from plumbing.message_errors import MessageRejectedError
 from predictors.inference import BatchPrediction, Outcome, predict_batch
 from predictors.messages import ReplyAddresses, decode_predict_request
 from predictors.metrics import PredictorMetrics

@@ -14,12 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from analysis.thresholds import PSI_LARGE, SRM_ALPHA
+from promoter.errors import PolicyError
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
-
-
-class PolicyError(ValueError):
-    """The policy file is missing, not TOML, or breaks a rule of ``Policy``."""
 
 
 class Policy(BaseModel):

@@ -18,12 +18,9 @@ write and the ledger record leaves (promoter/recovery.py completes that swap).
 from typing import Literal, get_args
 
 from plumbing.model_store import Slots
+from promoter.errors import TransitionRefusedError
 
 SwapAction = Literal["promote", "reject", "rollback", "end_watch"]
-
-
-class TransitionRefusedError(ValueError):
-    """The action makes no sense for these slots (e.g. promote with no candidate)."""
 
 
 def _no_watch(slots: Slots, action: str) -> None:

@@ -23,6 +23,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from schemas.errors import EventValidationError
+
 SCHEMA_ROOT = Path(__file__).resolve().parent
 EVENTS_DIR = SCHEMA_ROOT / "events"
 TOPICS_FILE = SCHEMA_ROOT / "topics.json"
@@ -50,16 +52,6 @@ class TopicSpec:
     table: str
     table_layout: str  # "flat" (one column per property) or "payload" (envelope + JSON body)
     retention_ms: int | None = None
-
-
-class EventValidationError(ValueError):
-    """An event does not match its schema. `path` is the dotted field path ("$" is the root)."""
-
-    def __init__(self, event_type: str | None, path: str, message: str) -> None:
-        self.event_type = event_type
-        self.path = path
-        self.message = message
-        super().__init__(f"{event_type or '<unknown event_type>'}: {path}: {message}")
 
 
 # --------------------------------------------------------------------------- topics

@@ -1,7 +1,9 @@
 """Errors of the local stack."""
 
+from plumbing.errors import SplitstreamError
 
-class StackError(Exception):
+
+class StackError(SplitstreamError):
     """Root of every local-stack error."""
 
 

@@ -7,10 +7,9 @@ from fastapi import APIRouter, Depends
 
 from clients.promoter_commands import send_command
 from gateway.deps import GatewayDep, require_admin
-from gateway.errors import CommandConflictError, PromoterUnavailableError
+from gateway.errors import CommandConflictError
 from gateway.routes.info import experiment_of
 from gateway.schemas import ERRORS, CommandIn, CommandOut, ExperimentOut, SplitIn
-from plumbing import errors as plumbing_errors
 from schemas.decision_events import PromoterCommandResult
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -65,8 +64,9 @@ async def post_command(
 
 
 async def _send(gateway: GatewayDep, **command: Any) -> PromoterCommandResult:
-    """One command to the active promoter, awaited off the event loop."""
-    try:
-        return await asyncio.to_thread(send_command, gateway.settings, **command)
-    except plumbing_errors.PromoterUnavailableError as error:
-        raise PromoterUnavailableError(str(error)) from error
+    """One command to the active promoter, awaited off the event loop.
+
+    Raises:
+        PromoterUnavailableError: no promoter answered (the error handler answers 503).
+    """
+    return await asyncio.to_thread(send_command, gateway.settings, **command)

@@ -18,7 +18,7 @@ from plumbing.batch_buffer import Batch
 from plumbing.batch_writer import Accepted
 from plumbing.consume_loop import BatchingConsumer
 from plumbing.dead_letters import Disposal
-from plumbing.message_errors import EmptyMessageError, NotJsonError
+from plumbing.errors import EmptyMessageError, NotJsonError
 
 P0 = TopicPartition("t", 0)
 P1 = TopicPartition("t", 1)

@@ -6,7 +6,7 @@ from typing import NamedTuple
 import pytest
 
 from plumbing.dead_letters import Action, decide, derived_event_id, dispose
-from plumbing.message_errors import (
+from plumbing.errors import (
     EmptyMessageError,
     MessageRejectedError,
     NotJsonError,

@@ -15,7 +15,7 @@ from gateway import dashboard_rows as rows
 from gateway.dashboard import DashboardSource, ViewRows
 from gateway.main import create_app
 from gateway.schemas import ExperimentOut
-from plumbing.clickhouse import SinkUnavailableError
+from plumbing.errors import SinkUnavailableError
 from plumbing.settings import Settings, load_settings
 from schemas.decision_events import LedgerRecord
 from stack.ports import free_port

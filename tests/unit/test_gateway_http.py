@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from gateway.main import create_app
 from gateway.routes import admin
+from plumbing.errors import PromoterUnavailableError
 from plumbing.request_ids import RequestIds, for_settings
 from plumbing.settings import Settings, load_settings
 from schemas.decision_events import PromoterCommandResult
@@ -359,6 +360,40 @@ def test_a_share_change_the_promoter_refuses_is_409(
     response = client.put("/v1/admin/split", json={"candidate_share": 0.3}, headers=headers)
     assert response.status_code == 409
     assert "no model was ever published" in _error(response)["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/v1/admin/split", {"candidate_share": 0.3}),
+        ("POST", "/v1/admin/promote", {"reason": "the candidate is better"}),
+    ],
+)
+def test_a_command_no_promoter_answers_is_503_promoter_unavailable_with_its_reason(
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    body: dict[str, object],
+) -> None:
+    # Given no promoter answering commands
+    reason = "no promoter answered within 5.0 s; is `splitstream promoter` running?"
+
+    def silent(_settings: Settings, **_command: object) -> PromoterCommandResult:
+        raise PromoterUnavailableError(reason)
+
+    monkeypatch.setattr(admin, "send_command", silent)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    # When an operator sends a command over HTTP
+    response = client.request(method, path, json=body, headers=headers)
+    # Then the answer is 503 with the promoter client's reason, not a 500
+    assert response.status_code == 503, response.text
+    assert _error(response) == {
+        "code": "promoter_unavailable",
+        "message": reason,
+        "field": None,
+        "allowed": None,
+    }
 
 
 def test_admin_without_a_configured_token_is_503_admin_disabled() -> None:

@@ -10,8 +10,9 @@ import pytest
 
 from promoter.decide import decide, decide_watch
 from promoter.decision import Decision
+from promoter.errors import PolicyError
 from promoter.experiment import ExperimentStats, PairedStats, VariantStats
-from promoter.policy import DEFAULT_POLICY_FILE, Policy, PolicyError, load_policy
+from promoter.policy import DEFAULT_POLICY_FILE, Policy, load_policy
 from promoter.sequential import PeriodCounts
 from promoter.statistics import SampleSums
 

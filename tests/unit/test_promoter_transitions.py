@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 import pytest
 
 from plumbing.model_store import Slots, SlotsVersion
+from promoter.errors import TransitionRefusedError
 from promoter.ledger import slots_json
 from promoter.replay import chain_problems, verify
-from promoter.transitions import TransitionRefusedError, apply_action, interrupted_action
+from promoter.transitions import apply_action, interrupted_action
 from schemas.decision_events import LedgerRecord
 
 RUNNING = Slots(best="v1", candidate="v2", previous_best=None, generation=4)

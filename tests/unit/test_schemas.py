@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from schemas import registry
 from schemas.columns import event_body, flat_columns, flat_properties, flatten_event
 from schemas.envelope import Event
+from schemas.errors import EventValidationError
 from schemas.model_events import ModelReload
 from schemas.models import EVENT_MODELS, parse_event
 from schemas.serving_events import PredictReply
@@ -67,7 +68,7 @@ def test_valid_example_passes_model(event_type: str, path: Path) -> None:
 
 @pytest.mark.parametrize(("event_type", "path"), INVALID)
 def test_invalid_example_fails_json_schema(event_type: str, path: Path) -> None:
-    with pytest.raises(registry.EventValidationError) as caught:
+    with pytest.raises(EventValidationError) as caught:
         registry.validate_event(_load(path), event_type)
     assert caught.value.event_type == event_type
     assert caught.value.path
@@ -213,22 +214,22 @@ def _valid(event_type: str, name: str | None = None) -> dict[str, Any]:
 def test_validation_error_names_nested_field_path() -> None:
     event = _valid("predict.request")
     event["features"]["total_sqft"] = 0
-    with pytest.raises(registry.EventValidationError, match=r"features\.total_sqft"):
+    with pytest.raises(EventValidationError, match=r"features\.total_sqft"):
         registry.validate_event(event)
 
 
 def test_validation_error_names_missing_field() -> None:
     event = _valid("feedback")
     del event["request_id"]
-    with pytest.raises(registry.EventValidationError) as caught:
+    with pytest.raises(EventValidationError) as caught:
         registry.validate_event(event)
     assert caught.value.path == "request_id"
 
 
 def test_validation_rejects_unknown_or_missing_event_type() -> None:
-    with pytest.raises(registry.EventValidationError, match="unknown event type"):
+    with pytest.raises(EventValidationError, match="unknown event type"):
         registry.validate_event({"event_type": "nope"})
-    with pytest.raises(registry.EventValidationError, match="event_type"):
+    with pytest.raises(EventValidationError, match="event_type"):
         registry.validate_event({"id": "x"})
     assert registry.is_valid_event(_valid("score.request"), "score.request")
 
@@ -236,12 +237,12 @@ def test_validation_rejects_unknown_or_missing_event_type() -> None:
 def test_ok_reply_needs_price_and_error_reply_needs_error() -> None:
     ok = _valid("predict.reply", "ok")
     assert ok["status"] == "ok"
-    with pytest.raises(registry.EventValidationError, match="price_lakhs"):
+    with pytest.raises(EventValidationError, match="price_lakhs"):
         registry.validate_event({**ok, "price_lakhs": None})
     with pytest.raises(ValidationError, match="price_lakhs"):
         PredictReply.model_validate({**ok, "price_lakhs": None})
     error = _valid("predict.reply", "error_no_model")
-    with pytest.raises(registry.EventValidationError, match="error"):
+    with pytest.raises(EventValidationError, match="error"):
         registry.validate_event({**error, "error": None})
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import clients.sink_query
 from cli.sink_commands import query
-from plumbing.clickhouse import ClickHouseQueryError, SinkUnavailableError
+from plumbing.errors import ClickHouseQueryError, SinkUnavailableError
 
 FRAME = pd.DataFrame(
     {

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from consumers.decoding import decode_event
-from consumers.errors import SchemaMismatchError
-from consumers.feedback_check import UnservedRequestError, check_feedback
+from consumers.errors import SchemaMismatchError, UnservedRequestError
+from consumers.feedback_check import check_feedback
 from plumbing.request_ids import RequestIds
 from schemas.registry import TABLES_SQL
 

@@ -17,7 +17,7 @@ from clients.sink_query import SinkQueryClickHouse, frame_from_rows
 from consumers.errors import QueryRefusedError, SinkError
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
-from plumbing.clickhouse import ClickHouseQueryError, SinkUnavailableError
+from plumbing.errors import ClickHouseQueryError, SinkUnavailableError
 from stack.ports import free_port
 
 DOCUMENT = {
