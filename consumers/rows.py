@@ -226,7 +226,7 @@ def _checked(column: Column, values: list[Any]) -> tuple[Any, dict[int, str]]:
         errors = {i: reason for i, v in enumerate(values) if v is None}
     if column.kind == "timestamp":
         moments = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
-        for i in np.flatnonzero(moments.isna()):
+        for i in np.flatnonzero(moments.isna()).tolist():
             if values[i] is not None:
                 errors[int(i)] = f"{values[i]!r} is not a timestamp with a zone"
         return moments.tz_convert(None).to_numpy().astype("datetime64[ms]"), errors

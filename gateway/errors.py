@@ -189,7 +189,9 @@ def validation_error(exc: RequestValidationError, *, legacy: bool) -> GatewayErr
         message = "the body is not valid JSON"
         field = None
     else:
-        message = f"{field}: {first.get('msg', 'invalid value')}" if field else first.get("msg")
+        message = (
+            f"{field}: {first.get('msg', 'invalid value')}" if field else str(first.get("msg"))
+        )
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem(s))"
     error_class = BadRequestError if legacy else InvalidInputError

@@ -21,7 +21,7 @@ class _LongPollConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         self, transport: faust_aiokafka.Transport
     ) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
-        app: LongPollApp = self.app  # type: ignore[assignment]
+        app: LongPollApp = self.app  # type: ignore[assignment]  # only LongPollApp uses this thread
         consumer._fetch_min_bytes = app.fetch_min_bytes
         consumer._fetch_max_wait_ms = app.fetch_max_wait_ms
         return consumer

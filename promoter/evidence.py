@@ -224,13 +224,13 @@ def _latency(
     ranks: dict[str, tuple[int, int, int]] = {}
     for variant, prefix in (("prod", "prod"), ("candidate", "cand")):
         n = int(totals[variant]["replied"])
-        low, high = quantile_ranks(
+        lower, upper = quantile_ranks(
             n,
             quantile=LATENCY_QUANTILE,
             alpha=policy.guardrail_alpha,
             target_n=policy.guardrail_target_requests,
         )
-        ranks[variant] = (point_rank(n, LATENCY_QUANTILE), int(low), int(high))
+        ranks[variant] = (point_rank(n, LATENCY_QUANTILE), int(lower), int(upper))
         params = {
             **params,
             f"{prefix}_point": ranks[variant][0],
@@ -313,6 +313,7 @@ def ch_time(moment: datetime) -> str:
 
 def _utc(moment: Any) -> datetime:
     stamp = pd.Timestamp(moment)
-    return (
+    utc: datetime = (
         stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
     ).to_pydatetime()
+    return utc

@@ -49,7 +49,7 @@ def promoter_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}splitstream-promoter"
 
 
-class _Role(ConsumerRebalanceListener):
+class _Role(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped: its classes are Any
     """Tracks whether this process holds the partition, i.e. is the active promoter."""
 
     def __init__(self) -> None:

@@ -298,6 +298,7 @@ class Promoter:
         reasons: list[str],
     ) -> None:
         common = {"generation": after.slots.generation, "actor": actor}
+        event: ModelPromoted | ModelRejected | ModelRolledBack
         if action == "promote":
             event = ModelPromoted.create(
                 model_version=after.slots.best, previous_best=before.slots.best, **common
