@@ -11,13 +11,13 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
 
 from plumbing.model_store import SlotStore
-from plumbing.promoter_client import CommandAction, send_command
+from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from predictors.score_client import score_requests
@@ -59,7 +59,9 @@ def _clear_leftovers(settings: Settings, console: Console) -> None:
         _command(settings, console, "reject", "demo: start again from a weak best model")
 
 
-def _command(settings: Settings, console: Console, action: CommandAction, reason: str) -> None:
+def _command(
+    settings: Settings, console: Console, action: Literal["rollback", "reject"], reason: str
+) -> None:
     answer = send_command(settings, action=action, operator="demo", reason=reason)
     console.print(f"  operator {action}: {answer.outcome} ({answer.message})")
 
