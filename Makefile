@@ -53,9 +53,10 @@ docs: install ## Regenerate the README's configuration and Kafka ACL tables from
 openapi-snapshot: install ## Rewrite tests/unit/data/gateway-openapi.json from the gateway's current API
 	$(BIN)/python -m tests.unit.openapi_snapshot
 
-lint: install ## Check lint and format with ruff
+lint: install ## Check lint and format with ruff, and types with mypy (strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install ## Format and fix with ruff
 	$(BIN)/ruff format .

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from gateway.metrics import GatewayMetrics
 
 
-def _best_us(work: Callable[[], None], *, number: int, repeat: int) -> float:
+def _best_us(work: Callable[[], object], *, number: int, repeat: int) -> float:
     return min(timeit.repeat(work, number=number, repeat=repeat)) / number * 1e6
 
 

@@ -93,7 +93,11 @@ def event_templates() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         feedback_type="actual_price",
         note=None,
     )
-    return tuple(m.model_dump(mode="json") for m in (request, reply, feedback))  # type: ignore[return-value]
+    return (
+        request.model_dump(mode="json"),
+        reply.model_dump(mode="json"),
+        feedback.model_dump(mode="json"),
+    )
 
 
 def _events(run: int, requests: int, now_s: float) -> Iterator[tuple[str, str, bytes]]:

@@ -110,7 +110,7 @@ def _caught_up(agent: AgentProcess, *written: History) -> Callable[[], bool]:
         arms = agent.arms() or {}
         candidate = arms.get((EXPERIMENT, "candidate"), {})
         prod = arms.get((EXPERIMENT, "prod"), {})
-        return (
+        return bool(
             candidate.get("requests", 0) >= candidates
             and prod.get("requests", 0) >= requests - candidates
             and candidate.get("feedback_count", 0) + prod.get("feedback_count", 0) >= requests

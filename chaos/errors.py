@@ -1,6 +1,6 @@
 """Errors of the chaos runs."""
 
-from plumbing.errors import SplitstreamError
+from schemas.errors import SplitstreamError
 
 
 class ChaosError(SplitstreamError):

@@ -29,12 +29,12 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from chaos.errors import PromoterKillFailedError
+from clients.ledger_reader import read_ledger
 from clients.promoter_commands import new_command, post_command
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
 from plumbing.settings import PROJECT_ROOT, Settings, load_settings
 from promoter.errors import TransitionRefusedError
-from promoter.ledger import read_ledger
 from promoter.replay import Verification, slots_of, verify
 from promoter.transitions import apply_action
 from schemas.decision_events import LedgerRecord

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from chaos import evidence, invariants
 from chaos.broker import BrokerOutage, outage_seconds, restart_broker_under_load
@@ -147,7 +147,8 @@ def _broker_phase(
 def _promoter_phase(settings: Settings, report: ChaosReport) -> None:
     """Promote with a promoter that dies after the routing write, then roll back with one
     that dies after the broadcast; each restarted promoter must complete the swap."""
-    for failpoint, action in zip(FAILPOINTS, ("promote", "rollback"), strict=True):
+    actions: tuple[Literal["promote", "rollback"], ...] = ("promote", "rollback")
+    for failpoint, action in zip(FAILPOINTS, actions, strict=True):
         try:
             report.promoter_kills.append(
                 kill_promoter_mid_swap(settings, failpoint=failpoint, action=action)

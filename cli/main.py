@@ -6,6 +6,7 @@ of them: it lists the one-line summaries kept here.
 """
 
 import importlib
+from typing import Any
 
 import click
 
@@ -65,9 +66,9 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use (the pattern of click's docs)."""
 
     def __init__(
-        self, *args: object, lazy: dict[str, str], summaries: dict[str, str], **kwargs: object
+        self, *args: Any, lazy: dict[str, str], summaries: dict[str, str], **kwargs: Any
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self._lazy = lazy
         self._summaries = summaries
 

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from clients.ledger_reader import read_ledger
 from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
 from plumbing.model_store import SlotStore
@@ -16,7 +17,7 @@ from plumbing.s3 import s3_client
 from plumbing.settings import Settings, get_settings
 from promoter.backtest import BacktestRow, FirstDecision, backtest
 from promoter.errors import PolicyError
-from promoter.ledger import Ledger, read_ledger
+from promoter.ledger import Ledger
 from promoter.policy import load_policy
 from promoter.replay import Verification, restore, verify
 from promoter.swap import SlotSwap

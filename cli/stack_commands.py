@@ -9,8 +9,8 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from plumbing.errors import SplitstreamError
 from plumbing.settings import Settings, get_settings
+from schemas.errors import SplitstreamError
 from stack import kafka_access, local
 from stack.errors import StackError
 

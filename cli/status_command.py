@@ -5,7 +5,7 @@ from rich.console import Console
 
 from cli.stack_commands import exit_unless_all_run, print_status
 from plumbing.settings import Settings, get_settings
-from stack.local import ServiceStatus
+from stack.supervisor import ServiceStatus
 
 
 @click.command()
@@ -58,7 +58,7 @@ def _slots_line(settings: Settings, statuses: list[ServiceStatus]) -> str:
 def _watch_line(settings: Settings, best: str | None, holdback: str) -> str:
     """The watch as the ledger describes it; S3 alone says only that one runs."""
     head = f"watch: {best} is watched beside the previous best {holdback}, held back"
-    from promoter.ledger import read_ledger  # Kafka only when a watch runs
+    from clients.ledger_reader import read_ledger  # Kafka only when a watch runs
     from promoter.state import PromoterState
 
     try:

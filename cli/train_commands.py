@@ -21,10 +21,10 @@ from rich.progress import (
 from rich.table import Table
 
 from plumbing.cpu_priority import yield_to_request_path
-from plumbing.errors import SplitstreamError
 from plumbing.settings import get_settings
+from schemas.errors import SplitstreamError
 from trainer.errors import EXIT_ERROR
-from trainer.publish import TARGET_SLOTS
+from trainer.publish import TARGET_SLOTS, TargetSlot
 from trainer.selection import ALGORITHMS, BASELINE, DEFAULT_ALGORITHMS, WEAK
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ _ALGORITHM_HELP = (
     show_default=True,
     help="auto: best for the very first model, candidate after that; or force one.",
 )
-def train(algorithms: tuple[str, ...], slot: str) -> None:
+def train(algorithms: tuple[str, ...], slot: TargetSlot) -> None:
     """Train once: load and clean the data, choose a model, publish it if it passes the gate.
 
     The data comes from SPLITSTREAM_DATA_PATH (downloaded and sha256-checked when
@@ -95,7 +95,7 @@ def train(algorithms: tuple[str, ...], slot: str) -> None:
         with _progress(planned_steps(chosen)) as step:
             result = train_and_publish(
                 settings,
-                target_slot=slot,  # type: ignore[arg-type]
+                target_slot=slot,
                 algorithms=chosen,
                 on_step=step,
             )

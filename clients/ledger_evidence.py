@@ -38,7 +38,9 @@ def evidence_line(statistics: dict[str, Any]) -> str:
     bounds = f"[{_fmt(lower, '+.2f')}, {_fmt(upper, '+.2f')}]"
     tail = f"difference {_fmt(difference, '+.2f')}, {level} CS {bounds}"
     n_prod, n_candidate = mae.get("n_prod"), mae.get("n_candidate")
-    arms = statistics.get("arms") if isinstance(statistics.get("arms"), dict) else {}
+    arms = statistics.get("arms")
+    if not isinstance(arms, dict):
+        arms = {}
     incumbent, challenger = str(arms.get("prod", "prod")), str(arms.get("candidate", "candidate"))
     if mae.get("method") == "paired":
         return (

@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Literal
 
+from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from plumbing import kafka
@@ -96,7 +97,7 @@ def post_command(settings: Settings, command: PromoterCommand) -> None:
 
 
 def _await_result(
-    listener: object,
+    listener: KafkaConsumer,
     partition: TopicPartition,
     command_id: str,
     timeout_s: float | None,
@@ -104,7 +105,7 @@ def _await_result(
 ) -> PromoterCommandResult:
     deadline = time.monotonic() + (timeout_s or settings.promoter_command_timeout_s)
     while time.monotonic() < deadline:
-        for message in listener.poll(timeout_ms=200).get(partition, []):  # type: ignore[attr-defined]
+        for message in listener.poll(timeout_ms=200).get(partition, []):
             result = _result_for(message.value, command_id)
             if result is not None:
                 return result

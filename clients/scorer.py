@@ -15,7 +15,7 @@ from kafka.structs import TopicPartition
 
 from plumbing import kafka
 from plumbing.settings import Settings
-from schemas.models import ScoreRequest
+from schemas.serving_events import ScoreRequest
 
 SEND_TIMEOUT_S = 60.0
 #: Bulk upload: let the producer fill batches for a few ms (latency does not matter here).

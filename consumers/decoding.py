@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from consumers.errors import SchemaMismatchError
+from plumbing.errors import SchemaMismatchError
 from plumbing.message_json import decode_json
 from schemas.errors import EventValidationError
 from schemas.models import EVENT_MODELS

@@ -10,9 +10,9 @@ from plumbing.errors import (
     MessageRejectedError,
     NotJsonError,
     SchemaMismatchError,
-    SplitstreamError,
     UnexpectedMessageError,
 )
+from schemas.errors import SplitstreamError
 
 __all__ = [
     "EmptyMessageError",

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from consumers.engine import open_sink_clickhouse
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
-from consumers.sink import Sink, SinkTopics
+from consumers.sink import Sink
+from consumers.writer import SinkTopics
 from plumbing import kafka, request_ids
 from plumbing.clickhouse import create_tables
 from plumbing.failpoints import failpoint

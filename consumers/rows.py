@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from consumers.errors import SchemaMismatchError
 from consumers.table_columns import Column, table_columns
 from plumbing.dead_letters import derived_event_id
+from plumbing.errors import SchemaMismatchError
 from schemas.columns import column_values, event_body, flat_columns, value_at
 from schemas.registry import SCHEMA_VERSION
 
@@ -94,7 +94,7 @@ def _checked(column: Column, values: list[Any]) -> tuple[Any, dict[int, str]]:
         errors = {i: reason for i, v in enumerate(values) if v is None}
     if column.kind == "timestamp":
         moments = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
-        for i in np.flatnonzero(moments.isna()):
+        for i in np.flatnonzero(moments.isna()).tolist():
             if values[i] is not None:
                 errors[int(i)] = f"{values[i]!r} is not a timestamp with a zone"
         return moments.tz_convert(None).to_numpy().astype("datetime64[ms]"), errors

@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -71,8 +71,10 @@ def _clear_leftovers(settings: Settings, console: Console) -> None:
         _command(settings, console, "reject", "demo: start again from a weak best model")
 
 
-def _command(settings: Settings, console: Console, action: str, reason: str) -> None:
-    answer = send_command(settings, action=action, operator="demo", reason=reason)  # type: ignore[arg-type]
+def _command(
+    settings: Settings, console: Console, action: Literal["rollback", "reject"], reason: str
+) -> None:
+    answer = send_command(settings, action=action, operator="demo", reason=reason)
     console.print(f"  operator {action}: {answer.outcome} ({answer.message})")
 
 

@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.field_limits import FIELD_LIMITS
 from gateway.legacy_metrics import ENDPOINT_OF_API
 from gateway.metrics import NO_VARIANT
-from plumbing.errors import PromoterUnavailableError, SplitstreamError
+from plumbing.errors import PromoterUnavailableError
+from schemas.errors import SplitstreamError
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,9 @@ def validation_error(exc: RequestValidationError, *, legacy: bool) -> GatewayErr
         message = "the body is not valid JSON"
         field = None
     else:
-        message = f"{field}: {first.get('msg', 'invalid value')}" if field else first.get("msg")
+        message = (
+            f"{field}: {first.get('msg', 'invalid value')}" if field else str(first.get("msg"))
+        )
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem(s))"
     error_class = BadRequestError if legacy else InvalidInputError

@@ -18,6 +18,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from gateway.main import create_app
 from plumbing.settings import Settings, load_settings
@@ -29,9 +30,9 @@ RESTART_PAUSE_S = 1.0
 STOP_GRACE_S = 10.0
 
 
-def uvicorn_config(app: object, *, host: str, port: int, log_level: str) -> uvicorn.Config:
+def uvicorn_config(app: FastAPI, *, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         host=host,
         port=port,
         workers=1,

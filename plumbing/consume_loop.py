@@ -66,7 +66,7 @@ class _Sent:
         return all(f.is_done for f in self.futures)
 
 
-class _FlushBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+class _FlushBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped: its classes are Any
     def __init__(self, engine: "BatchingConsumer[Any]") -> None:
         self._engine = engine
 

@@ -24,7 +24,7 @@ def encode_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class CompactJsonSerializer(Serializer):
+class CompactJsonSerializer(Serializer):  # type: ignore[misc]  # kafka-python is untyped: its classes are Any
     """Values as compact UTF-8 JSON; bytes (already encoded) pass through."""
 
     def serialize(self, topic: str, headers: list[tuple[str, bytes]], data: Any) -> bytes | None:
@@ -33,7 +33,7 @@ class CompactJsonSerializer(Serializer):
         return encode_json(data)
 
 
-class KeySerializer(Serializer):
+class KeySerializer(Serializer):  # type: ignore[misc]  # kafka-python is untyped: its classes are Any
     """Keys as UTF-8 text; bytes pass through."""
 
     def serialize(self, topic: str, headers: list[tuple[str, bytes]], data: Any) -> bytes | None:

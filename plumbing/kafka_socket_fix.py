@@ -41,7 +41,7 @@ async def _connect_closing_on_failure(
 def install() -> None:
     """Patch the plain-socket class only (the proxy classes have their own ``connect``)."""
     if KafkaNetSocket.connect is _original_connect:
-        KafkaNetSocket.connect = _connect_closing_on_failure  # type: ignore[method-assign]
+        KafkaNetSocket.connect = _connect_closing_on_failure
 
 
 install()

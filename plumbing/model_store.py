@@ -82,7 +82,7 @@ class Slots:
 
     def next(self, **changes: str | None) -> "Slots":
         """These slots with ``changes`` applied and the generation moved on by one."""
-        return replace(self, **changes, generation=self.generation + 1)  # type: ignore[arg-type]
+        return replace(self, **changes, generation=self.generation + 1)
 
 
 @dataclass(frozen=True)

@@ -523,7 +523,7 @@ def _topic_fields() -> dict[str, Any]:
 
 # The class get_settings() builds: Settings plus one password field per Kafka principal and
 # one name and partition field per topic.
-_SettingsWithTopics = create_model(  # type: ignore[call-overload]
+_SettingsWithTopics = create_model(
     "Settings", __base__=Settings, **_kafka_password_fields(), **_topic_fields()
 )
 
@@ -542,7 +542,8 @@ def get_settings() -> Settings:
 def load_settings(**overrides: Any) -> Settings:
     """Build fresh settings: overrides, then the environment, then local.env, then defaults."""
     state_dir = Path(
-        overrides.get("state_dir") or os.environ.get(f"{ENV_PREFIX}STATE_DIR", DEFAULT_STATE_DIR)
+        overrides.get("state_dir")
+        or os.environ.get(f"{ENV_PREFIX}STATE_DIR", str(DEFAULT_STATE_DIR))
     )
     settings: Settings = _SettingsWithTopics(_env_file=local_env_file(state_dir), **overrides)
     return settings

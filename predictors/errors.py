@@ -10,8 +10,8 @@ from plumbing.errors import (
     MessageRejectedError,
     NotJsonError,
     SchemaMismatchError,
-    SplitstreamError,
 )
+from schemas.errors import SplitstreamError
 
 __all__ = [
     "DuplicateIdError",

@@ -27,7 +27,7 @@ from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from plumbing.shutdown import stopping_on_signals
-from predictors.loop import ServingLoop
+from predictors.loop import Handler, ServingLoop
 from predictors.messages import ReplyAddresses
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot
@@ -134,7 +134,7 @@ def run(
             refresh_s=settings.predictor_slot_refresh_s,
             metrics=metrics,
         )
-        handler = _handler(settings, role, me, slots, producer, requests, metrics)
+        handler: Handler[Any] = _handler(settings, role, me, slots, producer, requests, metrics)
         loop = ServingLoop(
             consumer=requests,
             topic=topic,

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from plumbing.errors import SchemaMismatchError
 from plumbing.message_json import decode_json
-from predictors.errors import MissingReplyAddressError, SchemaMismatchError
+from predictors.errors import MissingReplyAddressError
 from schemas.errors import EventValidationError
 from schemas.model_events import ModelReload
 from schemas.registry import validate_event

@@ -20,8 +20,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from plumbing.dead_letters import dispose
+from plumbing.errors import MessageRejectedError
 from plumbing.model_store import SlotStore
-from predictors.errors import MessageRejectedError, PredictorError
+from predictors.errors import PredictorError
 from predictors.messages import reload_reason
 from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot, SlotChange

@@ -8,7 +8,7 @@ fetch until ``promoter_agent_fetch_min_bytes`` are there or ``..._fetch_max_wait
 passed. aiokafka reads both when the consumer starts, after Faust has built it.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import aiokafka
 import faust
@@ -21,7 +21,7 @@ class _LongPollConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         self, transport: faust_aiokafka.Transport
     ) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
-        app: LongPollApp = self.app  # type: ignore[assignment]
+        app = cast("LongPollApp", self.app)  # only LongPollApp builds this thread
         consumer._fetch_min_bytes = app.fetch_min_bytes
         consumer._fetch_max_wait_ms = app.fetch_max_wait_ms
         return consumer

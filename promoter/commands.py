@@ -39,7 +39,7 @@ def execute(promoter: Promoter, command: PromoterCommand) -> PromoterCommandResu
     else:
         experiment_id = promoter.experiment_id(current.slots)
         inputs = {"command_id": str(command.command_id), "reason": command.reason}
-        outcome = promoter.swap(command.action, current, actor, None, experiment_id, inputs)
+        outcome = promoter.swap(command.action, current, actor, None, experiment_id, inputs)  # type: ignore[arg-type]  # pause/resume/split handled above
         if outcome.record is not None:
             outcome = Outcome(outcome.outcome, command.reason, outcome.record, outcome.slots)
     result = _result(command, outcome, current)

@@ -1,6 +1,6 @@
 """Errors of the promoter: a policy file it cannot use, an action the slots refuse."""
 
-from plumbing.errors import SplitstreamError
+from schemas.errors import SplitstreamError
 
 
 class PromoterError(SplitstreamError):

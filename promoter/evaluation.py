@@ -49,7 +49,7 @@ def _evaluate_experiment(
     decision = decide(stats, promoter.policy)
     inputs = {"stats": asdict(stats), "trigger": trigger, "evidence_at": now.isoformat()}
     if decision.action in ("promote", "reject"):
-        promoter.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)  # type: ignore[arg-type]
+        promoter.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)
     elif decision.action == "ramp" and decision.next_share is not None:
         promoter.shares.change(
             decision.next_share,
@@ -77,7 +77,7 @@ def _evaluate_watch(promoter: "Promoter", current: SlotsVersion, now: datetime) 
         "evidence_at": now.isoformat(),
     }
     if decision.action in ("rollback", "end_watch"):
-        promoter.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)  # type: ignore[arg-type]
+        promoter.swap(decision.action, current, POLICY_ACTOR, decision, experiment_id, inputs, now)
     else:
         _maybe_alert(promoter, current, decision, experiment_id, inputs)
     return decision

@@ -155,6 +155,7 @@ def _periods(rows: list[CountRow], shares: ShareHistory) -> tuple[PeriodCounts, 
 
 def _utc(moment: Any) -> datetime:
     stamp = pd.Timestamp(moment)
-    return (
+    utc: datetime = (
         stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
     ).to_pydatetime()
+    return utc

@@ -16,8 +16,10 @@ from plumbing.errors import SlotConflictError
 from plumbing.failpoints import failpoint
 from plumbing.model_store import Slots, SlotsVersion
 from promoter.decision import Decision
-from promoter.transitions import SwapAction, TransitionRefusedError, apply_action
-from schemas.models import LedgerRecord, ModelPromoted, ModelRejected, ModelRolledBack
+from promoter.errors import TransitionRefusedError
+from promoter.transitions import SwapAction, apply_action
+from schemas.decision_events import LedgerRecord
+from schemas.model_events import ModelPromoted, ModelRejected, ModelRolledBack
 
 if TYPE_CHECKING:
     from promoter.service import Promoter
@@ -148,6 +150,7 @@ def _announce(
     reasons: list[str],
 ) -> None:
     common = {"generation": after.slots.generation, "actor": actor}
+    event: ModelPromoted | ModelRejected | ModelRolledBack
     if action == "promote":
         event = ModelPromoted.create(
             model_version=after.slots.best, previous_best=before.slots.best, **common

@@ -11,13 +11,16 @@ from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import faust
+from faust.types import TableT
 
 from promoter.tally import Half
 from promoter.window_tables import JSON_SCHEMA
 from promoter.wire import half_stored, stored_half
 
 
-def join_halves_table(app: faust.App, ttl_s: int, store_options: dict[str, Any]) -> faust.Table:
+def join_halves_table(
+    app: faust.App, ttl_s: int, store_options: dict[str, Any]
+) -> TableT[Any, Any]:
     """The Faust table behind ``JoinTable``."""
     configs = {
         "cleanup.policy": "compact,delete",

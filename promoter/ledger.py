@@ -72,6 +72,7 @@ class Ledger:
     ) -> LedgerRecord:
         """Write one record and wait until Kafka has it (acks=all)."""
         self._catch_up()
+        last = after or before
         record = LedgerRecord.create(
             sequence=self.next_sequence,
             experiment_id=experiment_id,
@@ -82,9 +83,9 @@ class Ledger:
             statistics=_plain(statistics),
             thresholds=_plain(thresholds),
             slots_before=slots_json(before.slots if before else None),
-            slots_after=slots_json((after or before).slots if (after or before) else None),
+            slots_after=slots_json(last.slots if last else None),
             etag_before=before.etag if before else None,
-            etag_after=(after or before).etag if (after or before) else None,
+            etag_after=last.etag if last else None,
             missing_acks=list(missing_acks),
         )
         self._producer.send(self._topic, record.model_dump(mode="json")).get(timeout=10)

@@ -27,13 +27,14 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 from prometheus_client import ProcessCollector, start_http_server
 from pydantic import ValidationError
 
+from clients.ledger_reader import read_ledger
 from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.commands import execute
 from promoter.drift import DriftRule, DriftWatch
-from promoter.ledger import Ledger, read_ledger
+from promoter.ledger import Ledger
 from promoter.metrics import PromoterMetrics
 from promoter.notify import Notifier
 from promoter.policy import load_policy
@@ -49,7 +50,7 @@ def promoter_group(settings: Settings) -> str:
     return f"{settings.topic_prefix}splitstream-promoter"
 
 
-class _Role(ConsumerRebalanceListener):
+class _Role(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped: its classes are Any
     """Tracks whether this process holds the partition, i.e. is the active promoter."""
 
     def __init__(self) -> None:

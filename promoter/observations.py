@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import orjson
 
@@ -105,7 +105,7 @@ def read_reply(raw: bytes | None) -> ReplySeen:
         _bool(obj, "shadow"),
         _timestamp(obj, "occurred_at"),
         status != "ok",
-        _number(timings, "queued_ms") + _number(timings, "predict_ms"),  # type: ignore[operator]
+        _number(timings, "queued_ms") + _number(timings, "predict_ms"),
         price,
     )
 
@@ -177,7 +177,7 @@ def _variant(obj: dict[str, Any]) -> str:
     value = obj.get("variant")
     if value not in VARIANTS:
         raise ValueError(f"variant: expected one of {sorted(VARIANTS)}")
-    return value  # type: ignore[no-any-return]
+    return str(value)  # a member of VARIANTS, so already a str
 
 
 def _bool(obj: dict[str, Any], name: str) -> bool:
@@ -187,6 +187,10 @@ def _bool(obj: dict[str, Any], name: str) -> bool:
     return value
 
 
+@overload
+def _number(obj: dict[str, Any], name: str, *, nullable: Literal[False] = False) -> float: ...
+@overload
+def _number(obj: dict[str, Any], name: str, *, nullable: bool) -> float | None: ...
 def _number(obj: dict[str, Any], name: str, *, nullable: bool = False) -> float | None:
     """A finite number >= 0 (None where ``nullable`` and null); bools are not numbers."""
     value = obj.get(name, ...)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from promoter import execution
 from promoter.transitions import interrupted_action
-from schemas.models import LedgerRecord
+from schemas.decision_events import LedgerRecord
 
 if TYPE_CHECKING:
     from promoter.service import Promoter

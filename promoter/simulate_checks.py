@@ -10,6 +10,7 @@ alarm rate; run with a real effect, it is the power. Randomness comes in as an a
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +47,7 @@ class FlagRun:
 
 def _first_flag(flags: NDArray[np.bool_], seen: NDArray[np.float64]) -> FlagRun:
     """flags: (experiments, looks); seen: requests at each look."""
-    flagged = flags.any(axis=1)
+    flagged = cast(NDArray[np.bool_], flags.any(axis=1))  # any(axis=...) may be a scalar
     first = np.where(flagged, seen[flags.argmax(axis=1)], np.nan)
     return FlagRun(flagged, first)
 

@@ -34,7 +34,7 @@ class Tally:
 
     def by_arm(self) -> dict[Arm, PaneDeltas]:
         return {
-            arm: {pane: WindowCounts(*sums) for pane, sums in panes.items()}  # type: ignore[arg-type]
+            arm: {pane: WindowCounts(*sums) for pane, sums in panes.items()}  # type: ignore[arg-type]  # one list of int and float sums
             for arm, panes in self._sums.items()
         }
 

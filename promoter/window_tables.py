@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.types import TableT
 
 from promoter.tally import PaneDeltas
 from promoter.windows import Arm, HoppingWindows, TriggerRule, Window, WindowCounts
@@ -24,12 +25,12 @@ from schemas.decision_events import ExperimentTrigger
 
 PaneKey = tuple[str, str, int]
 #: Keys and values are JSON: tuple keys come back as lists, which Faust re-tuples.
-JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
+JSON_SCHEMA: faust.Schema[Any, Any] = faust.Schema(key_serializer="json", value_serializer="json")
 
 
 def pane_counts_table(
     app: faust.App, *, topic_configs: dict[str, str], store_options: dict[str, Any]
-) -> faust.Table:
+) -> TableT[Any, Any]:
     """The Faust table behind ``PaneTable``."""
     return app.Table(
         "pane-counts",

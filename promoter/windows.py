@@ -115,7 +115,13 @@ class WindowCounts:
         )
 
     def __add__(self, other: WindowCounts) -> WindowCounts:
-        return WindowCounts(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
+        return WindowCounts(
+            self.requests + other.requests,
+            self.errors + other.errors,
+            self.latency_ms_sum + other.latency_ms_sum,
+            self.abs_error_sum + other.abs_error_sum,
+            self.feedback_count + other.feedback_count,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Errors of the local stack."""
 
-from plumbing.errors import SplitstreamError
+from schemas.errors import SplitstreamError
 
 
 class StackError(SplitstreamError):

@@ -49,7 +49,7 @@ def port_open(bootstrap: str, timeout_s: float) -> bool:
     return False
 
 
-class _ClosingAdmin(KafkaAdminClient):
+class _ClosingAdmin(KafkaAdminClient):  # type: ignore[misc]  # kafka-python is untyped: its classes are Any
     """KafkaAdminClient that stops its IO thread when bootstrapping fails.
 
     kafka-python 3.0.12 starts a daemon IO thread before it bootstraps and leaves it

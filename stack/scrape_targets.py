@@ -50,7 +50,7 @@ def scrape_targets(settings: Settings, ports: dict[str, list[int]]) -> list[dict
     Gateway workers with a metrics port of their own (``gateway_metrics_port``) are one
     target each, labelled ``worker``: the shared port would answer from any one of them.
     """
-    entries = []
+    entries: list[dict[str, Any]] = []
     for name in sorted(ports):
         if not ports[name] or name in BACKING or name.startswith("kafka-"):  # cluster nodes
             continue

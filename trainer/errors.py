@@ -1,6 +1,6 @@
 """Errors of the trainer, and the exit codes of ``splitstream train``."""
 
-from plumbing.errors import SplitstreamError
+from schemas.errors import SplitstreamError
 
 #: The model was published (or, for the scheduler, the job ran).
 EXIT_PUBLISHED = 0

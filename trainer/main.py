@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from plumbing.errors import SplitstreamError
 from plumbing.model_store import ModelStore, SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings
+from schemas.errors import SplitstreamError
 from trainer import tracking
 from trainer.cleaning import clean
 from trainer.data import load_raw, store_raw

@@ -17,8 +17,8 @@ from datetime import UTC
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from plumbing.errors import SplitstreamError
 from plumbing.settings import Settings
+from schemas.errors import SplitstreamError
 from trainer.main import train_and_publish
 
 log = logging.getLogger(__name__)

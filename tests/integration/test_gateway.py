@@ -16,6 +16,7 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from clients.ledger_reader import read_ledger
 from clients.split_store import SplitStore
 from plumbing.errors import SlotConflictError
 from plumbing.kafka import encode_json
@@ -24,7 +25,6 @@ from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
 from plumbing.settings import Settings, load_settings
 from pricing.split import bucket_of
-from promoter.ledger import read_ledger
 from schemas import registry
 from schemas.serving_events import PredictReply
 from stack.ports import free_port, port_is_free

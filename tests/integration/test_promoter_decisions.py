@@ -23,6 +23,7 @@ from kafka import TopicPartition
 from pydantic import SecretStr
 from sklearn.dummy import DummyRegressor
 
+from clients.ledger_reader import read_ledger
 from clients.promoter_commands import new_command
 from clients.split_store import SplitStore
 from plumbing import kafka
@@ -32,7 +33,7 @@ from plumbing.s3 import s3_client
 from plumbing.settings import Settings
 from promoter.backtest import backtest
 from promoter.commands import execute
-from promoter.ledger import Ledger, read_ledger
+from promoter.ledger import Ledger
 from promoter.main import promoter_signals
 from promoter.policy import Policy
 from promoter.replay import verify

@@ -23,7 +23,7 @@ from promoter.ledger import slots_json
 from promoter.shares import share_change
 from schemas.decision_events import LedgerRecord
 from stack import local
-from stack.local import ServiceStatus
+from stack.supervisor import ServiceStatus
 
 #: The subcommands the issue asks `splitstream --help` to list, and two it keeps.
 REQUIRED = (

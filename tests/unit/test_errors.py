@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plumbing.errors import SplitstreamError
+from schemas.errors import SplitstreamError
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Every package of the project (a folder with an __init__.py), tests aside.

@@ -5,11 +5,8 @@ from typing import Any
 
 import pytest
 
-from predictors.errors import (
-    MissingReplyAddressError,
-    NotJsonError,
-    SchemaMismatchError,
-)
+from plumbing.errors import NotJsonError, SchemaMismatchError
+from predictors.errors import MissingReplyAddressError
 from predictors.messages import (
     ReplyAddresses,
     decode_predict_request,

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from consumers.decoding import decode_event
-from consumers.errors import SchemaMismatchError, UnservedRequestError
+from consumers.errors import UnservedRequestError
 from consumers.feedback_check import check_feedback
+from plumbing.errors import SchemaMismatchError
 from plumbing.request_ids import RequestIds
 from schemas.registry import TABLES_SQL
 

@@ -15,8 +15,8 @@ from kafka.structs import TopicPartition
 
 from consumers.metrics import SinkMetrics
 from consumers.rows import Coordinates
-from consumers.sink import Sink, SinkTopics
-from consumers.writer import insert_token
+from consumers.sink import Sink
+from consumers.writer import SinkTopics, insert_token
 from schemas.registry import TABLES_SQL, load_topics
 
 EXAMPLES = TABLES_SQL.parent.parent / "examples"

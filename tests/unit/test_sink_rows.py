@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 
 from consumers.decoding import decode_event
-from consumers.errors import (
+from consumers.frames import event_row, frame, table_frame
+from consumers.rows import Coordinates, chunk_of
+from consumers.writer import insert_token
+from plumbing.dead_letters import derived_event_id
+from plumbing.errors import (
     EmptyMessageError,
     MessageRejectedError,
     NotJsonError,
     SchemaMismatchError,
 )
-from consumers.frames import event_row, frame, table_frame
-from consumers.rows import Coordinates, chunk_of
-from consumers.writer import insert_token
-from plumbing.dead_letters import derived_event_id
 from schemas.columns import event_body, flatten_event
 from schemas.registry import TABLES_SQL, TopicSpec, load_topics
 
