@@ -58,7 +58,7 @@ def _slots_line(settings: Settings, statuses: list[ServiceStatus]) -> str:
 def _watch_line(settings: Settings, best: str | None, holdback: str) -> str:
     """The watch as the ledger describes it; S3 alone says only that one runs."""
     head = f"watch: {best} is watched beside the previous best {holdback}, held back"
-    from clients.ledger_reader import read_ledger  # Kafka only when a watch runs
+    from promoter.ledger import read_ledger  # Kafka only when a watch runs
     from promoter.state import PromoterState
 
     try:
