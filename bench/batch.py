@@ -16,8 +16,8 @@ from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata
 
 from bench.http_load import REQUEST_BODY
+from cli.settings import Settings
 from plumbing import kafka
-from plumbing.settings import Settings
 from predictors.score_client import BULK_LINGER_MS, produce_requests, results_consumer
 from schemas.models import ScoreRequest
 from stack import kafka_access, services, supervisor

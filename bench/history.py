@@ -21,9 +21,10 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 
+from cli.settings import Settings
 from plumbing import kafka
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
+from plumbing.settings_topics import TopicKey
 from schemas.models import Feedback, PredictReply, PredictRequest
 
 log = logging.getLogger(__name__)
@@ -228,5 +229,5 @@ def write_history(settings: Settings, *, requests: int, run: int) -> History:
     return History(requests, candidates, written, time.monotonic() - started)
 
 
-def _topic_keys() -> tuple[str, ...]:
+def _topic_keys() -> tuple[TopicKey, ...]:
     return ("predict_requests_prod", "predict_requests_candidate", "predict_replies", "feedback")

@@ -33,7 +33,7 @@ from bench.memory import measure_memory, memory_rate
 from bench.promotion import measure_promotion
 from bench.restart import measure_restart
 from bench.schedule import FIXED_RATE_S, SEARCH_STEP_S, WARMUP_S
-from plumbing.settings import Settings, load_settings
+from cli.settings import Settings, load_settings
 from stack import services
 from stack.private import private_stack, train_best_and_candidate
 

@@ -6,11 +6,11 @@ ledger record's inputs (promoter/service.py ``swap``); that figure is read back.
 
 import time
 
+from cli.settings import Settings
 from plumbing.ledger_reader import read_ledger
 from plumbing.model_store import SlotStore
 from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from stack import services
 from trainer.main import train_and_publish
 

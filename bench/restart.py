@@ -38,8 +38,8 @@ from bench.history import (
     write_history,
     write_paced,
 )
+from cli.settings import Settings
 from plumbing import kafka
-from plumbing.settings import Settings
 from stack import kafka_access
 from stack.private import exported, private_stack
 from stack.supervisor import free_port

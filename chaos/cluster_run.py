@@ -31,8 +31,8 @@ from chaos.invariants import Invariant
 from chaos.load import Answer, drive
 from chaos.run import KEYS
 from chaos.stretches import Stretch, failed_share, longest_stretch
+from cli.settings import Settings
 from plumbing.clickhouse import SinkUnavailableError, open_clickhouse_reader
-from plumbing.settings import Settings
 from stack import kafka_cluster, kafka_service, supervisor
 from stack.scenario import held_out, wait_until_serving
 from stack.supervisor import ServiceProcess

@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 from kafka.structs import TopicPartition
 
+from cli.settings import Settings
 from plumbing import kafka
 from plumbing.clickhouse import ClickHouse, SinkUnavailableError, open_clickhouse_reader
-from plumbing.settings import Settings
 
 READ_TIMEOUT_S = 60.0
 

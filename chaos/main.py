@@ -19,7 +19,8 @@ from chaos.cluster_run import run_cluster_chaos
 from chaos.plan import chaos_plan
 from chaos.report import print_cluster_report, print_report
 from chaos.run import run_chaos
-from plumbing.settings import DEFAULT_STATE_DIR, Settings
+from cli.settings import Settings
+from plumbing.settings import DEFAULT_STATE_DIR
 from stack import local
 from stack.paths import StackPaths
 from stack.private import private_stack, train_best_and_candidate

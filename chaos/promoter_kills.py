@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from cli.settings import Settings, load_settings
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.promoter_client import new_command, post_command
 from plumbing.s3 import s3_client
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from promoter.ledger import read_ledger
 from promoter.replay import Verification, slots_of, verify
 from promoter.transitions import TransitionRefusedError, apply_action

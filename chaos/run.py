@@ -24,8 +24,8 @@ from chaos.promoter_kills import (
     PromoterKillFailedError,
     kill_promoter_mid_swap,
 )
+from cli.settings import Settings
 from plumbing.clickhouse import SinkUnavailableError, open_clickhouse_reader
-from plumbing.settings import Settings
 from stack.scenario import held_out, wait_until_serving
 from stack.supervisor import ServiceProcess
 

@@ -4,7 +4,7 @@ import logging
 
 import click
 
-from plumbing.settings import get_settings
+from gateway.settings import GatewaySettings
 
 
 @click.command()
@@ -40,7 +40,7 @@ def gateway(host: str | None, port: int | None, log_level: str) -> None:
     """
     from gateway.workers import run_gateway  # lazy: keeps `--help` fast
 
-    settings = get_settings()
+    settings = GatewaySettings.load()
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

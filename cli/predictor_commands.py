@@ -15,9 +15,10 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from plumbing.settings import get_settings
+from cli.settings import get_settings
 from predictors import main as predictor_main
 from predictors.score_client import DuplicateIdError, score_csv
+from predictors.settings import PredictorSettings
 
 
 @click.command()
@@ -64,7 +65,7 @@ def predictor(slot: predictor_main.Role) -> None:
         )
 
     try:
-        predictor_main.run(get_settings(), slot, on_ready=ready)
+        predictor_main.run(PredictorSettings.load(), slot, on_ready=ready)
     except KafkaError as error:
         click.echo(f"error: Kafka: {error}", err=True)
         sys.exit(1)

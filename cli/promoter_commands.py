@@ -14,9 +14,10 @@ import threading
 import click
 from rich.console import Console
 
+from cli.settings import get_settings
 from plumbing.errors import PromoterUnavailableError
 from plumbing.promoter_client import CommandAction, send_command
-from plumbing.settings import get_settings
+from promoter.settings import AgentSettings, PromoterSettings
 
 console = Console()
 
@@ -54,11 +55,11 @@ def promoter(windows: bool, log_level: str) -> None:
       splitstream promoter --windows
       SPLITSTREAM_PROMOTER_POLICY_FILE=strict.toml splitstream promoter
     """
-    settings = get_settings()
     if windows:
         from promoter.agent import run_agent  # Faust's imports are heavy
 
-        run_agent(settings)
+        run_agent(AgentSettings.load())
+    settings = PromoterSettings.load()
     from promoter.main import promoter_signals, run_promoter, serve_metrics  # heavy imports
 
     logging.basicConfig(

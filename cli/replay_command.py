@@ -9,11 +9,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings, get_settings
 from plumbing import kafka
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, get_settings
 from promoter.backtest import BacktestRow, FirstDecision, backtest
 from promoter.ledger import Ledger, read_ledger
 from promoter.policy import PolicyError, load_policy

@@ -8,8 +8,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings, get_settings
 from consumers.report import ABReport, VariantStats, latest_experiment, read_report, report_dict
-from plumbing.settings import Settings, get_settings
 
 
 @click.command()

@@ -9,8 +9,8 @@ import threading
 import click
 from rich.console import Console
 
+from cli.settings import Settings, get_settings
 from plumbing.errors import SplitstreamError
-from plumbing.settings import Settings, get_settings
 from stack import local, services
 from stack.errors import StackError
 

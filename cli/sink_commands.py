@@ -17,8 +17,9 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import get_settings
+from consumers.settings import SinkSettings
 from plumbing.cpu_priority import yield_to_request_path
-from plumbing.settings import get_settings
 
 
 @click.command()
@@ -59,7 +60,7 @@ def sink() -> None:
             f"into {started.clickhouse}; HTTP port {started.port}"
         )
 
-    settings = get_settings()
+    settings = SinkSettings.load()
     yield_to_request_path(settings.background_niceness)
     try:
         sink_main.run(settings, on_ready=ready)

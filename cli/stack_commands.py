@@ -9,8 +9,8 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings, get_settings
 from plumbing.errors import SplitstreamError
-from plumbing.settings import Settings, get_settings
 from stack import kafka_access, local
 from stack.errors import StackError
 

@@ -22,10 +22,10 @@ from rich.table import Table
 
 from plumbing.cpu_priority import yield_to_request_path
 from plumbing.errors import SplitstreamError
-from plumbing.settings import get_settings
 from trainer.errors import EXIT_ERROR
 from trainer.publish import TARGET_SLOTS
 from trainer.selection import ALGORITHMS, BASELINE, DEFAULT_ALGORITHMS, WEAK
+from trainer.settings import TrainerSettings
 
 if TYPE_CHECKING:
     from trainer.main import StepHook, TrainResult
@@ -88,7 +88,7 @@ def train(algorithms: tuple[str, ...], slot: str) -> None:
     """
     from trainer.main import planned_steps, train_and_publish  # MLflow: only when it trains
 
-    settings = get_settings()
+    settings = TrainerSettings.load()
     yield_to_request_path(settings.background_niceness)  # serving may share these cores
     chosen = algorithms or None
     try:
@@ -137,7 +137,7 @@ def trainer(cron: str | None, algorithms: tuple[str, ...], run_now: bool) -> Non
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    settings = get_settings()
+    settings = TrainerSettings.load()
     job = training_job(settings, algorithms=algorithms or None)
     try:
         scheduler = build_scheduler(job, cron=cron or settings.train_cron)

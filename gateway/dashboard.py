@@ -17,9 +17,9 @@ from typing import Any
 
 from gateway import dashboard_rows as rows
 from gateway.schemas import DashboardOut, ExperimentOut, SrmOut
+from gateway.settings import GatewaySettings
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.ledger_reader import read_ledger
-from plumbing.settings import Settings
 from schemas.models import LedgerRecord
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ class ViewRows:
     drift: list[dict[str, Any]]
 
 
-def read_views(settings: Settings, *, experiment_id: str, candidate_share: float) -> ViewRows:
+def read_views(
+    settings: GatewaySettings, *, experiment_id: str, candidate_share: float
+) -> ViewRows:
     """Query each view for one experiment (blocking: call it in a thread).
 
     Raises:
@@ -94,7 +96,7 @@ class DashboardSource:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: GatewaySettings,
         *,
         ttl_s: float = CACHE_TTL_S,
         clock: Callable[[], float] = time.monotonic,

@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from gateway.settings import GatewaySettings
 from plumbing.features import FeatureDomain
 from plumbing.model_store import ModelStore, Slots, SlotStore
-from plumbing.settings import Settings
 from plumbing.split import experiment_id_for, experiment_of
 from plumbing.split_store import SplitStore, SplitVersion
 
@@ -65,7 +65,7 @@ class Routing:
 class RoutingCache:
     """The current ``Routing``, refreshed in the background."""
 
-    settings: Settings
+    settings: GatewaySettings
     s3: Any
     current: Routing = field(init=False)
     _domains: dict[str, tuple[FeatureDomain, tuple[str, ...]]] = field(default_factory=dict)

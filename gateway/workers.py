@@ -20,7 +20,7 @@ from types import FrameType
 import uvicorn
 
 from gateway.main import create_app
-from plumbing.settings import Settings, load_settings
+from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def serve_worker(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = load_settings(
+    settings = GatewaySettings.load(
         gateway_reply_partition=reply_partition, gateway_metrics_port=metrics_port
     )
     app = create_app(settings)
@@ -71,7 +71,7 @@ def serve_worker(
     server.run(sockets=[reuse_port_socket(host, port)])
 
 
-def run_gateway(settings: Settings, *, host: str, port: int, log_level: str) -> None:
+def run_gateway(settings: GatewaySettings, *, host: str, port: int, log_level: str) -> None:
     """Serve on ``host:port`` until SIGTERM/SIGINT, with ``settings.gateway_workers`` processes."""
     if settings.gateway_workers == 1:
         config = uvicorn_config(create_app(settings), host=host, port=port, log_level=log_level)
@@ -83,7 +83,7 @@ def run_gateway(settings: Settings, *, host: str, port: int, log_level: str) -> 
 class WorkerPool:
     """N gateway processes on one port; each index keeps its reply partition for life."""
 
-    def __init__(self, settings: Settings, *, host: str, port: int, log_level: str) -> None:
+    def __init__(self, settings: GatewaySettings, *, host: str, port: int, log_level: str) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._args = (host, port, log_level)
         self._base = settings.gateway_reply_partition

@@ -20,7 +20,7 @@ import pandas as pd
 
 from plumbing.chdb_access import QueryLimits, reader_connection_string
 from plumbing.errors import SplitstreamError
-from plumbing.settings import Settings
+from plumbing.settings import ClickHouseSettings
 from schemas.registry import table_ddl, view_ddl
 
 
@@ -54,7 +54,7 @@ DEFAULT_QUERY_LIMITS = QueryLimits(
 )
 
 
-def query_limits(settings: Settings) -> QueryLimits:
+def query_limits(settings: ClickHouseSettings) -> QueryLimits:
     """The limits every read-only query of the sink runs under."""
     return QueryLimits(
         max_execution_s=settings.sink_query_max_execution_s,
@@ -334,13 +334,13 @@ def _settings_clause(dedup_token: str | None) -> str:
     return f"SETTINGS insert_deduplication_token = '{escaped}'"
 
 
-def sink_url(settings: Settings) -> str:
+def sink_url(settings: ClickHouseSettings) -> str:
     """Where other processes reach the sink's HTTP endpoints."""
     host = "127.0.0.1" if settings.sink_host in ("0.0.0.0", "::", "") else settings.sink_host  # noqa: S104
     return f"http://{host}:{settings.sink_port}"
 
 
-def open_clickhouse_reader(settings: Settings) -> ClickHouse:
+def open_clickhouse_reader(settings: ClickHouseSettings) -> ClickHouse:
     """ClickHouse for a process that only reads.
 
     The server as its read-only user when ``clickhouse_reader_url`` is set; else the

@@ -18,7 +18,7 @@ from kafka.structs import TopicPartition
 from pydantic import ValidationError
 
 from plumbing import kafka
-from plumbing.settings import Settings
+from plumbing.settings_kafka import KafkaSettings
 from schemas.models import ScoreRequest
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _reason(error: Exception) -> str:
     return str(error)
 
 
-def results_consumer(settings: Settings, topic: str) -> KafkaConsumer:
+def results_consumer(settings: KafkaSettings, topic: str) -> KafkaConsumer:
     """A group-less consumer on every partition of ``topic``, positioned at its end now."""
     consumer = kafka.consumer(settings, group_id=None, max_poll_records=5000)
     partitions = consumer.partitions_for_topic(topic)
@@ -140,7 +140,7 @@ def results_consumer(settings: Settings, topic: str) -> KafkaConsumer:
 
 
 def score_requests(
-    settings: Settings,
+    settings: KafkaSettings,
     requests: Sequence[ScoreRequest],
     *,
     timeout_s: float,
@@ -182,7 +182,7 @@ def score_requests(
 
 
 def produce_requests(
-    settings: Settings, requests: Sequence[ScoreRequest], notify: Progress
+    settings: KafkaSettings, requests: Sequence[ScoreRequest], notify: Progress
 ) -> None:
     producer = kafka.producer(settings, linger_ms=BULK_LINGER_MS)
     topic = settings.topic("score_requests").name
@@ -241,7 +241,7 @@ def _output_row(
 
 
 def score_csv(
-    settings: Settings,
+    settings: KafkaSettings,
     input_path: Path,
     output_path: Path,
     *,

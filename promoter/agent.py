@@ -52,7 +52,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from plumbing.cpu_priority import yield_to_request_path
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
 from promoter.agent_metrics import AgentMetrics, batch_summary
 from promoter.agent_transport import LongPollApp
 from promoter.join_table import JoinTable, join_halves_table
@@ -64,6 +63,7 @@ from promoter.observations import (
     read_reply,
     read_request,
 )
+from promoter.settings import AgentSettings
 from promoter.tally import Half, PaneDeltas, join_batch, tally_sources
 from promoter.window_tables import PaneTable, count_batch, pane_counts_table, snapshot
 from promoter.windows import Arm, HoppingWindows, TriggerRule
@@ -96,17 +96,17 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def store_options(settings: Settings) -> dict[str, Any]:
+def store_options(settings: AgentSettings) -> dict[str, Any]:
     """The tables' store options: RocksDB's sizes, or none for another store."""
     return dict(ROCKSDB_OPTIONS) if settings.promoter_agent_store.startswith("rocksdb") else {}
 
 
-def app_id(settings: Settings) -> str:
+def app_id(settings: AgentSettings) -> str:
     """The Faust app id (its consumer group and topic-name stem), prefixed like topics."""
     return settings.topic_prefix + settings.promoter_agent_app_id
 
 
-def new_app(settings: Settings) -> faust.App:
+def new_app(settings: AgentSettings) -> faust.App:
     """A Faust app on the configured broker, tuned for fast fail-over and quick starts."""
     ident = app_id(settings)
     session_s = settings.kafka_session_timeout_ms / 1000
@@ -176,7 +176,7 @@ def _skip(event: EventT, what: str, reason: str) -> None:
     )
 
 
-def _source_readers(settings: Settings) -> dict[str, tuple[Reader, str]]:
+def _source_readers(settings: AgentSettings) -> dict[str, tuple[Reader, str]]:
     """Source topic -> its reader and the event type it expects."""
     return {
         settings.topic("predict_requests_prod").name: (read_request, "predict.request"),
@@ -210,7 +210,7 @@ def _by_partition(halves: list[tuple[str, Half]], partitions: int) -> dict[int, 
     return grouped
 
 
-def build_app(settings: Settings) -> StreamAgent:
+def build_app(settings: AgentSettings) -> StreamAgent:
     """The Faust app with its topics, tables, agents, timers and web view."""
     app = new_app(settings)
     windows = HoppingWindows(settings.promoter_trigger_window_s, settings.promoter_window_step_s)
@@ -315,7 +315,7 @@ def build_app(settings: Settings) -> StreamAgent:
     return StreamAgent(app, panes, joins, rule)
 
 
-def run_agent(settings: Settings) -> NoReturn:
+def run_agent(settings: AgentSettings) -> NoReturn:
     """Run the stream agent in this process until SIGTERM or SIGINT."""
     yield_to_request_path(settings.background_niceness)
     agent = build_app(settings)

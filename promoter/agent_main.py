@@ -1,11 +1,11 @@
 """``python -m promoter.agent_main``: run the stream agent with settings from the environment."""
 
-from plumbing.settings import get_settings
 from promoter.agent import run_agent
+from promoter.settings import AgentSettings
 
 
 def main() -> None:
-    run_agent(get_settings())
+    run_agent(AgentSettings.load())
 
 
 if __name__ == "__main__":

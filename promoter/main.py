@@ -30,7 +30,6 @@ from pydantic import ValidationError
 from plumbing import kafka
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from promoter.commands import execute
 from promoter.drift import DriftRule, DriftWatch
 from promoter.ledger import Ledger, read_ledger
@@ -38,6 +37,7 @@ from promoter.metrics import PromoterMetrics
 from promoter.notify import Notifier
 from promoter.policy import load_policy
 from promoter.service import Promoter
+from promoter.settings import PromoterSettings
 from promoter.signals import Signals
 from promoter.state import PromoterState
 from schemas.models import PromoterCommand
@@ -45,7 +45,7 @@ from schemas.models import PromoterCommand
 log = logging.getLogger(__name__)
 
 
-def promoter_group(settings: Settings) -> str:
+def promoter_group(settings: PromoterSettings) -> str:
     return f"{settings.topic_prefix}splitstream-promoter"
 
 
@@ -66,7 +66,7 @@ class _Role(ConsumerRebalanceListener):
 class PromoterLoop:
     """Builds the active ``Promoter`` on assignment and feeds it events and ticks."""
 
-    def __init__(self, settings: Settings, signals: Signals | None = None) -> None:
+    def __init__(self, settings: PromoterSettings, signals: Signals | None = None) -> None:
         self.settings = settings
         self.policy = load_policy(settings.promoter_policy_file)
         self.producer = kafka.producer(settings, client_id="promoter")
@@ -158,7 +158,7 @@ class PromoterLoop:
         self.clickhouse.close()
 
 
-def promoter_signals(settings: Settings) -> Signals:
+def promoter_signals(settings: PromoterSettings) -> Signals:
     """The promoter's metrics, and the webhook notifier when one is configured."""
     metrics = PromoterMetrics(evaluate_every_s=settings.promoter_evaluate_every_s)
     url = settings.notify_webhook_url
@@ -176,7 +176,9 @@ def _json_object(value: bytes | None) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def run_promoter(settings: Settings, stop: threading.Event, signals: Signals | None = None) -> None:
+def run_promoter(
+    settings: PromoterSettings, stop: threading.Event, signals: Signals | None = None
+) -> None:
     """Poll until ``stop`` is set; evaluate every ``promoter_evaluate_every_s``.
 
     ``signals`` are the metrics (and webhook) the caller serves; by default a private set.
@@ -209,7 +211,7 @@ def run_promoter(settings: Settings, stop: threading.Event, signals: Signals | N
         loop.close()
 
 
-def serve_metrics(settings: Settings, metrics: PromoterMetrics) -> None:
+def serve_metrics(settings: PromoterSettings, metrics: PromoterMetrics) -> None:
     """``/metrics`` on ``promoter_metrics_port``: the promoter's families and its process."""
     ProcessCollector(registry=metrics.registry)
     start_http_server(

@@ -30,13 +30,13 @@ from plumbing.clickhouse import ClickHouse
 from plumbing.errors import SlotConflictError
 from plumbing.failpoints import failpoint
 from plumbing.model_store import ModelStore, Slots, SlotStore, SlotsVersion
-from plumbing.settings import Settings
 from plumbing.split import experiment_of
 from promoter import evaluation, publishes
 from promoter.decision import Decision
 from promoter.ledger import Ledger
 from promoter.policy import Policy
 from promoter.registry import mirror_aliases
+from promoter.settings import PromoterSettings
 from promoter.share_control import ShareControl
 from promoter.signals import Signals
 from promoter.state import PromoterState
@@ -74,7 +74,7 @@ class Promoter:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: PromoterSettings,
         *,
         clickhouse: ClickHouse,
         s3: Any,

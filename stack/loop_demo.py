@@ -19,11 +19,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings
 from plumbing.ledger_evidence import evidence_line
 from plumbing.model_store import SlotStore
 from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from promoter.ledger import read_ledger
 from promoter.replay import verify
 from schemas.models import LedgerRecord

@@ -15,15 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from cli.settings import Settings, get_settings, load_settings
 from plumbing.s3 import s3_client
-from plumbing.settings import (
-    DEFAULT_STATE_DIR,
-    ENV_PREFIX,
-    KAFKA_ROLES,
-    Settings,
-    get_settings,
-    load_settings,
-)
+from plumbing.settings import DEFAULT_STATE_DIR, ENV_PREFIX, KAFKA_ROLES
 from stack import kafka_access, local, supervisor
 from stack.supervisor import free_port, port_is_free
 from trainer.main import train_and_publish

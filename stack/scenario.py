@@ -16,10 +16,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings
 from plumbing.model_store import SlotStore
 from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from predictors.score_client import score_requests
 from schemas.models import ScoreRequest
 from trainer.cleaning import clean

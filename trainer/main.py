@@ -15,7 +15,6 @@ from typing import Any
 from plumbing.errors import SplitstreamError
 from plumbing.model_store import ModelStore, SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from trainer import tracking
 from trainer.cleaning import clean
 from trainer.data import load_raw, store_raw
@@ -37,6 +36,7 @@ from trainer.publish import (
     version_id,
 )
 from trainer.selection import Selection, resolve, select_model
+from trainer.settings import TrainerSettings
 from trainer.signing import manifest_signer
 
 StepHook = Callable[[str], None]
@@ -90,7 +90,7 @@ def planned_steps(algorithms: Sequence[str] | None = None) -> int:
 
 
 def train_and_publish(
-    settings: Settings,
+    settings: TrainerSettings,
     *,
     target_slot: TargetSlot = "auto",
     algorithms: Sequence[str] | None = None,

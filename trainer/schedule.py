@@ -18,8 +18,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from plumbing.errors import SplitstreamError
-from plumbing.settings import Settings
 from trainer.main import train_and_publish
+from trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def build_scheduler(
 
 
 def training_job(
-    settings: Settings, *, algorithms: Sequence[str] | None = None
+    settings: TrainerSettings, *, algorithms: Sequence[str] | None = None
 ) -> Callable[[], None]:
     """One scheduled training: log what it did; an error is logged, never raised."""
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
+from cli.settings import Settings, load_settings
+from plumbing.settings import DEFAULT_STATE_DIR
 from stack.local import ensure_local_credentials
 from stack.private import exported, isolated_env, kafka_passwords_env, running_stack
 from stack.supervisor import free_port, port_is_free

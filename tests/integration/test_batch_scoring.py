@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.predictor_commands import score
-from plumbing.settings import Settings, get_settings
+from cli.settings import Settings, get_settings
 from predictors.score_client import score_csv, score_requests
 from schemas.models import ScoreRequest
 from schemas.registry import validate_event

@@ -22,11 +22,11 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from cli.settings import Settings
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.model_store import SlotStore
 from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from stack.loop_demo import publish_worse_candidate
 from stack.scenario import held_out
 from stack.traffic import drive, gateway_url

@@ -16,7 +16,8 @@ from rich.console import Console
 from chaos.plan import chaos_plan
 from chaos.report import print_report
 from chaos.run import run_chaos
-from plumbing.settings import Settings, load_settings, local_env_file
+from cli.settings import Settings, load_settings
+from plumbing.settings import local_env_file
 from stack import local
 from stack.private import exported, namespace_env, train_best_and_candidate
 from stack.supervisor import free_port

@@ -16,12 +16,12 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from cli.settings import Settings, load_settings
 from plumbing.errors import SlotConflictError
 from plumbing.kafka import encode_json
 from plumbing.kafka_security import client_security
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings
 from plumbing.split import bucket_of
 from plumbing.split_store import SplitStore
 from promoter.ledger import read_ledger

@@ -28,11 +28,12 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from cli.settings import Settings
 from plumbing import kafka
 from plumbing.kafka_acls import acl_table, splitstream_groups
 from plumbing.kafka_security import client_security
 from plumbing.promoter_client import new_command, send_command
-from plumbing.settings import KAFKA_ROLES, PROJECT_ROOT, KafkaRole, Settings
+from plumbing.settings import KAFKA_ROLES, PROJECT_ROOT, KafkaRole
 from promoter.ledger import read_ledger
 from stack import supervisor
 from stack.services import http_answers

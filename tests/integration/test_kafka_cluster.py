@@ -21,8 +21,9 @@ from kafka.errors import KafkaError
 
 from chaos.cluster_run import MAX_STRETCH_S
 from chaos.evidence import kafka_event_ids
+from cli.settings import Settings
 from plumbing import kafka
-from plumbing.settings import ENV_PREFIX, Settings
+from plumbing.settings import ENV_PREFIX
 from stack import kafka_cluster, kafka_service, supervisor
 from stack.private import exported, isolated_env, namespace_env, running_stack
 

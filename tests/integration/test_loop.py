@@ -20,11 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cli.settings import Settings
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.model_store import Slots, SlotStore
 from plumbing.promoter_client import send_command
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from predictors.score_client import score_requests
 from promoter.ledger import read_ledger
 from promoter.policy import DEFAULT_POLICY_FILE

@@ -29,9 +29,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cli.settings import Settings, load_settings
 from plumbing import kafka
 from plumbing.promoter_client import send_command
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from predictors.score_client import score_requests
 from schemas.models import ScoreRequest
 from schemas.registry import TABLES_SQL, validate_event

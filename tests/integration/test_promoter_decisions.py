@@ -23,12 +23,12 @@ from kafka import TopicPartition
 from pydantic import SecretStr
 from sklearn.dummy import DummyRegressor
 
+from cli.settings import Settings
 from plumbing import kafka
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.promoter_client import new_command
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from plumbing.split_store import SplitStore
 from promoter.backtest import backtest
 from promoter.commands import execute

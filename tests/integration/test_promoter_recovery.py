@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from chaos.promoter_kills import PromoterKill, kill_promoter_mid_swap
+from cli.settings import Settings, load_settings
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings
 from promoter.ledger import read_ledger
 from promoter.replay import slots_of
 from promoter.swap import live_predictors

@@ -19,9 +19,10 @@ import httpx
 import pandas as pd
 import pytest
 
+from cli.settings import Settings, load_settings
 from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, create_tables, sink_url
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from stack import kafka_access, supervisor
 from stack.private import kafka_passwords_env
 from stack.supervisor import ServiceProcess, free_port

@@ -16,12 +16,12 @@ from scipy.stats import chisquare
 
 import plumbing.clickhouse
 from cli.report_command import report
+from cli.settings import get_settings
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
 from consumers.report import latest_experiment, read_report
 from consumers.report_charts import DRIFT_CHART, HOURLY_CHARTS, write_charts
 from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables
-from plumbing.settings import get_settings
 from tests.integration.synthetic_experiment import (
     CANDIDATE_SHARE,
     EXPERIMENT,

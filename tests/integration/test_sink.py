@@ -24,13 +24,14 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from cli.settings import Settings, load_settings
 from consumers.engine import open_sink_clickhouse
 from consumers.rows import Coordinates, event_row, frame
 from plumbing.clickhouse import ChdbClickHouse, SinkQueryClickHouse, create_tables, sink_url
 from plumbing.kafka import producer
 from plumbing.kafka_security import client_security
 from plumbing.request_ids import for_settings
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from schemas.registry import TABLES_SQL, load_topics
 from stack import kafka_access, supervisor
 from stack.private import kafka_passwords_env

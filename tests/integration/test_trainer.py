@@ -16,12 +16,12 @@ from kafka import TopicPartition
 from mlflow import MlflowClient
 from sklearn.linear_model import Ridge
 
+from cli.settings import Settings, get_settings
 from cli.train_commands import train
 from plumbing.features import FeatureRow, feature_matrix
 from plumbing.kafka import consumer
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, get_settings
 from schemas.registry import validate_event
 from trainer.cleaning import clean
 from trainer.data import load_raw

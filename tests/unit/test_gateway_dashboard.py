@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cli.settings import Settings, load_settings
 from gateway import dashboard_rows as rows
 from gateway.dashboard import DashboardSource, ViewRows
 from gateway.main import create_app
 from gateway.schemas import ExperimentOut
 from plumbing.clickhouse import SinkUnavailableError
-from plumbing.settings import Settings, load_settings
 from schemas.models import LedgerRecord
 from stack.supervisor import free_port
 

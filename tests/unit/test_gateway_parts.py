@@ -6,6 +6,7 @@ import time
 import pytest
 from pydantic import SecretStr
 
+from cli.settings import load_settings
 from gateway.deps import check_admin_token
 from gateway.errors import (
     AdminDisabledError,
@@ -22,7 +23,6 @@ from gateway.replies import PendingReplies
 from gateway.routing import Routing
 from plumbing.features import FeatureDomain, FeatureRow
 from plumbing.model_store import Slots
-from plumbing.settings import load_settings
 from schemas.models import PredictReply
 from stack.supervisor import free_port
 
