@@ -56,7 +56,6 @@ def predictor(slot: predictor_main.Role) -> None:
       splitstream predictor --slot score
       SPLITSTREAM_PREDICTOR_METRICS_PORT=9101 splitstream predictor --slot prod
     """
-    predictor_main.configure_logging()
 
     def ready(started: predictor_main.Started) -> None:
         click.echo(

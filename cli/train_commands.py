@@ -1,11 +1,8 @@
 """``splitstream train`` (once) and ``splitstream trainer`` (on a schedule)."""
 
-import logging
-import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -133,27 +130,21 @@ def trainer(cron: str | None, algorithms: tuple[str, ...], run_now: bool) -> Non
       splitstream trainer --cron "*/30 * * * *" --algorithm ridge
       SPLITSTREAM_TRAIN_CRON="0 2 * * *" splitstream trainer
     """
-    from trainer.schedule import JOB_ID, build_scheduler, training_job  # MLflow, as above
+    from trainer import schedule  # MLflow, as above
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    def ready(started: schedule.Started) -> None:
+        click.echo(f"training on '{started.cron}' (UTC); next run {started.next_run:%c %Z}")
+
     settings = TrainerSettings.load()
-    job = training_job(settings, algorithms=algorithms or None)
     try:
-        scheduler = build_scheduler(job, cron=cron or settings.train_cron)
+        schedule.cron_trigger(cron or settings.train_cron)
     except ValueError as error:
         raise click.BadParameter(
             str(error), param_hint="--cron / SPLITSTREAM_TRAIN_CRON"
         ) from error
-    if run_now:
-        job()
-    trigger = scheduler.get_job(JOB_ID).trigger
-    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
-    click.echo(f"training on '{cron or settings.train_cron}' (UTC); next run {upcoming:%c %Z}")
-    # A supervisor stops services with SIGTERM: finish cleanly, as on Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: scheduler.shutdown(wait=False))
-    with suppress(KeyboardInterrupt):
-        scheduler.start()
+    schedule.run(
+        settings, on_ready=ready, cron=cron, algorithms=algorithms or None, run_now=run_now
+    )
     click.echo("trainer stopped")
 
 

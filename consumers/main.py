@@ -22,6 +22,7 @@ from consumers.settings import SinkSettings
 from consumers.sink import Sink, SinkTopics
 from plumbing import kafka, request_ids
 from plumbing.clickhouse import create_tables
+from plumbing.cpu_priority import yield_to_request_path
 from plumbing.failpoints import failpoint
 from plumbing.shutdown import stopping_on_signals
 
@@ -67,7 +68,10 @@ def run(
     on_ready: Callable[[Started], None] = lambda started: None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run the sink until ``stop`` is set or SIGTERM/SIGINT arrives (the batch in hand is kept)."""
+    """Run the sink process until ``stop`` is set or SIGTERM/SIGINT arrives (the batch in
+    hand is kept): its logging, its CPU priority, its HTTP port (/query, /metrics)."""
+    configure_logging()
+    yield_to_request_path(settings.background_niceness)
     stop = stop or threading.Event()
     settings = settings.with_default_kafka_role("sink")  # its Kafka principal
     name, group, topics = sink_name(), group_id(settings), sink_topics(settings)

@@ -71,6 +71,26 @@ def serve_worker(
     server.run(sockets=[reuse_port_socket(host, port)])
 
 
+def run(
+    settings: GatewaySettings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+) -> None:
+    """Run the gateway process: its logging, then ``run_gateway`` on ``host:port`` (default:
+    the settings'). uvicorn, or the worker pool, handles SIGTERM and SIGINT."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run_gateway(
+        settings,
+        host=host or settings.gateway_host,
+        port=settings.gateway_port if port is None else port,
+        log_level=log_level,
+    )
+
+
 def run_gateway(settings: GatewaySettings, *, host: str, port: int, log_level: str) -> None:
     """Serve on ``host:port`` until SIGTERM/SIGINT, with ``settings.gateway_workers`` processes."""
     if settings.gateway_workers == 1:

@@ -82,8 +82,8 @@ def _topics(
 def acl_table(settings: KafkaSettings) -> list[Grant]:
     """Every grant of every principal but the admin, for these settings' names."""
     groups = splitstream_groups(settings)
-    requests = ("predict_requests_prod", "predict_requests_candidate")
-    commands = "promoter_commands"
+    requests: tuple[TopicKey, ...] = ("predict_requests_prod", "predict_requests_candidate")
+    commands: TopicKey = "promoter_commands"
     stored = [key for key in TOPIC_KEYS if settings.topic(key).table]
     agent_stem = groups["agent"] + "-"
     return [

@@ -92,7 +92,9 @@ def run(
     on_ready: Callable[[Started], None] = lambda started: None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run one predictor (or the scorer) until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    """Run one predictor (or the scorer) until ``stop`` is set or SIGTERM/SIGINT arrives: its
+    logging, its /metrics, its loop."""
+    configure_logging()
     stop = stop or threading.Event()
     settings = settings.with_default_kafka_role("predictor")  # its Kafka principal
     me = predictor_id(role)

@@ -18,6 +18,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +32,7 @@ from pydantic import ValidationError
 from plumbing import kafka
 from plumbing.clickhouse import open_clickhouse_reader
 from plumbing.s3 import s3_client
+from plumbing.shutdown import stopping_on_signals
 from promoter.commands import execute
 from promoter.drift import DriftRule, DriftWatch
 from promoter.ledger import Ledger, read_ledger
@@ -174,6 +177,39 @@ def _json_object(value: bytes | None) -> dict[str, Any] | None:
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         return None
     return obj if isinstance(obj, dict) else None
+
+
+@dataclass(frozen=True)
+class Started:
+    """Told to ``on_ready`` once /metrics answers, before the loop joins its group."""
+
+    group_id: str
+    metrics_port: int
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per connection
+
+
+def run(
+    settings: PromoterSettings,
+    *,
+    on_ready: Callable[[Started], None] = lambda started: None,
+    stop: threading.Event | None = None,
+    log_level: int = logging.INFO,
+) -> None:
+    """Run the promoter process until ``stop`` is set or SIGTERM/SIGINT arrives: its
+    logging, its /metrics (and webhook), then the loop."""
+    configure_logging(log_level)
+    stop = stop or threading.Event()
+    signals = promoter_signals(settings)
+    serve_metrics(settings, signals.metrics)
+    with stopping_on_signals(stop):
+        on_ready(Started(promoter_group(settings), settings.promoter_metrics_port))
+        run_promoter(settings, stop, signals)
 
 
 def run_promoter(
