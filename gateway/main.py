@@ -24,7 +24,8 @@ from gateway.web import STATIC_DIR
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway app; ``settings`` defaults to ``GatewaySettings.load()`` (the environment).
 
-    Routes reach the settings one way: ``app.state.settings``, through ``gateway.deps``.
+    Set once, as ``app.state.settings``: the lifespan's clients and ``gateway.deps`` read
+    them there.
 
     Raises:
         ValueError: the admin token is a placeholder or too short.
