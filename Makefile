@@ -47,7 +47,7 @@ prometheus: ## Install Prometheus and promtool from Debian's packages (rule and 
 	fi
 
 docs: install ## Regenerate the README's configuration and Kafka ACL tables from the code
-	$(BIN)/python -m plumbing.settings_doc
+	$(BIN)/python -m cli.settings_doc
 	$(BIN)/python -m plumbing.kafka_acls
 
 openapi-snapshot: install ## Rewrite tests/unit/data/gateway-openapi.json from the gateway's current API

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from plumbing.settings import PROJECT_ROOT, Settings
+from cli.settings import Settings
+from plumbing.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 

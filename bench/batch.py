@@ -16,10 +16,10 @@ from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata
 
 from bench.http_load import REQUEST_BODY
+from cli.settings import Settings, get_settings
 from clients.scorer import BULK_LINGER_MS, produce_requests, results_consumer
 from demo.scenario import train_best_and_candidate
 from plumbing import kafka
-from plumbing.settings import Settings
 from schemas.serving_events import ScoreRequest
 from stack import kafka_access, services, supervisor
 from stack.private import private_stack
@@ -135,7 +135,7 @@ def main() -> int:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     scorer_rates: list[float] = []
     floor_rates: list[float] = []
-    with private_stack("bench-batch") as settings:
+    with private_stack("bench-batch", Settings, changed=get_settings.cache_clear) as settings:
         train_best_and_candidate(settings)
         services.up(settings, only=("scorer",))
         try:

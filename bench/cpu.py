@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from stack import local, services, supervisor
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from bench.cpu import CpuWindow, measure_window
 from bench.environment import gateway_url
 from bench.http_load import V1_PREDICT, Answer, run_vegeta
-from plumbing.settings import Settings
+from cli.settings import Settings
 
 REST_S = 60.0
 #: Before the window opens under load: connections, batches and fetches settle.

@@ -14,10 +14,10 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 
+from cli.settings import get_settings
 from gateway.schemas import PredictIn
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import get_settings
 from predictors.inference import predict_batch
 from predictors.model_slot import LiveModel
 from pricing.features import FeatureRow

@@ -14,8 +14,8 @@ from types import FrameType
 
 from kafka.structs import OffsetAndMetadata
 
+from cli.settings import get_settings
 from plumbing import kafka
-from plumbing.settings import get_settings
 from predictors.loop import POLL_TIMEOUT_MS
 
 #: Longest the worker waits for its replies' acknowledgements.

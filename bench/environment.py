@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from stack import services, supervisor
 from stack.services import http_answers
 from stack.supervisor import ServiceProcess

@@ -23,10 +23,10 @@ from bench.environment import bench_process, running
 from bench.findings import LoadFindings
 from bench.results import RatePoint
 from bench.schedule import run_schedule
+from cli.settings import Settings
 from gateway.kafka_link import REQUEST_TIMEOUT_MS
 from gateway.replies import FETCH_MAX_WAIT_MS
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
 from stack import kafka_access
 
 #: A reply later than this after the last send is an error.

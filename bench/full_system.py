@@ -11,7 +11,7 @@ from bench.cpu_budget import BUDGET_RATES_PER_S, CpuBudget, measure_rest, measur
 from bench.findings import Findings
 from bench.http_paths import measure_one, measure_targets
 from bench.overload import measure_overload
-from plumbing.settings import Settings
+from cli.settings import Settings
 from stack import services, supervisor
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,10 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 
+from cli.settings import Settings
 from plumbing import kafka
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
+from plumbing.settings_topics import TopicKey
 from schemas.serving_events import Feedback, PredictReply, PredictRequest
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def event_templates() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     )
 
 
-def _events(run: int, requests: int, now_s: float) -> Iterator[tuple[str, str, bytes]]:
+def _events(run: int, requests: int, now_s: float) -> Iterator[tuple[TopicKey, str, bytes]]:
     """``(topic key, request id, value)`` in write order: chunk k, then chunk k-1's feedback."""
     request_t, reply_t, feedback_t = event_templates()
     step_s = SPAN_S / max(requests, 1)
@@ -113,7 +114,7 @@ def _events(run: int, requests: int, now_s: float) -> Iterator[tuple[str, str, b
         common = {"request_id": rid, "occurred_at": at, "variant": variant}
         request = {**request_t, **common, "event_id": fake_uuid(run, i, 1), "slot": variant}
         reply = {**reply_t, **common, "event_id": fake_uuid(run, i, 2), "slot": variant}
-        yield f"predict_requests_{variant}", rid, orjson.dumps(request)
+        yield _request_key(variant), rid, orjson.dumps(request)
         yield "predict_replies", rid, orjson.dumps(reply)
         pending.append((rid, at))
         if len(pending) == 2 * CHUNK or i == requests - 1:
@@ -125,11 +126,15 @@ def _events(run: int, requests: int, now_s: float) -> Iterator[tuple[str, str, b
             del pending[:cut]
 
 
+def _request_key(variant: str) -> TopicKey:
+    return "predict_requests_candidate" if variant == "candidate" else "predict_requests_prod"
+
+
 #: Live feedback follows its reply by this long, so it joins through the table.
 FEEDBACK_LAG_S = 2.0
 
 
-def _live(run: int, i: int, at_s: float) -> list[tuple[str, str, bytes]]:
+def _live(run: int, i: int, at_s: float) -> list[tuple[TopicKey, str, bytes]]:
     """Request ``i`` of a live run and its reply, occurred at ``at_s``."""
     request_t, reply_t, _ = event_templates()
     rid = fake_uuid(run, i, 0)
@@ -138,12 +143,12 @@ def _live(run: int, i: int, at_s: float) -> list[tuple[str, str, bytes]]:
     request = {**request_t, **common, "event_id": fake_uuid(run, i, 1), "slot": variant}
     reply = {**reply_t, **common, "event_id": fake_uuid(run, i, 2), "slot": variant}
     return [
-        (f"predict_requests_{variant}", rid, orjson.dumps(request)),
+        (_request_key(variant), rid, orjson.dumps(request)),
         ("predict_replies", rid, orjson.dumps(reply)),
     ]
 
 
-def _live_feedback(run: int, i: int, at_s: float) -> tuple[str, str, bytes]:
+def _live_feedback(run: int, i: int, at_s: float) -> tuple[TopicKey, str, bytes]:
     rid = fake_uuid(run, i, 0)
     body = {
         **event_templates()[2],
@@ -185,7 +190,7 @@ def bulk_producer(settings: Settings) -> KafkaProducer:
     return kafka.producer(settings.as_kafka_role("admin"), value_serializer=None)
 
 
-async def _write_batches(settings: Settings, events: Iterator[tuple[str, str, bytes]]) -> int:
+async def _write_batches(settings: Settings, events: Iterator[tuple[TopicKey, str, bytes]]) -> int:
     """Every event, in record batches built by aiokafka (C-accelerated): kafka-python's
     per-message send is too slow for millions of messages."""
     producer = AIOKafkaProducer(
@@ -198,7 +203,7 @@ async def _write_batches(settings: Settings, events: Iterator[tuple[str, str, by
     try:
         topics = {key: settings.topic(key).name for key in _topic_keys()}
         partitions = {key: len(await producer.partitions_for(name)) for key, name in topics.items()}
-        open_batches: dict[tuple[str, int], Any] = {}
+        open_batches: dict[tuple[TopicKey, int], Any] = {}
         sent: list[asyncio.Future[Any]] = []
         written = 0
         for key, rid, value in events:
@@ -232,5 +237,5 @@ def write_history(settings: Settings, *, requests: int, run: int) -> History:
     return History(requests, candidates, written, time.monotonic() - started)
 
 
-def _topic_keys() -> tuple[str, ...]:
+def _topic_keys() -> tuple[TopicKey, ...]:
     return ("predict_requests_prod", "predict_requests_candidate", "predict_replies", "feedback")

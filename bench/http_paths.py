@@ -13,7 +13,7 @@ from bench.findings import LoadFindings
 from bench.http_load import LEGACY_PREDICT, V1_PREDICT, HttpTarget
 from bench.results import RatePoint
 from bench.schedule import run_schedule
-from plumbing.settings import Settings
+from cli.settings import Settings
 from stack.ports import free_port
 from stack.services import http_answers
 

@@ -33,8 +33,8 @@ from bench.memory import measure_memory, memory_rate
 from bench.promotion import measure_promotion
 from bench.restart import measure_restart
 from bench.schedule import FIXED_RATE_S, SEARCH_STEP_S, WARMUP_S
+from cli.settings import Settings, get_settings, load_settings
 from demo.scenario import train_best_and_candidate
-from plumbing.settings import Settings, load_settings
 from stack import services
 from stack.private import private_stack
 
@@ -169,7 +169,7 @@ def main() -> int:
     caption = _caption(os.getloadavg()[0])
     status = 0
     try:
-        with private_stack("bench") as settings:
+        with private_stack("bench", Settings, changed=get_settings.cache_clear) as settings:
             _step(findings, "setup", lambda: _set_up(settings))
             if "setup" not in findings.failures:
                 _measure_all(settings, findings, only)

@@ -6,7 +6,7 @@ from pathlib import Path
 from bench import http_load
 from bench.environment import service_pid
 from bench.http_load import V1_PREDICT
-from plumbing.settings import Settings
+from cli.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from bench.environment import gateway_url
 from bench.http_load import V1_PREDICT, Answer, HttpTarget, run_vegeta
 from bench.results import percentile_ms
+from cli.settings import Settings
 from clients.sink_query import open_clickhouse_reader
-from plumbing.settings import Settings
 
 log = logging.getLogger(__name__)
 

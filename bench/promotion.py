@@ -6,11 +6,11 @@ ledger record's inputs (promoter/execution.py ``complete``); that figure is read
 
 import time
 
+from cli.settings import Settings
 from clients.ledger_reader import read_ledger
 from clients.promoter_commands import send_command
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from stack import services
 from trainer.main import train_and_publish
 

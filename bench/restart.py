@@ -38,8 +38,8 @@ from bench.history import (
     write_history,
     write_paced,
 )
+from cli.settings import Settings, get_settings
 from plumbing import kafka
-from plumbing.settings import Settings
 from stack import kafka_access
 from stack.ports import free_port
 from stack.private import exported, private_stack
@@ -168,7 +168,7 @@ def own_namespace(settings: Settings) -> Iterator[Settings]:
     port = free_port()
     own = settings.model_copy(update={"topic_prefix": prefix, "promoter_agent_web_port": port})
     env = {"SPLITSTREAM_TOPIC_PREFIX": prefix, "SPLITSTREAM_PROMOTER_AGENT_WEB_PORT": str(port)}
-    with exported(env):
+    with exported(env, changed=get_settings.cache_clear):
         kafka_access.provision(own)  # its topics, and their ACLs for the agent's principal
         try:
             yield own
@@ -243,7 +243,7 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    with private_stack("restart") as settings:
+    with private_stack("restart", Settings, changed=get_settings.cache_clear) as settings:
         findings = measure_restart(settings, requests=args.requests, rest_s=args.rest_s)
     sys.stdout.write(orjson.dumps(findings.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0

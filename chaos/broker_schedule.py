@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from stack import kafka_cluster, kafka_service, supervisor
 from stack.supervisor import ServiceProcess
 

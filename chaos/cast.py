@@ -7,7 +7,7 @@ Two prod predictors share the prod consumer group; two gateways own reply partit
 import time
 from dataclasses import dataclass
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from stack import services, supervisor
 from stack.ports import free_port
 from stack.supervisor import ServiceProcess

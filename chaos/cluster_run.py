@@ -29,10 +29,10 @@ from chaos.invariants import Invariant
 from chaos.load import Answer, drive
 from chaos.run import KEYS
 from chaos.stretches import longest_stretch
+from cli.settings import Settings
 from clients.sink_query import open_clickhouse_reader
 from demo.scenario import held_out, wait_until_serving
 from plumbing.errors import SinkUnavailableError
-from plumbing.settings import Settings
 from stack import kafka_cluster, supervisor
 
 #: Longest the whole schedule may take (the load's bodies are made for this long).

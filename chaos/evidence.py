@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 from kafka.structs import TopicPartition
 
+from cli.settings import Settings
 from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
 from plumbing.clickhouse import ClickHouse
 from plumbing.errors import SinkUnavailableError
-from plumbing.settings import Settings
 
 READ_TIMEOUT_S = 60.0
 

@@ -19,8 +19,9 @@ from chaos.cluster_run import run_cluster_chaos
 from chaos.plan import chaos_plan
 from chaos.report import print_cluster_report, print_report
 from chaos.run import run_chaos
+from cli.settings import Settings, get_settings
 from demo.scenario import train_best_and_candidate
-from plumbing.settings import DEFAULT_STATE_DIR, Settings
+from plumbing.settings import DEFAULT_STATE_DIR
 from stack import local
 from stack.paths import StackPaths
 from stack.private import private_stack
@@ -42,7 +43,9 @@ def _arguments() -> argparse.Namespace:
 
 def _cluster_main(arguments: argparse.Namespace, console: Console) -> None:
     down_s = 20.0 if arguments.broker_down is None else arguments.broker_down
-    with private_stack("chaos", kafka_nodes=3) as settings:
+    with private_stack(
+        "chaos", Settings, kafka_nodes=3, changed=get_settings.cache_clear
+    ) as settings:
         console.print("training a best and a candidate model")
         train_best_and_candidate(settings)
         report = run_cluster_chaos(
@@ -71,7 +74,7 @@ def main() -> None:
         return
     down_s = 8.0 if arguments.broker_down is None else arguments.broker_down
     plan = chaos_plan(arguments.seconds, arguments.rate, down_s)
-    with private_stack("chaos") as settings:
+    with private_stack("chaos", Settings, changed=get_settings.cache_clear) as settings:
         console.print("training a best and a candidate model")
         train_best_and_candidate(settings)
         report = run_chaos(settings, plan, kafka=local.kafka_process(settings), log=console.print)

@@ -29,11 +29,12 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from chaos.errors import PromoterKillFailedError
+from cli.settings import Settings, load_settings
 from clients.ledger_reader import read_ledger
 from clients.promoter_commands import new_command, post_command
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from promoter.errors import TransitionRefusedError
 from promoter.replay import Verification, slots_of, verify
 from promoter.transitions import apply_action

@@ -20,10 +20,10 @@ from chaos.invariants import Invariant
 from chaos.load import Answer, drive
 from chaos.plan import ChaosPlan, Kill
 from chaos.promoter_kills import FAILPOINTS, PromoterKill, kill_promoter_mid_swap
+from cli.settings import Settings
 from clients.sink_query import open_clickhouse_reader
 from demo.scenario import held_out, wait_until_serving
 from plumbing.errors import SinkUnavailableError
-from plumbing.settings import Settings
 from stack.supervisor import ServiceProcess
 
 #: Predictions per second while the broker restarts (the outage, not the load, is tested).

@@ -1,10 +1,8 @@
 """``splitstream gateway``: the HTTP gateway (FastAPI on uvicorn, one or more worker processes)."""
 
-import logging
-
 import click
 
-from plumbing.settings import get_settings
+from gateway.settings import GatewaySettings
 
 
 @click.command()
@@ -38,18 +36,9 @@ def gateway(host: str | None, port: int | None, log_level: str) -> None:
       curl -s localhost:7000/v1/predict -H 'content-type: application/json' \\
         -d '{"location": "Whitefield", "total_sqft": 1200, "bath": 2, "bhk": 2, "key": "u1"}'
     """
-    from gateway.workers import run_gateway  # lazy: keeps `--help` fast
+    from gateway import workers  # lazy: keeps `--help` fast
 
-    settings = get_settings()
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    run_gateway(
-        settings,
-        host=host or settings.gateway_host,
-        port=settings.gateway_port if port is None else port,
-        log_level=log_level,
-    )
+    workers.run(GatewaySettings.load(), host=host, port=port, log_level=log_level)
 
 
 if __name__ == "__main__":  # python -m cli.gateway_commands: how the integration tests start it

@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.score_csv import score_csv
-from plumbing.settings import get_settings
+from cli.settings import get_settings
 from predictors import main as predictor_main
 from predictors.errors import DuplicateIdError
+from predictors.settings import PredictorSettings
 
 
 @click.command()
@@ -56,7 +57,6 @@ def predictor(slot: predictor_main.Role) -> None:
       splitstream predictor --slot score
       SPLITSTREAM_PREDICTOR_METRICS_PORT=9101 splitstream predictor --slot prod
     """
-    predictor_main.configure_logging()
 
     def ready(started: predictor_main.Started) -> None:
         click.echo(
@@ -65,7 +65,7 @@ def predictor(slot: predictor_main.Role) -> None:
         )
 
     try:
-        predictor_main.run(get_settings(), slot, on_ready=ready)
+        predictor_main.run(PredictorSettings.load(), slot, on_ready=ready)
     except KafkaError as error:
         click.echo(f"error: Kafka: {error}", err=True)
         sys.exit(1)

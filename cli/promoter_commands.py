@@ -7,16 +7,15 @@ they take the same swap and land in the same ledger as the policy's decisions.
 import getpass
 import json
 import logging
-import signal
 import sys
-import threading
 
 import click
 from rich.console import Console
 
+from cli.settings import get_settings
 from clients.promoter_commands import CommandAction, send_command
 from plumbing.errors import PromoterUnavailableError
-from plumbing.settings import get_settings
+from promoter.settings import AgentSettings, PromoterSettings
 
 console = Console()
 
@@ -54,23 +53,13 @@ def promoter(windows: bool, log_level: str) -> None:
       splitstream promoter --windows
       SPLITSTREAM_PROMOTER_POLICY_FILE=strict.toml splitstream promoter
     """
-    settings = get_settings()
     if windows:
-        from promoter.agent import run_agent  # Faust's imports are heavy
+        from promoter import agent_main  # Faust's imports are heavy
 
-        run_agent(settings)
-    from promoter.main import promoter_signals, run_promoter, serve_metrics  # heavy imports
+        agent_main.run(AgentSettings.load())
+    from promoter import main as promoter_main  # heavy imports
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per connection
-    signals = promoter_signals(settings)
-    serve_metrics(settings, signals.metrics)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_promoter(settings, stop, signals)
+    promoter_main.run(PromoterSettings.load(), log_level=logging.getLevelName(log_level.upper()))
 
 
 def _operator_command(action: CommandAction, summary: str, example: str) -> click.Command:

@@ -9,12 +9,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings, get_settings
 from clients.ledger_reader import read_ledger
 from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, get_settings
 from promoter.backtest import BacktestRow, FirstDecision, backtest
 from promoter.errors import PolicyError
 from promoter.ledger import Ledger

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from analysis.rows import VariantStats
 from analysis.views import latest_experiment
+from cli.settings import Settings, get_settings
 from consumers.report import ABReport, read_report, report_dict
-from plumbing.settings import Settings, get_settings
 
 
 @click.command()

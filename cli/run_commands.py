@@ -9,7 +9,7 @@ import threading
 import click
 from rich.console import Console
 
-from plumbing.settings import Settings, get_settings
+from cli.settings import Settings, get_settings
 from schemas.errors import SplitstreamError
 from stack import local, services
 from stack.errors import StackError

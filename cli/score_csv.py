@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from clients.scorer import Progress, ScoreReport, score_requests
-from plumbing.settings import Settings
+from plumbing.settings_kafka import KafkaSettings
 from predictors.errors import DuplicateIdError
 from schemas.serving_events import ScoreRequest
 
@@ -123,7 +123,7 @@ def _output_row(
 
 
 def score_csv(
-    settings: Settings,
+    settings: KafkaSettings,
     input_path: Path,
     output_path: Path,
     *,

@@ -7,7 +7,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from plumbing.settings import get_settings
+from cli.settings import get_settings
 from promoter.errors import PolicyError
 from promoter.false_alarms import TOLERANCE, FalseAlarmTable, false_alarm_table
 from promoter.policy import load_policy

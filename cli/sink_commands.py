@@ -17,8 +17,8 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from plumbing.cpu_priority import yield_to_request_path
-from plumbing.settings import get_settings
+from cli.settings import get_settings
+from consumers.settings import SinkSettings
 
 
 @click.command()
@@ -51,18 +51,14 @@ def sink() -> None:
     from consumers import main as sink_main  # chDB loads slowly: only when the sink runs
     from consumers.errors import SinkError
 
-    sink_main.configure_logging()
-
     def ready(started: sink_main.Started) -> None:
         click.echo(
             f"{started.name} ready: {len(started.topics)} topics (group {started.group_id}) "
             f"into {started.clickhouse}; HTTP port {started.port}"
         )
 
-    settings = get_settings()
-    yield_to_request_path(settings.background_niceness)
     try:
-        sink_main.run(settings, on_ready=ready)
+        sink_main.run(SinkSettings.load(), on_ready=ready)
     except KafkaError as error:
         click.echo(f"error: Kafka: {error}", err=True)
         sys.exit(1)

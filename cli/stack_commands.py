@@ -9,7 +9,7 @@ from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from plumbing.settings import Settings, get_settings
+from cli.settings import Settings, get_settings
 from schemas.errors import SplitstreamError
 from stack import kafka_access, local
 from stack.errors import StackError

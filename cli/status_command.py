@@ -3,8 +3,8 @@
 import click
 from rich.console import Console
 
+from cli.settings import Settings, get_settings
 from cli.stack_commands import exit_unless_all_run, print_status
-from plumbing.settings import Settings, get_settings
 from stack.supervisor import ServiceStatus
 
 

@@ -1,11 +1,8 @@
 """``splitstream train`` (once) and ``splitstream trainer`` (on a schedule)."""
 
-import logging
-import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -21,11 +18,11 @@ from rich.progress import (
 from rich.table import Table
 
 from plumbing.cpu_priority import yield_to_request_path
-from plumbing.settings import get_settings
 from schemas.errors import SplitstreamError
 from trainer.errors import EXIT_ERROR
 from trainer.publish import TARGET_SLOTS, TargetSlot
 from trainer.selection import ALGORITHMS, BASELINE, DEFAULT_ALGORITHMS, WEAK
+from trainer.settings import TrainerSettings
 
 if TYPE_CHECKING:
     from trainer.main import StepHook, TrainResult
@@ -88,7 +85,7 @@ def train(algorithms: tuple[str, ...], slot: TargetSlot) -> None:
     """
     from trainer.main import planned_steps, train_and_publish  # MLflow: only when it trains
 
-    settings = get_settings()
+    settings = TrainerSettings.load()
     yield_to_request_path(settings.background_niceness)  # serving may share these cores
     chosen = algorithms or None
     try:
@@ -133,27 +130,21 @@ def trainer(cron: str | None, algorithms: tuple[str, ...], run_now: bool) -> Non
       splitstream trainer --cron "*/30 * * * *" --algorithm ridge
       SPLITSTREAM_TRAIN_CRON="0 2 * * *" splitstream trainer
     """
-    from trainer.schedule import JOB_ID, build_scheduler, training_job  # MLflow, as above
+    from trainer import schedule  # MLflow, as above
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    settings = get_settings()
-    job = training_job(settings, algorithms=algorithms or None)
+    def ready(started: schedule.Started) -> None:
+        click.echo(f"training on '{started.cron}' (UTC); next run {started.next_run:%c %Z}")
+
+    settings = TrainerSettings.load()
     try:
-        scheduler = build_scheduler(job, cron=cron or settings.train_cron)
+        schedule.cron_trigger(cron or settings.train_cron)
     except ValueError as error:
         raise click.BadParameter(
             str(error), param_hint="--cron / SPLITSTREAM_TRAIN_CRON"
         ) from error
-    if run_now:
-        job()
-    trigger = scheduler.get_job(JOB_ID).trigger
-    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
-    click.echo(f"training on '{cron or settings.train_cron}' (UTC); next run {upcoming:%c %Z}")
-    # A supervisor stops services with SIGTERM: finish cleanly, as on Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: scheduler.shutdown(wait=False))
-    with suppress(KeyboardInterrupt):
-        scheduler.start()
+    schedule.run(
+        settings, on_ready=ready, cron=cron, algorithms=algorithms or None, run_now=run_now
+    )
     click.echo("trainer stopped")
 
 

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from plumbing import kafka
-from plumbing.settings import Settings
+from plumbing.settings_kafka import KafkaSettings
 from schemas.decision_events import LedgerRecord
 
 log = logging.getLogger(__name__)
@@ -20,12 +20,12 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5
 
 
-def ledger_partition(settings: Settings) -> TopicPartition:
+def ledger_partition(settings: KafkaSettings) -> TopicPartition:
     """The ledger's one partition (one writer keeps its records in sequence order)."""
     return TopicPartition(settings.topic("promoter_ledger").name, 0)
 
 
-def read_ledger(settings: Settings, *, timeout_s: float = 10.0) -> list[LedgerRecord]:
+def read_ledger(settings: KafkaSettings, *, timeout_s: float = 10.0) -> list[LedgerRecord]:
     """Every record from the start to the current end, in sequence order.
 
     A record that does not parse is skipped with a log line: the sink dead-letters it.

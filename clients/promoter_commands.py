@@ -20,14 +20,14 @@ from kafka.structs import TopicPartition
 
 from plumbing import kafka
 from plumbing.errors import PromoterUnavailableError
-from plumbing.settings import Settings
+from plumbing.settings_kafka import PromoterClientSettings
 from schemas.decision_events import PromoterCommand, PromoterCommandResult
 
 CommandAction = Literal["promote", "reject", "rollback", "pause", "resume", "split"]
 
 
 def send_command(
-    settings: Settings,
+    settings: PromoterClientSettings,
     *,
     action: CommandAction,
     operator: str,
@@ -84,7 +84,7 @@ def new_command(
     )
 
 
-def post_command(settings: Settings, command: PromoterCommand) -> None:
+def post_command(settings: PromoterClientSettings, command: PromoterCommand) -> None:
     """Send ``command`` without waiting for an answer (a chaos test kills its promoter)."""
     sender = kafka.producer(
         settings.with_default_kafka_role("operator"), client_id=f"command-{command.action}"
@@ -101,7 +101,7 @@ def _await_result(
     partition: TopicPartition,
     command_id: str,
     timeout_s: float | None,
-    settings: Settings,
+    settings: PromoterClientSettings,
 ) -> PromoterCommandResult:
     deadline = time.monotonic() + (timeout_s or settings.promoter_command_timeout_s)
     while time.monotonic() < deadline:

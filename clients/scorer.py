@@ -14,7 +14,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from plumbing import kafka
-from plumbing.settings import Settings
+from plumbing.settings_kafka import KafkaSettings
 from schemas.serving_events import ScoreRequest
 
 SEND_TIMEOUT_S = 60.0
@@ -43,7 +43,7 @@ class ScoreReport:
         return self.received / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def results_consumer(settings: Settings, topic: str) -> KafkaConsumer:
+def results_consumer(settings: KafkaSettings, topic: str) -> KafkaConsumer:
     """A group-less consumer on every partition of ``topic``, positioned at its end now."""
     consumer = kafka.consumer(settings, group_id=None, max_poll_records=5000)
     partitions = consumer.partitions_for_topic(topic)
@@ -59,7 +59,7 @@ def results_consumer(settings: Settings, topic: str) -> KafkaConsumer:
 
 
 def score_requests(
-    settings: Settings,
+    settings: KafkaSettings,
     requests: Sequence[ScoreRequest],
     *,
     timeout_s: float,
@@ -101,7 +101,7 @@ def score_requests(
 
 
 def produce_requests(
-    settings: Settings, requests: Sequence[ScoreRequest], notify: Progress
+    settings: KafkaSettings, requests: Sequence[ScoreRequest], notify: Progress
 ) -> None:
     producer = kafka.producer(settings, linger_ms=BULK_LINGER_MS)
     topic = settings.topic("score_requests").name

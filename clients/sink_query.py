@@ -17,7 +17,7 @@ import pandas as pd
 
 from plumbing.clickhouse import ClickHouse, ServerClickHouse
 from plumbing.errors import ClickHouseQueryError, SinkUnavailableError
-from plumbing.settings import Settings
+from plumbing.settings import ClickHouseSettings
 
 
 class SinkQueryClickHouse:
@@ -145,13 +145,13 @@ def frame_from_rows(columns: list[str], types: list[str], rows: list[list[Any]])
     )
 
 
-def sink_url(settings: Settings) -> str:
+def sink_url(settings: ClickHouseSettings) -> str:
     """Where other processes reach the sink's HTTP endpoints."""
     host = "127.0.0.1" if settings.sink_host in ("0.0.0.0", "::", "") else settings.sink_host  # noqa: S104
     return f"http://{host}:{settings.sink_port}"
 
 
-def open_clickhouse_reader(settings: Settings) -> ClickHouse:
+def open_clickhouse_reader(settings: ClickHouseSettings) -> ClickHouse:
     """ClickHouse for a process that only reads.
 
     The server as its read-only user when ``clickhouse_reader_url`` is set; else the

@@ -20,10 +20,10 @@ from typing import Any, Protocol
 import pandas as pd
 
 from consumers.errors import QueryRefusedError, SinkError
+from consumers.settings import SinkSettings
 from consumers.statements import PARSE_SQL, check_tree_json, escaped, parse_error_reason
 from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, ServerClickHouse, query_limits
-from plumbing.settings import Settings
 
 
 class QueryEngine(Protocol):
@@ -102,7 +102,7 @@ class SinkClickHouse:
         self.writer.close()
 
 
-def open_sink_clickhouse(settings: Settings) -> SinkClickHouse:
+def open_sink_clickhouse(settings: SinkSettings) -> SinkClickHouse:
     """The server when ``clickhouse_url`` is set, else chDB in the state folder (owned here)."""
     lock = threading.Lock()
     database = settings.clickhouse_database

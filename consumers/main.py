@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from consumers.engine import open_sink_clickhouse
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
+from consumers.settings import SinkSettings
 from consumers.sink import Sink
 from consumers.writer import SinkTopics
 from plumbing import kafka, request_ids
 from plumbing.clickhouse import create_tables
+from plumbing.cpu_priority import yield_to_request_path
 from plumbing.failpoints import failpoint
-from plumbing.settings import Settings
 from plumbing.shutdown import stopping_on_signals
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,11 @@ def sink_name() -> str:
     return f"sink-{socket.gethostname()}-{os.getpid()}"
 
 
-def group_id(settings: Settings) -> str:
+def group_id(settings: SinkSettings) -> str:
     return settings.topic_prefix + settings.sink_group
 
 
-def sink_topics(settings: Settings) -> SinkTopics:
+def sink_topics(settings: SinkSettings) -> SinkTopics:
     """Every topic with a table, by its configured name."""
     specs = [spec for spec in settings.topics() if spec.table]
     return SinkTopics({spec.name: spec for spec in specs}, settings.topic("deadletter").name)
@@ -63,12 +64,15 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def run(
-    settings: Settings,
+    settings: SinkSettings,
     *,
     on_ready: Callable[[Started], None] = lambda started: None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run the sink until ``stop`` is set or SIGTERM/SIGINT arrives (the batch in hand is kept)."""
+    """Run the sink process until ``stop`` is set or SIGTERM/SIGINT arrives (the batch in
+    hand is kept): its logging, its CPU priority, its HTTP port (/query, /metrics)."""
+    configure_logging()
+    yield_to_request_path(settings.background_niceness)
     stop = stop or threading.Event()
     settings = settings.with_default_kafka_role("sink")  # its Kafka principal
     name, group, topics = sink_name(), group_id(settings), sink_topics(settings)

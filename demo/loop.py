@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings
 from clients.ledger_evidence import evidence_line
 from clients.ledger_reader import read_ledger
 from clients.promoter_commands import send_command
@@ -26,7 +27,6 @@ from demo.scenario import held_out
 from demo.traffic import drive
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from promoter.replay import verify
 from schemas.decision_events import LedgerRecord
 from trainer.main import train_and_publish

@@ -17,11 +17,11 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.table import Table
 
+from cli.settings import Settings
 from clients.promoter_commands import send_command
 from clients.scorer import score_requests
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from schemas.serving_events import ScoreRequest
 from stack import kafka_access
 from trainer.cleaning import clean

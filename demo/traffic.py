@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 
 #: Most requests in flight at once; beyond it arrivals queue in the client.
 MAX_IN_FLIGHT = 128

@@ -21,7 +21,7 @@ from clients.sink_query import open_clickhouse_reader
 from gateway import dashboard_rows as rows
 from gateway.dashboard_schemas import DashboardOut, SrmOut
 from gateway.schemas import ExperimentOut
-from plumbing.settings import Settings
+from gateway.settings import GatewaySettings
 from schemas.decision_events import LedgerRecord
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ class ViewRows:
     drift: list[dict[str, Any]]
 
 
-def read_views(settings: Settings, *, experiment_id: str, candidate_share: float) -> ViewRows:
+def read_views(
+    settings: GatewaySettings, *, experiment_id: str, candidate_share: float
+) -> ViewRows:
     """Query each view for one experiment (blocking: call it in a thread).
 
     Raises:
@@ -79,7 +81,7 @@ class DashboardSource:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: GatewaySettings,
         *,
         ttl_s: float = CACHE_TTL_S,
         clock: Callable[[], float] = time.monotonic,

@@ -9,19 +9,19 @@ from pydantic import SecretStr
 from gateway.errors import AdminDisabledError, ServiceUnavailableError, UnauthorizedError
 from gateway.lifespan import Gateway
 from gateway.schemas import SPLIT_KEY_HEADER
-from plumbing.settings import Settings
+from gateway.settings import GatewaySettings
 
 # Every dependency here is ``async def``: FastAPI runs a plain ``def`` dependency in a
 # thread pool, a thread hand-off per request that the hot path should not pay.
 
 
-async def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> GatewaySettings:
     """The settings this app was built with (``create_app``)."""
-    settings: Settings = request.app.state.settings
+    settings: GatewaySettings = request.app.state.settings
     return settings
 
 
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SettingsDep = Annotated[GatewaySettings, Depends(get_app_settings)]
 
 
 def running_gateway(request: Request) -> Gateway:

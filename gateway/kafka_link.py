@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from gateway.errors import KafkaUnavailableError
+from gateway.settings import GatewaySettings
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def tcp_reachable(addresses: list[tuple[str, int]], timeout_s: float) -> b
 class KafkaLink:
     """One producer for the gateway, connected in the background, with a reachability probe."""
 
-    def __init__(self, settings: Settings, *, client_id: str) -> None:
+    def __init__(self, settings: GatewaySettings, *, client_id: str) -> None:
         self._settings = settings
         self._client_id = client_id
         self._addresses = bootstrap_addresses(settings.kafka_bootstrap)

@@ -20,9 +20,9 @@ from gateway.metrics import GatewayMetrics
 from gateway.predictions import PredictionService
 from gateway.replies import InboundListener, PendingReplies
 from gateway.routing import RoutingCache
+from gateway.settings import GatewaySettings
 from plumbing.heap import freeze_startup_objects
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class Gateway:
     """Everything one gateway instance holds open, kept on ``app.state.gateway``."""
 
-    settings: Settings
+    settings: GatewaySettings
     metrics: GatewayMetrics
     pending: PendingReplies
     link: KafkaLink
@@ -41,7 +41,7 @@ class Gateway:
     dashboard: DashboardSource
 
     @classmethod
-    def build(cls, settings: Settings) -> "Gateway":
+    def build(cls, settings: GatewaySettings) -> "Gateway":
         client_id = f"splitstream-gateway-p{settings.gateway_reply_partition}"
         metrics = GatewayMetrics()
         pending = PendingReplies()
@@ -89,7 +89,7 @@ class Gateway:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
+    settings: GatewaySettings = app.state.settings
     gateway = Gateway.build(settings)
     await gateway.start()
     app.state.gateway = gateway
@@ -111,7 +111,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         del app.state.gateway
 
 
-def _serve_worker_metrics(settings: Settings, metrics: GatewayMetrics) -> Any:
+def _serve_worker_metrics(settings: GatewaySettings, metrics: GatewayMetrics) -> Any:
     """This worker's own /metrics on ``gateway_metrics_port`` (gateway/workers.py), if set."""
     if not settings.gateway_metrics_port:
         return None

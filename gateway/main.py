@@ -14,18 +14,21 @@ from gateway.errors import HANDLED_ERRORS, handle_error
 from gateway.lifespan import lifespan
 from gateway.routes import admin, dashboard, feedback, info, legacy, pages, predict
 from gateway.schemas import SPLIT_KEY_HEADER
+from gateway.settings import GatewaySettings
 from gateway.settings_check import check_settings
 from gateway.web import STATIC_DIR
-from plumbing.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gateway app; ``settings`` defaults to ``get_settings()``.
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The gateway app; ``settings`` defaults to ``GatewaySettings.load()`` (the environment).
+
+    Set once, as ``app.state.settings``: the lifespan's clients and ``gateway.deps`` read
+    them there.
 
     Raises:
         ValueError: the admin token is a placeholder or too short.
     """
-    settings = (settings or get_settings()).with_default_kafka_role("gateway")
+    settings = (settings or GatewaySettings.load()).with_default_kafka_role("gateway")
     check_settings(settings)
     app = FastAPI(
         title="Splitstream gateway",

@@ -19,8 +19,8 @@ from gateway.metrics import NO_VARIANT, GatewayMetrics
 from gateway.replies import PendingReplies
 from gateway.request_events import predict_request_event, shadow_copy, utc_now
 from gateway.routing import Routing, RoutingCache
+from gateway.settings import GatewaySettings
 from plumbing.request_ids import mint_request_id
-from plumbing.settings import Settings
 from pricing.features import FeatureRow, normalise_location
 from pricing.split import Assignment, assign_variant, is_shadowed
 from schemas.serving_events import PredictReply
@@ -66,7 +66,7 @@ class PredictionService:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: GatewaySettings,
         *,
         routing: RoutingCache,
         link: KafkaLink,

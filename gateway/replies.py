@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from gateway.kafka_link import CONNECT_RETRY_S, PROBE_TIMEOUT_S, bootstrap_addresses, tcp_reachable
 from gateway.metrics import GatewayMetrics
+from gateway.settings import GatewaySettings
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
 from schemas.serving_events import PredictReply
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class InboundListener:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: GatewaySettings,
         pending: PendingReplies,
         metrics: GatewayMetrics,
         *,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from clients.split_store import SplitStore, SplitVersion
+from gateway.settings import GatewaySettings
 from plumbing.model_store import ModelStore, Slots, SlotStore
-from plumbing.settings import Settings
 from pricing.features import FeatureDomain
 from pricing.split import experiment_id_for, experiment_of
 
@@ -65,7 +65,7 @@ class Routing:
 class RoutingCache:
     """The current ``Routing``, refreshed in the background."""
 
-    settings: Settings
+    settings: GatewaySettings
     s3: Any
     current: Routing = field(init=False)
     _domains: dict[str, tuple[FeatureDomain, tuple[str, ...]]] = field(default_factory=dict)

@@ -1,14 +1,14 @@
 """Settings the gateway refuses at start-up."""
 
+from gateway.settings import GatewaySettings
 from plumbing.request_ids import for_settings
-from plumbing.settings import Settings
 
 #: Admin tokens that are clearly not secret.
 PLACEHOLDER_TOKENS = frozenset({"changethis", "changeme", "admin", "secret", "token", "password"})
 MIN_TOKEN_CHARS = 16
 
 
-def check_settings(settings: Settings) -> None:
+def check_settings(settings: GatewaySettings) -> None:
     """Refuse a missing request id key, and a placeholder or short admin token (no token
     at all disables admin).
 

@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.main import create_app
-from plumbing.settings import Settings, load_settings
+from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def serve_worker(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = load_settings(
+    settings = GatewaySettings.load(
         gateway_reply_partition=reply_partition, gateway_metrics_port=metrics_port
     )
     app = create_app(settings)
@@ -72,7 +72,27 @@ def serve_worker(
     server.run(sockets=[reuse_port_socket(host, port)])
 
 
-def run_gateway(settings: Settings, *, host: str, port: int, log_level: str) -> None:
+def run(
+    settings: GatewaySettings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+) -> None:
+    """Run the gateway process: its logging, then ``run_gateway`` on ``host:port`` (default:
+    the settings'). uvicorn, or the worker pool, handles SIGTERM and SIGINT."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run_gateway(
+        settings,
+        host=host or settings.gateway_host,
+        port=settings.gateway_port if port is None else port,
+        log_level=log_level,
+    )
+
+
+def run_gateway(settings: GatewaySettings, *, host: str, port: int, log_level: str) -> None:
     """Serve on ``host:port`` until SIGTERM/SIGINT, with ``settings.gateway_workers`` processes."""
     if settings.gateway_workers == 1:
         config = uvicorn_config(create_app(settings), host=host, port=port, log_level=log_level)
@@ -84,7 +104,7 @@ def run_gateway(settings: Settings, *, host: str, port: int, log_level: str) -> 
 class WorkerPool:
     """N gateway processes on one port; each index keeps its reply partition for life."""
 
-    def __init__(self, settings: Settings, *, host: str, port: int, log_level: str) -> None:
+    def __init__(self, settings: GatewaySettings, *, host: str, port: int, log_level: str) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._args = (host, port, log_level)
         self._base = settings.gateway_reply_partition

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from plumbing.chdb_access import QueryLimits, reader_connection_string
-from plumbing.settings import Settings
+from plumbing.settings import ClickHouseSettings
 from schemas.registry import table_ddl, view_ddl
 
 
@@ -40,7 +40,7 @@ DEFAULT_QUERY_LIMITS = QueryLimits(
 )
 
 
-def query_limits(settings: Settings) -> QueryLimits:
+def query_limits(settings: ClickHouseSettings) -> QueryLimits:
     """The limits every read-only query of the sink runs under."""
     return QueryLimits(
         max_execution_s=settings.sink_query_max_execution_s,

@@ -9,17 +9,17 @@ import logging
 import os
 import signal
 
-from plumbing.settings import Settings
+from plumbing.settings import SplitstreamSettings
 
 log = logging.getLogger(__name__)
 
 
-def armed(settings: Settings) -> frozenset[str]:
+def armed(settings: SplitstreamSettings) -> frozenset[str]:
     """The failpoint names of ``settings.failpoints`` (comma-separated)."""
     return frozenset(name.strip() for name in settings.failpoints.split(",") if name.strip())
 
 
-def failpoint(settings: Settings, name: str) -> None:
+def failpoint(settings: SplitstreamSettings, name: str) -> None:
     """SIGKILL this process here when ``name`` is armed; otherwise do nothing."""
     if name not in armed(settings):
         return

@@ -14,7 +14,7 @@ from kafka.serializer import Serializer
 
 from plumbing import kafka_socket_fix  # noqa: F401 (closes the socket of a failed connect)
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
+from plumbing.settings_kafka import KafkaSettings
 from schemas.deadletter_record import DeadletterRecord
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -47,7 +47,7 @@ RECONNECT_BACKOFF_MAX_MS = 1_000
 DELIVERY_TIMEOUT_MS = 30_000
 
 
-def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+def producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
     """A JSON producer; ``acks=all`` so an acknowledged message is not lost."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
@@ -69,7 +69,7 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     return KafkaProducer(**{**config, **overrides})
 
 
-def consumer(settings: Settings, *, group_id: str | None, **overrides: Any) -> KafkaConsumer:
+def consumer(settings: KafkaSettings, *, group_id: str | None, **overrides: Any) -> KafkaConsumer:
     """A consumer that commits by hand (after the work is done) and fails over fast.
 
     Values stay bytes: decoding is the caller's, so a poison message can be
@@ -91,7 +91,7 @@ def consumer(settings: Settings, *, group_id: str | None, **overrides: Any) -> K
     return KafkaConsumer(**{**config, **overrides})
 
 
-def admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
+def admin(settings: KafkaSettings, **overrides: Any) -> KafkaAdminClient:
     """An admin client (describe groups and the like) as the process's principal."""
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,

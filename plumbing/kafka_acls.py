@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from plumbing.settings import PROJECT_ROOT, KafkaRole, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT, KafkaRole
+from plumbing.settings_kafka import KafkaSettings
+from plumbing.settings_topics import TOPIC_KEYS, TopicKey
 
 BEGIN = "<!-- acl-table:begin -->"
 END = "<!-- acl-table:end -->"
@@ -50,7 +52,7 @@ class Grant:
     prefixed: bool = False
 
 
-def serving_groups(settings: Settings) -> dict[str, str]:
+def serving_groups(settings: KafkaSettings) -> dict[str, str]:
     """The predictors' consumer groups, by slot (as ``predictors.main.group_id`` names them)."""
     p = settings.topic_prefix
     return {
@@ -60,7 +62,7 @@ def serving_groups(settings: Settings) -> dict[str, str]:
     }
 
 
-def splitstream_groups(settings: Settings) -> dict[str, str]:
+def splitstream_groups(settings: KafkaSettings) -> dict[str, str]:
     """Every consumer group of Splitstream's own services, by what runs in it."""
     p = settings.topic_prefix
     return {
@@ -71,16 +73,18 @@ def splitstream_groups(settings: Settings) -> dict[str, str]:
     }
 
 
-def _topics(settings: Settings, role: KafkaRole, op: Operation, *keys: str) -> list[Grant]:
+def _topics(
+    settings: KafkaSettings, role: KafkaRole, op: Operation, *keys: TopicKey
+) -> list[Grant]:
     return [Grant(role, op, "topic", settings.topic(key).name) for key in keys]
 
 
-def acl_table(settings: Settings) -> list[Grant]:
+def acl_table(settings: KafkaSettings) -> list[Grant]:
     """Every grant of every principal but the admin, for these settings' names."""
     groups = splitstream_groups(settings)
-    requests = ("predict_requests_prod", "predict_requests_candidate")
-    commands = "promoter_commands"
-    stored = [spec.key for spec in settings.topics() if spec.table]
+    requests: tuple[TopicKey, ...] = ("predict_requests_prod", "predict_requests_candidate")
+    commands: TopicKey = "promoter_commands"
+    stored = [key for key in TOPIC_KEYS if settings.topic(key).table]
     agent_stem = groups["agent"] + "-"
     return [
         *_topics(settings, "gateway", "WRITE", *requests, "feedback", commands),
@@ -139,7 +143,7 @@ def acl_table(settings: Settings) -> list[Grant]:
 _SLOTS = ("prod", "candidate", "score")
 
 
-def markdown_table(settings: Settings) -> str:
+def markdown_table(settings: KafkaSettings) -> str:
     """The table as the README shows it: one row per principal, with every grant."""
     rows = ["| principal | may | on |", "| --- | --- | --- |"]
     grants = acl_table(settings)
@@ -164,7 +168,7 @@ def rewrite_readme(readme: Path) -> None:
     text = readme.read_text()
     head, rest = text.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
-    readme.write_text(f"{head}{BEGIN}\n{markdown_table(load_settings())}\n{END}{tail}")
+    readme.write_text(f"{head}{BEGIN}\n{markdown_table(KafkaSettings.load())}\n{END}{tail}")
 
 
 if __name__ == "__main__":

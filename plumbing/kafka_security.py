@@ -11,7 +11,8 @@ import logging
 from typing import Any, Literal
 
 from plumbing.errors import KafkaCredentialsError
-from plumbing.settings import ENV_PREFIX, KafkaRole, Settings
+from plumbing.settings import ENV_PREFIX, KafkaRole
+from plumbing.settings_kafka import KafkaSettings
 
 Library = Literal["kafka-python", "aiokafka", "faust"]
 
@@ -21,7 +22,7 @@ Library = Literal["kafka-python", "aiokafka", "faust"]
 logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
 
 
-def client_security(settings: Settings, library: Library) -> dict[str, Any]:
+def client_security(settings: KafkaSettings, library: Library) -> dict[str, Any]:
     """Keyword arguments that give a client of ``library`` this process's Kafka identity.
 
     kafka-python and aiokafka take them on their producers, consumers and admin clients;
@@ -57,7 +58,7 @@ def client_security(settings: Settings, library: Library) -> dict[str, Any]:
     return config
 
 
-def _credentials(settings: Settings) -> tuple[str, str]:
+def _credentials(settings: KafkaSettings) -> tuple[str, str]:
     role: KafkaRole | None = settings.kafka_role
     if role is None:
         raise KafkaCredentialsError(
@@ -73,7 +74,7 @@ def _credentials(settings: Settings) -> tuple[str, str]:
     return settings.kafka_user(role), password.get_secret_value()
 
 
-def _ssl_context(settings: Settings) -> Any:
+def _ssl_context(settings: KafkaSettings) -> Any:
     if settings.kafka_security_protocol != "SASL_SSL":
         return None
     from aiokafka.helpers import create_ssl_context

@@ -19,7 +19,7 @@ import os
 import uuid
 from functools import lru_cache
 
-from plumbing.settings import Settings
+from plumbing.settings import RequestIdSettings
 
 NONCE_BYTES = 9
 TAG_BYTES = 7
@@ -59,7 +59,7 @@ def request_ids(key: str) -> RequestIds:
     return RequestIds(key.encode())
 
 
-def for_settings(settings: Settings) -> RequestIds:
+def for_settings(settings: RequestIdSettings) -> RequestIds:
     """The request ids of ``settings.request_id_key``.
 
     Raises:
@@ -74,6 +74,6 @@ def for_settings(settings: Settings) -> RequestIds:
     return request_ids(settings.request_id_key.get_secret_value())
 
 
-def mint_request_id(settings: Settings) -> str:
+def mint_request_id(settings: RequestIdSettings) -> str:
     """A new served-request id under ``settings``' key (the gateway's one call per request)."""
     return for_settings(settings).mint()

@@ -5,10 +5,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from plumbing.settings import Settings
+from plumbing.settings import S3Settings
 
 
-def s3_client(settings: Settings) -> Any:
+def s3_client(settings: S3Settings) -> Any:
     """An S3 client for ``settings.s3_endpoint`` with path-style addressing.
 
     Path-style is what local S3 servers expect; checksums are only sent when

@@ -25,7 +25,7 @@ from plumbing import kafka
 from plumbing.heap import freeze_startup_objects
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
+from plumbing.settings_topics import TopicKey
 from plumbing.shutdown import stopping_on_signals
 from predictors.loop import Handler, ServingLoop
 from predictors.messages import ReplyAddresses
@@ -33,11 +33,18 @@ from predictors.metrics import PredictorMetrics
 from predictors.model_slot import ModelSlot
 from predictors.reloads import SlotKeeper
 from predictors.scoring import ScoreHandler
+from predictors.settings import PredictorSettings
 from predictors.worker import PredictHandler
 
 log = logging.getLogger(__name__)
 
 Role = Literal["prod", "candidate", "score"]
+#: The topic each role consumes.
+REQUEST_TOPICS: dict[Role, TopicKey] = {
+    "prod": "predict_requests_prod",
+    "candidate": "predict_requests_candidate",
+    "score": "score_requests",
+}
 ROLES: tuple[Role, ...] = ("prod", "candidate", "score")
 SCORER_GROUP = "splitstream-scorer"
 #: Producer linger of the scorer's results, and batch size of them and the replies (see ``run``).
@@ -61,15 +68,14 @@ def predictor_id(role: Role) -> str:
     return f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def group_id(settings: Settings, role: Role) -> str:
+def group_id(settings: PredictorSettings, role: Role) -> str:
     """The role's consumer group, namespaced by the topic prefix like the topics are."""
     group = SCORER_GROUP if role == "score" else f"splitstream-predictor-{role}"
     return settings.topic_prefix + group
 
 
-def request_topic(settings: Settings, role: Role) -> str:
-    key = "score_requests" if role == "score" else f"predict_requests_{role}"
-    return settings.topic(key).name
+def request_topic(settings: PredictorSettings, role: Role) -> str:
+    return settings.topic(REQUEST_TOPICS[role]).name
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -80,13 +86,15 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def run(
-    settings: Settings,
+    settings: PredictorSettings,
     role: Role,
     *,
     on_ready: Callable[[Started], None] = lambda started: None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run one predictor (or the scorer) until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    """Run one predictor (or the scorer) until ``stop`` is set or SIGTERM/SIGINT arrives: its
+    logging, its /metrics, its loop."""
+    configure_logging()
     stop = stop or threading.Event()
     settings = settings.with_default_kafka_role("predictor")  # its Kafka principal
     me = predictor_id(role)
@@ -160,7 +168,7 @@ def run(
 
 
 def _handler(
-    settings: Settings,
+    settings: PredictorSettings,
     role: Role,
     me: str,
     slots: list[ModelSlot],

@@ -39,7 +39,6 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from plumbing.cpu_priority import yield_to_request_path
-from plumbing.settings import Settings
 from promoter.agent_app import new_app, store_options
 from promoter.agent_metrics import AgentMetrics, batch_summary
 from promoter.join_table import JoinTable, join_halves_table
@@ -51,6 +50,7 @@ from promoter.observations import (
     read_reply,
     read_request,
 )
+from promoter.settings import AgentSettings
 from promoter.tally import Half, PaneDeltas, join_batch, tally_sources
 from promoter.window_tables import PaneTable, count_batch, pane_counts_table, snapshot
 from promoter.windows import Arm, HoppingWindows, TriggerRule
@@ -111,7 +111,7 @@ def _skip(event: EventT[bytes], what: str, reason: str) -> None:
     )
 
 
-def _source_readers(settings: Settings) -> dict[str, tuple[Reader, str]]:
+def _source_readers(settings: AgentSettings) -> dict[str, tuple[Reader, str]]:
     """Source topic -> its reader and the event type it expects."""
     return {
         settings.topic("predict_requests_prod").name: (read_request, "predict.request"),
@@ -147,7 +147,7 @@ def _by_partition(halves: list[tuple[str, Half]], partitions: int) -> dict[int, 
     return grouped
 
 
-def build_app(settings: Settings) -> StreamAgent:
+def build_app(settings: AgentSettings) -> StreamAgent:
     """The Faust app with its topics, tables, agents, timers and web view."""
     app = new_app(settings)
     windows = HoppingWindows(settings.promoter_trigger_window_s, settings.promoter_window_step_s)
@@ -255,7 +255,7 @@ def build_app(settings: Settings) -> StreamAgent:
     return StreamAgent(app, panes, joins, rule)
 
 
-def run_agent(settings: Settings) -> NoReturn:
+def run_agent(settings: AgentSettings) -> NoReturn:
     """Run the stream agent in this process until SIGTERM or SIGINT."""
     yield_to_request_path(settings.background_niceness)
     agent = build_app(settings)

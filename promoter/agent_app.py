@@ -20,8 +20,8 @@ from typing import Any
 import faust
 
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
 from promoter.agent_transport import LongPollApp
+from promoter.settings import AgentSettings
 
 #: RocksDB sized for a few small tables, not Faust's defaults (64 MiB write buffers, a
 #: 2 GiB block cache per table).
@@ -33,17 +33,17 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def store_options(settings: Settings) -> dict[str, Any]:
+def store_options(settings: AgentSettings) -> dict[str, Any]:
     """The tables' store options: RocksDB's sizes, or none for another store."""
     return dict(ROCKSDB_OPTIONS) if settings.promoter_agent_store.startswith("rocksdb") else {}
 
 
-def app_id(settings: Settings) -> str:
+def app_id(settings: AgentSettings) -> str:
     """The Faust app id (its consumer group and topic-name stem), prefixed like topics."""
     return settings.topic_prefix + settings.promoter_agent_app_id
 
 
-def new_app(settings: Settings) -> faust.App:
+def new_app(settings: AgentSettings) -> faust.App:
     """A Faust app on the configured broker, tuned for fast fail-over and quick starts."""
     ident = app_id(settings)
     session_s = settings.kafka_session_timeout_ms / 1000

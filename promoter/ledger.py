@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 
 from clients.ledger_reader import read_ledger
 from plumbing.model_store import Slots, SlotsVersion
-from plumbing.settings import Settings
+from promoter.settings import PromoterSettings
 from schemas.decision_events import LedgerRecord
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Ledger:
     """Appends records to ``promoter.ledger``; one instance per active promoter."""
 
     def __init__(
-        self, settings: Settings, producer: KafkaProducer, records: list[LedgerRecord]
+        self, settings: PromoterSettings, producer: KafkaProducer, records: list[LedgerRecord]
     ) -> None:
         self._settings = settings
         self._topic = settings.topic("promoter_ledger").name
@@ -42,7 +42,7 @@ class Ledger:
         self.records = records
 
     @classmethod
-    def open(cls, settings: Settings, producer: KafkaProducer) -> "Ledger":
+    def open(cls, settings: PromoterSettings, producer: KafkaProducer) -> "Ledger":
         """A writer that continues after the last record on the topic."""
         return cls(settings, producer, read_ledger(settings))
 

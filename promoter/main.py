@@ -18,6 +18,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +33,7 @@ from clients.ledger_reader import read_ledger
 from clients.sink_query import open_clickhouse_reader
 from plumbing import kafka
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
+from plumbing.shutdown import stopping_on_signals
 from promoter.commands import execute
 from promoter.drift import DriftRule, DriftWatch
 from promoter.ledger import Ledger
@@ -39,6 +41,7 @@ from promoter.metrics import PromoterMetrics
 from promoter.notify import Notifier
 from promoter.policy import load_policy
 from promoter.service import Promoter
+from promoter.settings import PromoterSettings
 from promoter.signals import Signals
 from promoter.state import PromoterState
 from schemas.decision_events import PromoterCommand
@@ -46,7 +49,7 @@ from schemas.decision_events import PromoterCommand
 log = logging.getLogger(__name__)
 
 
-def promoter_group(settings: Settings) -> str:
+def promoter_group(settings: PromoterSettings) -> str:
     return f"{settings.topic_prefix}splitstream-promoter"
 
 
@@ -67,7 +70,7 @@ class _Role(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is
 class PromoterLoop:
     """Builds the active ``Promoter`` on assignment and feeds it events and ticks."""
 
-    def __init__(self, settings: Settings, signals: Signals | None = None) -> None:
+    def __init__(self, settings: PromoterSettings, signals: Signals | None = None) -> None:
         self.settings = settings
         self.policy = load_policy(settings.promoter_policy_file)
         self.producer = kafka.producer(settings, client_id="promoter")
@@ -159,7 +162,7 @@ class PromoterLoop:
         self.clickhouse.close()
 
 
-def promoter_signals(settings: Settings) -> Signals:
+def promoter_signals(settings: PromoterSettings) -> Signals:
     """The promoter's metrics, and the webhook notifier when one is configured."""
     metrics = PromoterMetrics(evaluate_every_s=settings.promoter_evaluate_every_s)
     url = settings.notify_webhook_url
@@ -177,7 +180,42 @@ def _json_object(value: bytes | None) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def run_promoter(settings: Settings, stop: threading.Event, signals: Signals | None = None) -> None:
+@dataclass(frozen=True)
+class Started:
+    """Told to ``on_ready`` once /metrics answers, before the loop joins its group."""
+
+    group_id: str
+    metrics_port: int
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per connection
+
+
+def run(
+    settings: PromoterSettings,
+    *,
+    on_ready: Callable[[Started], None] = lambda started: None,
+    stop: threading.Event | None = None,
+    log_level: int = logging.INFO,
+) -> None:
+    """Run the promoter process until ``stop`` is set or SIGTERM/SIGINT arrives: its
+    logging, its /metrics (and webhook), then the loop."""
+    configure_logging(log_level)
+    stop = stop or threading.Event()
+    signals = promoter_signals(settings)
+    serve_metrics(settings, signals.metrics)
+    with stopping_on_signals(stop):
+        on_ready(Started(promoter_group(settings), settings.promoter_metrics_port))
+        run_promoter(settings, stop, signals)
+
+
+def run_promoter(
+    settings: PromoterSettings, stop: threading.Event, signals: Signals | None = None
+) -> None:
     """Poll until ``stop`` is set; evaluate every ``promoter_evaluate_every_s``.
 
     ``signals`` are the metrics (and webhook) the caller serves; by default a private set.
@@ -210,7 +248,7 @@ def run_promoter(settings: Settings, stop: threading.Event, signals: Signals | N
         loop.close()
 
 
-def serve_metrics(settings: Settings, metrics: PromoterMetrics) -> None:
+def serve_metrics(settings: PromoterSettings, metrics: PromoterMetrics) -> None:
     """``/metrics`` on ``promoter_metrics_port``: the promoter's families and its process."""
     ProcessCollector(registry=metrics.registry)
     start_http_server(

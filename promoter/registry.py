@@ -10,14 +10,14 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from plumbing.model_store import ModelStore, Slots
-from plumbing.settings import Settings
+from promoter.settings import PromoterSettings
 
 log = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
-def mirror_aliases(settings: Settings, store: ModelStore, slots: Slots) -> None:
+def mirror_aliases(settings: PromoterSettings, store: ModelStore, slots: Slots) -> None:
     """Point each alias at the registry version of its slot's model, or remove it."""
     client = MlflowClient(settings.mlflow_uri)
     name = settings.registered_model_name

@@ -27,7 +27,6 @@ from kafka import KafkaProducer
 
 from plumbing.clickhouse import ClickHouse
 from plumbing.model_store import ModelStore, Slots, SlotStore, SlotsVersion
-from plumbing.settings import Settings
 from pricing.split import experiment_of
 from promoter import evaluation, execution, publishes, recovery, registry
 from promoter.decision import Decision
@@ -36,6 +35,7 @@ from promoter.execution import Outcome
 from promoter.experiment import ExperimentStats
 from promoter.ledger import Ledger
 from promoter.policy import Policy
+from promoter.settings import PromoterSettings
 from promoter.share_control import ShareControl
 from promoter.signals import Signals
 from promoter.state import PromoterState
@@ -53,7 +53,7 @@ class Promoter:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: PromoterSettings,
         *,
         clickhouse: ClickHouse,
         s3: Any,

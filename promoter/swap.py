@@ -24,7 +24,7 @@ from kafka.structs import TopicPartition
 from plumbing import kafka
 from plumbing.failpoints import failpoint
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
-from plumbing.settings import Settings
+from promoter.settings import PromoterSettings
 from schemas.model_events import ModelReload
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Broadcast:
     seconds: float
 
 
-def serving_group(settings: Settings, role: str) -> str:
+def serving_group(settings: PromoterSettings, role: str) -> str:
     """The predictors' consumer group of ``role`` (as predictors.main names it)."""
     return f"{settings.topic_prefix}splitstream-predictor-{role}"
 
@@ -52,7 +52,7 @@ def serving_group(settings: Settings, role: str) -> str:
 COORDINATOR_WAIT_S = 15.0
 
 
-def live_predictors(settings: Settings) -> set[str]:
+def live_predictors(settings: PromoterSettings) -> set[str]:
     """Client ids of the serving predictors' consumer-group members right now.
 
     A broker that has never seen these groups answers "coordinator not available" while
@@ -82,7 +82,9 @@ def _groups(described: Any) -> list[dict[str, Any]]:
 class SlotSwap:
     """Writes the routing object and brings every live predictor round to it."""
 
-    def __init__(self, settings: Settings, slots: SlotStore, producer: KafkaProducer) -> None:
+    def __init__(
+        self, settings: PromoterSettings, slots: SlotStore, producer: KafkaProducer
+    ) -> None:
         self._settings = settings
         self._slots = slots
         self._producer = producer

@@ -14,7 +14,8 @@ from kafka.admin import ACL
 
 from plumbing.kafka_acls import acl_table
 from plumbing.kafka_security import client_security
-from plumbing.settings import KAFKA_ROLES, KafkaRole, Settings
+from plumbing.settings import KAFKA_ROLES, KafkaRole
+from plumbing.settings_stack import StackSettings
 from stack import kafka_admin
 from stack.kafka_properties import INTERNAL_MECHANISM
 
@@ -24,17 +25,17 @@ log = logging.getLogger(__name__)
 Probe = Callable[[], bool]
 
 
-def principal(settings: Settings, role: KafkaRole) -> str:
+def principal(settings: StackSettings, role: KafkaRole) -> str:
     """``User:<name>`` of a role, as ACLs and the broker's logs name it."""
     return f"User:{settings.kafka_user(role)}"
 
 
-def acls(settings: Settings) -> list[ACL]:
+def acls(settings: StackSettings) -> list[ACL]:
     """The ACL table of these settings' names, as kafka-python ACLs."""
     return [kafka_admin.to_acl(g, principal(settings, g.role)) for g in acl_table(settings)]
 
 
-def admin_endpoint(settings: Settings) -> tuple[str, dict[str, Any]]:
+def admin_endpoint(settings: StackSettings) -> tuple[str, dict[str, Any]]:
     """Where the admin reaches the broker, and the client settings it logs in with."""
     admin = settings.as_kafka_role("admin")
     if settings.local_kafka:
@@ -54,7 +55,7 @@ def admin_endpoint(settings: Settings) -> tuple[str, dict[str, Any]]:
     return settings.kafka_bootstrap, client_security(admin, "kafka-python")
 
 
-def ensure_users(settings: Settings) -> list[str]:
+def ensure_users(settings: StackSettings) -> list[str]:
     """Create or update the SCRAM user of every role whose password this process holds.
 
     Returns:
@@ -74,13 +75,13 @@ def ensure_users(settings: Settings) -> list[str]:
     return sorted(users)
 
 
-def _scram_mechanism(settings: Settings) -> str:
+def _scram_mechanism(settings: StackSettings) -> str:
     """The SCRAM variant clients use; PLAIN clients (an existing cluster's) still get 512."""
     mechanism = settings.kafka_sasl_mechanism
     return mechanism if mechanism.startswith("SCRAM-") else "SCRAM-SHA-512"
 
 
-def provision(settings: Settings, *, timeout_s: float = 30) -> None:
+def provision(settings: StackSettings, *, timeout_s: float = 30) -> None:
     """Make the topics of these settings exist and their ACL table hold; idempotent.
 
     The stack calls it at `stack up`; tests call it for their own topic prefix.
@@ -95,19 +96,23 @@ def provision(settings: Settings, *, timeout_s: float = 30) -> None:
         log.info("created %d Kafka ACLs for prefix %r", created, settings.topic_prefix)
 
 
-def ensure_topics(settings: Settings, topics: dict[str, int], *, timeout_s: float = 30) -> None:
+def ensure_topics(
+    settings: StackSettings, topics: dict[str, int], *, timeout_s: float = 30
+) -> None:
     """Topics outside the ACL table (a benchmark's, a test's), created by the admin."""
     bootstrap, security = admin_endpoint(settings)
     kafka_admin.ensure_topics(bootstrap, topics, security=security, timeout_s=timeout_s)
 
 
-def is_ready(settings: Settings, timeout_s: float = 2.0) -> bool:
+def is_ready(settings: StackSettings, timeout_s: float = 2.0) -> bool:
     """True when the broker answers the admin."""
     bootstrap, security = admin_endpoint(settings)
     return kafka_admin.is_ready(bootstrap, security=security, timeout_s=timeout_s)
 
 
-def node_is_ready(settings: Settings, address: str, node_id: int, timeout_s: float = 2.0) -> bool:
+def node_is_ready(
+    settings: StackSettings, address: str, node_id: int, timeout_s: float = 2.0
+) -> bool:
     """True when the local node at ``address`` (its internal listener) is a live broker."""
     _, security = admin_endpoint(settings)
     return kafka_admin.node_is_ready(address, node_id, security=security, timeout_s=timeout_s)

@@ -14,7 +14,7 @@ from typing import Any
 from kafka.errors import KafkaError
 from kafka.protocol.admin.topics import ElectionType
 
-from plumbing.settings import Settings
+from plumbing.settings_stack import StackSettings
 from stack import kafka_access, kafka_admin
 
 
@@ -101,7 +101,7 @@ def quorum_leader(quorum: Mapping[str, Any]) -> int:
 # --------------------------------------------------------------------------- reads (I/O)
 
 
-def snapshot(settings: Settings, *, timeout_s: float = 10.0) -> list[PartitionState]:
+def snapshot(settings: StackSettings, *, timeout_s: float = 10.0) -> list[PartitionState]:
     """Every topic's partitions now, as the admin sees them (internal topics included)."""
     bootstrap, security = kafka_access.admin_endpoint(settings)
     admin = kafka_admin.admin_client(bootstrap, timeout_s, security)
@@ -111,7 +111,7 @@ def snapshot(settings: Settings, *, timeout_s: float = 10.0) -> list[PartitionSt
         admin.close()
 
 
-def active_controller(settings: Settings, *, timeout_s: float = 10.0) -> int:
+def active_controller(settings: StackSettings, *, timeout_s: float = 10.0) -> int:
     """The node id of the quorum's leader (the active controller)."""
     bootstrap, security = kafka_access.admin_endpoint(settings)
     admin = kafka_admin.admin_client(bootstrap, timeout_s, security)
@@ -122,7 +122,7 @@ def active_controller(settings: Settings, *, timeout_s: float = 10.0) -> int:
 
 
 def restore_preferred_leaders(
-    settings: Settings, *, pause_s: float, timeout_s: float = 10.0
+    settings: StackSettings, *, pause_s: float, timeout_s: float = 10.0
 ) -> int:
     """Move each partition back to its preferred leader, one at a time, ``pause_s`` apart;
     returns how many moved.
@@ -148,7 +148,9 @@ def restore_preferred_leaders(
         admin.close()
 
 
-def wait_in_sync(settings: Settings, *, timeout_s: float = 120.0, poll_s: float = 0.5) -> float:
+def wait_in_sync(
+    settings: StackSettings, *, timeout_s: float = 120.0, poll_s: float = 0.5
+) -> float:
     """Block until no partition is under-replicated; returns the seconds it took.
 
     Raises:
@@ -158,7 +160,7 @@ def wait_in_sync(settings: Settings, *, timeout_s: float = 120.0, poll_s: float 
 
 
 def wait_led_by_preferred(
-    settings: Settings, *, timeout_s: float = 120.0, poll_s: float = 0.5
+    settings: StackSettings, *, timeout_s: float = 120.0, poll_s: float = 0.5
 ) -> float:
     """Block until every partition is led by its preferred replica again (after
     ``restore_preferred_leaders``, or the brokers' own leader rebalance); returns the seconds.
@@ -172,7 +174,7 @@ def wait_led_by_preferred(
 
 
 def _wait_until_none(
-    settings: Settings,
+    settings: StackSettings,
     find: Callable[[Sequence[PartitionState]], list[PartitionState]],
     what: str,
     timeout_s: float,

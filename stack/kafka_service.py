@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from plumbing.settings import Settings
+from plumbing.settings_stack import StackSettings
 from stack import kafka_access, kafka_admin, kafka_node, kafka_properties, state_dirs
 from stack.errors import ServiceStartError
 from stack.paths import StackPaths
@@ -50,7 +50,7 @@ def node_name(node_id: int) -> str:
     return "kafka" if node_id == 1 else f"kafka-{node_id}"
 
 
-def nodes(settings: Settings) -> list[KafkaNode]:
+def nodes(settings: StackSettings) -> list[KafkaNode]:
     """The local nodes, node 1 first."""
     paths = StackPaths(settings.state_dir)
     ports = zip(
@@ -79,7 +79,7 @@ def is_kafka_node(name: str) -> bool:
     return name == "kafka" or name.startswith("kafka-")
 
 
-def write_config(settings: Settings) -> None:
+def write_config(settings: StackSettings) -> None:
     """server.properties of every node, mode 600: it holds the admin's password (JAAS lines)."""
     if settings.kafka_security_protocol != "SASL_PLAINTEXT" or "SCRAM" not in (
         settings.kafka_sasl_mechanism
@@ -119,7 +119,7 @@ def write_config(settings: Settings) -> None:
         )
 
 
-def process(settings: Settings, node_id: int = 1) -> ServiceProcess:
+def process(settings: StackSettings, node_id: int = 1) -> ServiceProcess:
     """The supervised process of node ``node_id`` (1: the only one on a single node)."""
     node = nodes(settings)[node_id - 1]
     paths = StackPaths(settings.state_dir)
@@ -141,12 +141,12 @@ def process(settings: Settings, node_id: int = 1) -> ServiceProcess:
     )
 
 
-def processes(settings: Settings) -> list[ServiceProcess]:
+def processes(settings: StackSettings) -> list[ServiceProcess]:
     """Every local node's process, node 1 first."""
     return [process(settings, node.node_id) for node in nodes(settings)]
 
 
-def _readiness(settings: Settings, node: KafkaNode) -> "kafka_access.Probe":
+def _readiness(settings: StackSettings, node: KafkaNode) -> "kafka_access.Probe":
     if settings.kafka_nodes == 1:
         return lambda: kafka_access.is_ready(settings)
     # In a cluster another node answering proves nothing: this one must be registered
@@ -154,7 +154,7 @@ def _readiness(settings: Settings, node: KafkaNode) -> "kafka_access.Probe":
     return lambda: kafka_access.node_is_ready(settings, node.internal_address, node.node_id)
 
 
-def format_storage(settings: Settings, process: ServiceProcess) -> None:
+def format_storage(settings: StackSettings, process: ServiceProcess) -> None:
     """Format each node's KRaft storage on first start only; later starts keep the data.
 
     All nodes share one cluster id: a node formatted before (a partial earlier start)
@@ -181,7 +181,7 @@ def format_storage(settings: Settings, process: ServiceProcess) -> None:
         raise ServiceStartError(f"{node.name}: storage format failed; see {log_file}")
 
 
-def _existing_cluster_id(settings: Settings) -> str | None:
+def _existing_cluster_id(settings: StackSettings) -> str | None:
     for node in nodes(settings):
         meta = kafka_node.log_dir(node.data_dir) / "meta.properties"
         if meta.is_file():
@@ -192,7 +192,7 @@ def _existing_cluster_id(settings: Settings) -> str | None:
     return None
 
 
-def check_external(settings: Settings) -> None:
+def check_external(settings: StackSettings) -> None:
     """With the admin's password (or no SASL), create the topics and ACLs; else only probe."""
     bootstrap = settings.kafka_bootstrap
     if settings.kafka_security_protocol != "PLAINTEXT" and not settings.kafka_password("admin"):

@@ -5,13 +5,15 @@ All state lives in ``settings.state_dir``. A service whose URL is configured
 """
 
 import secrets
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from plumbing import manifest_signature
 from plumbing.s3 import s3_client
-from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, Settings, load_settings, local_env_file
+from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, local_env_file
+from plumbing.settings_stack import StackSettings
 from stack import (
     kafka_access,
     kafka_node,
@@ -37,6 +39,9 @@ __all__ = [
     "status",
     "up",
 ]
+
+#: The settings class a caller passes (the stack's own, or every setting): returned reloaded.
+AnyStackSettings = TypeVar("AnyStackSettings", bound=StackSettings)
 
 
 def new_credentials(*, kafka: bool = True) -> dict[str, str]:
@@ -75,7 +80,7 @@ def missing_lines(existing: str, generated: dict[str, str]) -> list[str]:
     return [f"{k}={v}" for k, v in generated.items() if k not in present and k not in skip]
 
 
-def ensure_local_credentials(settings: Settings) -> Settings:
+def ensure_local_credentials(settings: AnyStackSettings) -> AnyStackSettings:
     """Generate the local secrets once, into ``<state_dir>/local.env`` (mode 600).
 
     Nothing secret is committed: each state folder gets its own random values. A file
@@ -91,10 +96,10 @@ def ensure_local_credentials(settings: Settings) -> Settings:
         env_file.chmod(0o600)
         separator = "" if not existing or existing.endswith("\n") else "\n"
         env_file.write_text(existing + separator + "\n".join(lines) + "\n")
-    return load_settings(state_dir=settings.state_dir)
+    return type(settings).load(state_dir=settings.state_dir)
 
 
-def install(settings: Settings) -> None:
+def install(settings: StackSettings) -> None:
     """Fetch the jars of the services that run locally (Maven; skipped when present)."""
     if settings.local_kafka:
         kafka_node.install_jars(settings.lib_dir / "kafka")
@@ -102,13 +107,13 @@ def install(settings: Settings) -> None:
         s3_server.install(settings.lib_dir / "s3")
 
 
-def _keys(settings: Settings) -> tuple[str, str]:
+def _keys(settings: StackSettings) -> tuple[str, str]:
     if settings.s3_access_key is None or settings.s3_secret_key is None:
         raise ServiceStartError("s3: no access key configured (run `splitstream stack up`)")
     return settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value()
 
 
-def _write_s3_config(settings: Settings) -> None:
+def _write_s3_config(settings: StackSettings) -> None:
     access_key, secret_key = _keys(settings)
     paths = StackPaths(settings.state_dir)
     properties = paths.s3_dir / "s3proxy.properties"
@@ -125,7 +130,7 @@ def _write_s3_config(settings: Settings) -> None:
     )
 
 
-def s3_process(settings: Settings) -> ServiceProcess:
+def s3_process(settings: StackSettings) -> ServiceProcess:
     paths = StackPaths(settings.state_dir)
     properties = paths.s3_dir / "s3proxy.properties"
     return ServiceProcess(
@@ -141,7 +146,7 @@ def s3_process(settings: Settings) -> ServiceProcess:
     )
 
 
-def mlflow_process(settings: Settings) -> ServiceProcess:
+def mlflow_process(settings: StackSettings) -> ServiceProcess:
     paths = StackPaths(settings.state_dir)
     access_key, secret_key = _keys(settings) if settings.s3_access_key else ("", "")
     return ServiceProcess(
@@ -167,7 +172,7 @@ def mlflow_process(settings: Settings) -> ServiceProcess:
     )
 
 
-def local_processes(settings: Settings) -> list[ServiceProcess]:
+def local_processes(settings: StackSettings) -> list[ServiceProcess]:
     """The processes this stack runs itself, in start order."""
     processes = []
     if settings.local_s3:
@@ -179,7 +184,7 @@ def local_processes(settings: Settings) -> list[ServiceProcess]:
     return processes
 
 
-def up(settings: Settings) -> Settings:
+def up(settings: AnyStackSettings) -> AnyStackSettings:
     """Install what is missing, start every local service, create bucket and topics.
 
     Returns:
@@ -213,7 +218,7 @@ def _start_groups(processes: list[ServiceProcess]) -> list[list[ServiceProcess]]
     return groups
 
 
-def _prepare(settings: Settings, process: ServiceProcess) -> None:
+def _prepare(settings: StackSettings, process: ServiceProcess) -> None:
     if process.name == "s3":
         _write_s3_config(settings)
     if process.name == "kafka":
@@ -223,7 +228,7 @@ def _prepare(settings: Settings, process: ServiceProcess) -> None:
         state_dirs.make_private(StackPaths(settings.state_dir).mlflow_dir)
 
 
-def _after_start(settings: Settings, name: str) -> None:
+def _after_start(settings: StackSettings, name: str) -> None:
     if name == "s3":
         s3_server.ensure_bucket(s3_client(settings), settings.s3_bucket)
     if name == "kafka":
@@ -231,7 +236,7 @@ def _after_start(settings: Settings, name: str) -> None:
         kafka_access.provision(settings)
 
 
-def _check_external(settings: Settings) -> None:
+def _check_external(settings: StackSettings) -> None:
     """Services configured by URL are not ours to start, but they must answer."""
     if not settings.local_s3:
         try:
@@ -246,7 +251,7 @@ def _check_external(settings: Settings) -> None:
         raise ServiceStartError(f"mlflow at {settings.mlflow_uri} does not answer")
 
 
-def down(settings: Settings) -> list[str]:
+def down(settings: StackSettings) -> list[str]:
     """Stop Splitstream's services, then the backing ones. Returns the names that ran."""
     stopped = services.down(settings)
     for group in reversed(_start_groups(local_processes(settings))):
@@ -254,13 +259,13 @@ def down(settings: Settings) -> list[str]:
     return stopped
 
 
-def status(settings: Settings) -> list[ServiceStatus]:
+def status(settings: StackSettings) -> list[ServiceStatus]:
     """The backing services, then those of Splitstream's services that were started."""
     started = [p for p in services.app_processes(settings) if p.pid_file.exists()]
     return [supervisor.status(process) for process in [*local_processes(settings), *started]]
 
 
-def external_services(settings: Settings) -> list[tuple[str, str]]:
+def external_services(settings: StackSettings) -> list[tuple[str, str]]:
     """Services the stack does not run as processes, with where they are."""
     services = []
     if not settings.local_kafka:

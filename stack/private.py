@@ -9,19 +9,15 @@ import shutil
 import signal
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
-from plumbing.settings import (
-    DEFAULT_STATE_DIR,
-    ENV_PREFIX,
-    KAFKA_ROLES,
-    Settings,
-    get_settings,
-    load_settings,
-)
+from plumbing.settings import DEFAULT_STATE_DIR, ENV_PREFIX, KAFKA_ROLES
+from plumbing.settings_kafka import KafkaSettings
+from plumbing.settings_stack import StackSettings
 from stack import local, supervisor
 from stack.ports import free_port, port_is_free
 
@@ -73,7 +69,7 @@ def free_port_ladder(count: int, step: int, *, avoid: set[int], attempts: int = 
     raise RuntimeError(f"no {count} free ports {step} apart after {attempts} tries")
 
 
-def kafka_passwords_env(settings: Settings) -> dict[str, str]:
+def kafka_passwords_env(settings: KafkaSettings) -> dict[str, str]:
     """``SPLITSTREAM_KAFKA_PASSWORD_<ROLE>`` of every principal ``settings`` hold: for a
     process with a state folder (and so a local.env) of its own on the same broker."""
     return {
@@ -92,12 +88,19 @@ def namespace_env(name: str) -> dict[str, str]:
     }
 
 
+def _nothing() -> None:
+    pass
+
+
 @contextmanager
-def exported(env: dict[str, str]) -> Iterator[None]:
-    """``env`` in this process's environment (the services inherit it), restored after."""
+def exported(env: dict[str, str], *, changed: Callable[[], None] = _nothing) -> Iterator[None]:
+    """``env`` in this process's environment (the services inherit it), restored after.
+
+    ``changed`` runs after each change: a caller's cached settings (``get_settings``) go.
+    """
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
-    get_settings.cache_clear()
+    changed()
     try:
         yield
     finally:
@@ -106,23 +109,30 @@ def exported(env: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        get_settings.cache_clear()
+        changed()
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+#: The settings class a caller reads the stack with: the stack's own, or every setting.
+S = TypeVar("S", bound=StackSettings)
+
+
 @contextmanager
-def running_stack() -> Iterator[Settings]:
+def running_stack(
+    settings_class: type[S], *, changed: Callable[[], None] = _nothing
+) -> Iterator[S]:
     """The local stack of this process's environment, started; stopped whatever happens.
 
-    Yields the settings reloaded with the credentials the stack generated.
+    Yields the settings (of ``settings_class``) reloaded with the credentials the stack
+    generated; ``changed`` runs once they are.
     """
-    settings = load_settings()
+    settings = settings_class.load()
     try:
         settings = local.up(settings)
-        get_settings.cache_clear()
+        changed()
         yield settings
     finally:
         local.down(settings)
@@ -130,7 +140,13 @@ def running_stack() -> Iterator[Settings]:
 
 
 @contextmanager
-def private_stack(name: str, *, kafka_nodes: int = 1) -> Iterator[Settings]:
+def private_stack(
+    name: str,
+    settings_class: type[S],
+    *,
+    kafka_nodes: int = 1,
+    changed: Callable[[], None] = _nothing,
+) -> Iterator[S]:
     """Kafka, S3 and MLflow on free ports in a temp folder; stopped and deleted at the end.
 
     ``kafka_nodes``: 3 runs a local Kafka cluster. SIGTERM unwinds like Ctrl-C, so
@@ -140,7 +156,10 @@ def private_stack(name: str, *, kafka_nodes: int = 1) -> Iterator[Settings]:
     state_dir = Path(tempfile.mkdtemp(prefix=f"splitstream-{name}-"))
     env = {**isolated_env(state_dir, kafka_nodes=kafka_nodes), **namespace_env(name)}
     try:
-        with exported(env), running_stack() as up:
+        with (
+            exported(env, changed=changed),
+            running_stack(settings_class, changed=changed) as up,
+        ):
             yield up
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)

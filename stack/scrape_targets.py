@@ -19,7 +19,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from plumbing.settings import PROJECT_ROOT, Settings
+from plumbing.settings import PROJECT_ROOT
+from plumbing.settings_stack import StackSettings
 from stack import state_dirs, supervisor
 
 DEPLOY_DIR = PROJECT_ROOT / "deploy" / "prometheus"
@@ -29,11 +30,11 @@ BACKING = frozenset({"kafka", "s3", "mlflow"})
 ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (a comparison, not a bind)
 
 
-def scrape_folder(settings: Settings) -> Path:
+def scrape_folder(settings: StackSettings) -> Path:
     return Path(settings.state_dir) / "prometheus"
 
 
-def metrics_host(settings: Settings, service: str) -> str:
+def metrics_host(settings: StackSettings, service: str) -> str:
     """The address a local service's /metrics answers on."""
     if service.startswith("gateway"):
         host = settings.gateway_host
@@ -44,7 +45,7 @@ def metrics_host(settings: Settings, service: str) -> str:
     return "127.0.0.1" if host in ANY_ADDRESS else host
 
 
-def scrape_targets(settings: Settings, ports: dict[str, list[int]]) -> list[dict[str, Any]]:
+def scrape_targets(settings: StackSettings, ports: dict[str, list[int]]) -> list[dict[str, Any]]:
     """File-SD entries for each service of ``ports`` (name -> its recorded ports), sorted.
 
     Gateway workers with a metrics port of their own (``gateway_metrics_port``) are one
@@ -65,14 +66,14 @@ def scrape_targets(settings: Settings, ports: dict[str, list[int]]) -> list[dict
     return entries
 
 
-def _worker_ports(settings: Settings) -> list[int]:
+def _worker_ports(settings: StackSettings) -> list[int]:
     base = settings.gateway_metrics_port
     if not base or settings.gateway_workers < 2:
         return []
     return [base + i for i in range(settings.gateway_workers)]
 
 
-def started_services(settings: Settings) -> dict[str, list[int]]:
+def started_services(settings: StackSettings) -> dict[str, list[int]]:
     """Every service with a pid file in the state folder, and the ports it was started on."""
     run_dir = Path(settings.state_dir) / "run"
     return {
@@ -81,7 +82,7 @@ def started_services(settings: Settings) -> dict[str, list[int]]:
     }
 
 
-def write_scrape_folder(settings: Settings) -> Path:
+def write_scrape_folder(settings: StackSettings) -> Path:
     """Write the targets of the started services, the scrape config and the rules.
 
     Returns:

@@ -10,7 +10,8 @@ import urllib.request
 from collections.abc import Collection
 from pathlib import Path
 
-from plumbing.settings import KafkaRole, Settings
+from plumbing.settings import KafkaRole
+from plumbing.settings_stack import StackSettings
 from stack import scrape_targets, supervisor
 from stack.ports import free_port
 from stack.supervisor import ServiceProcess
@@ -50,7 +51,7 @@ def kafka_role(name: str) -> KafkaRole:
 
 
 def _process(
-    settings: Settings,
+    settings: StackSettings,
     name: str,
     args: tuple[str, ...],
     port: int,
@@ -90,7 +91,7 @@ def _process(
 
 
 def gateway_process(
-    settings: Settings, *, name: str, port: int, reply_partition: int, workers: int = 1
+    settings: StackSettings, *, name: str, port: int, reply_partition: int, workers: int = 1
 ) -> ServiceProcess:
     """A gateway on its own port and reply partitions (``workers`` processes from there)."""
     env = {
@@ -100,12 +101,14 @@ def gateway_process(
     return _process(settings, name, ("gateway",), port, env)
 
 
-def predictor_process(settings: Settings, *, name: str, slot: str) -> ServiceProcess:
+def predictor_process(settings: StackSettings, *, name: str, slot: str) -> ServiceProcess:
     """One more predictor worker of ``slot``; it joins the slot's consumer group."""
     return _process(settings, name, ("predictor", "--slot", slot), _metrics_port(settings, name))
 
 
-def promoter_process(settings: Settings, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+def promoter_process(
+    settings: StackSettings, extra_env: dict[str, str] | None = None
+) -> ServiceProcess:
     """The promoter, with ``extra_env`` on top (e.g. ``SPLITSTREAM_FAILPOINTS`` for chaos).
 
     It is the service ``up`` and ``down`` know as ``promoter``, so ``down`` stops it too.
@@ -115,18 +118,18 @@ def promoter_process(settings: Settings, extra_env: dict[str, str] | None = None
     )
 
 
-def _metrics_port(settings: Settings, name: str) -> int:
+def _metrics_port(settings: StackSettings, name: str) -> int:
     """The port a running predictor was started with, else a free one for a new start."""
     recorded = supervisor.ports_in_pid_file(Path(settings.state_dir) / "run" / f"{name}.json")
     return recorded[0] if recorded else free_port()
 
 
-def _fixed_ports(settings: Settings) -> dict[str, int]:
+def _fixed_ports(settings: StackSettings) -> dict[str, int]:
     """Services other processes find by a configured port (the rest pick a free one)."""
     return {"gateway": settings.gateway_port, "sink": settings.sink_port}
 
 
-def app_processes(settings: Settings) -> list[ServiceProcess]:
+def app_processes(settings: StackSettings) -> list[ServiceProcess]:
     """The services, each with the port it runs (or would run) on."""
     return [
         _process(
@@ -143,7 +146,7 @@ def app_processes(settings: Settings) -> list[ServiceProcess]:
 SERVING = ("predictor-prod", "predictor-candidate", "scorer", "gateway")
 
 
-def up(settings: Settings, only: Collection[str] | None = None) -> None:
+def up(settings: StackSettings, only: Collection[str] | None = None) -> None:
     """Start every service (or those named in ``only``) that is not running, together;
     returns once all answer. Prometheus's targets are written then (stack/scrape_targets.py)."""
     chosen = [p for p in app_processes(settings) if only is None or p.name in only]
@@ -153,7 +156,7 @@ def up(settings: Settings, only: Collection[str] | None = None) -> None:
         scrape_targets.write_scrape_folder(settings)
 
 
-def down(settings: Settings) -> list[str]:
+def down(settings: StackSettings) -> list[str]:
     """Stop the services, gateway first so no request is left without a predictor."""
     stopped = [p.name for p in reversed(app_processes(settings)) if supervisor.stop(p)]
     if scrape_targets.scrape_folder(settings).exists():  # what is left (none, usually)

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from plumbing.settings import Settings
 from trainer.errors import DataError, DataIntegrityError
+from trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def sha256_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def load_raw(settings: Settings) -> RawData:
+def load_raw(settings: TrainerSettings) -> RawData:
     """The data set at ``settings.data_path``, or a checked download when it is missing.
 
     The download goes to ``<state_dir>/data/<name>`` and is reused when its hash matches.

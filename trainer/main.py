@@ -14,7 +14,6 @@ from typing import Any
 
 from plumbing.model_store import ModelStore, SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from schemas.errors import SplitstreamError
 from trainer import tracking
 from trainer.cleaning import clean
@@ -37,6 +36,7 @@ from trainer.publish import (
     version_id,
 )
 from trainer.selection import Selection, resolve, select_model
+from trainer.settings import TrainerSettings
 from trainer.signing import manifest_signer
 
 StepHook = Callable[[str], None]
@@ -90,7 +90,7 @@ def planned_steps(algorithms: Sequence[str] | None = None) -> int:
 
 
 def train_and_publish(
-    settings: Settings,
+    settings: TrainerSettings,
     *,
     target_slot: TargetSlot = "auto",
     algorithms: Sequence[str] | None = None,

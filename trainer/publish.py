@@ -17,10 +17,10 @@ from typing import Any, Literal
 from plumbing.errors import SlotConflictError
 from plumbing.kafka import producer
 from plumbing.model_store import MANIFEST_FILE, MODELS_PREFIX, Slots, SlotStore, SlotsVersion
-from plumbing.settings import Settings
 from schemas.model_events import ModelCandidatePublished
 from trainer.errors import PublishError
 from trainer.selection import SCORING, CandidateResult
+from trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def candidate_published_event(
     return event.model_dump(mode="json")
 
 
-def emit(settings: Settings, event: dict[str, Any]) -> None:
+def emit(settings: TrainerSettings, event: dict[str, Any]) -> None:
     """Send ``event`` to the model events topic, keyed by model version; wait for the ack."""
     topic = settings.topic("model_events").name
     kafka = producer(settings.with_default_kafka_role("trainer"))

@@ -11,15 +11,18 @@ and missed runs collapse into one.
 """
 
 import logging
+import signal
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from plumbing.settings import Settings
 from schemas.errors import SplitstreamError
 from trainer.main import train_and_publish
+from trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +105,7 @@ def build_scheduler(
 
 
 def training_job(
-    settings: Settings, *, algorithms: Sequence[str] | None = None
+    settings: TrainerSettings, *, algorithms: Sequence[str] | None = None
 ) -> Callable[[], None]:
     """One scheduled training: log what it did; an error is logged, never raised."""
 
@@ -125,3 +128,44 @@ def training_job(
             log.warning("trained %s but did not publish: %s", result.algorithm, result.gate.reason)
 
     return run
+
+
+@dataclass(frozen=True)
+class Started:
+    """Told to ``on_ready`` once the schedule is set (after the ``run_now`` training)."""
+
+    cron: str
+    next_run: datetime
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def run(
+    settings: TrainerSettings,
+    *,
+    on_ready: Callable[[Started], None] = lambda started: None,
+    cron: str | None = None,
+    algorithms: Sequence[str] | None = None,
+    run_now: bool = False,
+) -> None:
+    """Run the scheduled trainer until SIGTERM or SIGINT: its logging, one training now when
+    ``run_now``, then one every ``cron`` (default ``train_cron``).
+
+    Raises:
+        ValueError: the cron expression is not valid (before anything runs).
+    """
+    cron = cron or settings.train_cron
+    job = training_job(settings, algorithms=algorithms)
+    scheduler = build_scheduler(job, cron=cron)
+    configure_logging()
+    if run_now:
+        job()
+    upcoming = scheduler.get_job(JOB_ID).trigger.get_next_fire_time(None, datetime.now(UTC))
+    on_ready(Started(cron, upcoming))
+    # A supervisor stops services with SIGTERM: finish cleanly, as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: scheduler.shutdown(wait=False))
+    with suppress(KeyboardInterrupt):
+        scheduler.start()

@@ -7,11 +7,11 @@ predictors verify with ``SPLITSTREAM_MODEL_VERIFY_KEY`` before they trust a mani
 from collections.abc import Callable
 
 from plumbing import manifest_signature
-from plumbing.settings import Settings
 from trainer.errors import PublishError
+from trainer.settings import TrainerSettings
 
 
-def manifest_signer(settings: Settings) -> Callable[[bytes], bytes]:
+def manifest_signer(settings: TrainerSettings) -> Callable[[bytes], bytes]:
     """A function that signs manifest bytes with the trainer's private key.
 
     Raises:

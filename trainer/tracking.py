@@ -19,10 +19,10 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from plumbing.settings import Settings
 from trainer.dataset import Split
 from trainer.gate import GateDecision
 from trainer.selection import SCORING, CandidateResult, Selection
+from trainer.settings import TrainerSettings
 
 ALIAS_BY_SLOT = {"best": "champion", "candidate": "challenger"}
 INPUT_EXAMPLE_ROWS = 5
@@ -42,7 +42,7 @@ class TrackedRun:
     model_uri: str
 
 
-def configure(settings: Settings) -> None:
+def configure(settings: TrainerSettings) -> None:
     """Point MLflow at ``settings.mlflow_uri`` and the experiment, and keep it quiet.
 
     Unless already set: ``MLFLOW_UV_AUTO_DETECT=false`` skips MLflow's slow ``uv export``
@@ -63,7 +63,7 @@ def log_training(
     selection: Selection,
     split: Split,
     data_sha256: str,
-    settings: Settings,
+    settings: TrainerSettings,
     context: dict[str, Any],
     gate: GateDecision,
 ) -> TrackedRun:
@@ -127,7 +127,7 @@ def _log_model(winner: CandidateResult, split: Split) -> Any:
         )
 
 
-def register(settings: Settings, run: TrackedRun) -> str:
+def register(settings: TrainerSettings, run: TrackedRun) -> str:
     """Register the run's model under ``settings.registered_model_name``; its version number."""
     # register_model prints "Created version ..." to stderr, over the progress display.
     with contextlib.redirect_stderr(io.StringIO()):
@@ -136,7 +136,7 @@ def register(settings: Settings, run: TrackedRun) -> str:
 
 
 def mark_published(
-    settings: Settings, run: TrackedRun, *, registered_version: str, version: str, slot: str
+    settings: TrainerSettings, run: TrackedRun, *, registered_version: str, version: str, slot: str
 ) -> None:
     """Tag the run and registry version with the store version; move the slot's alias to it.
 

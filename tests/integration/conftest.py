@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from plumbing.settings import DEFAULT_STATE_DIR, Settings, load_settings
+from cli.settings import Settings, get_settings, load_settings
+from plumbing.settings import DEFAULT_STATE_DIR
 from stack.local import ensure_local_credentials
 from stack.ports import free_port, port_is_free
 from stack.private import exported, isolated_env, kafka_passwords_env, running_stack
@@ -35,7 +36,7 @@ def stack_env() -> Iterator[dict[str, str]]:
     state_dir = Path(tempfile.mkdtemp(prefix="splitstream-test-"))
     env = isolated_env(state_dir)
     try:
-        with exported(env):
+        with exported(env, changed=get_settings.cache_clear):
             yield env
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -44,7 +45,7 @@ def stack_env() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def stack(stack_env: dict[str, str]) -> Iterator[Settings]:
     """A running local stack; its settings carry the generated credentials."""
-    with running_stack() as settings:
+    with running_stack(Settings, changed=get_settings.cache_clear) as settings:
         yield settings
 
 

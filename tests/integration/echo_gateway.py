@@ -19,11 +19,12 @@ from typing import Any
 import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from cli.settings import Settings
 from plumbing.kafka import encode_json
 from plumbing.kafka_security import client_security
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import PROJECT_ROOT, Settings
+from plumbing.settings import PROJECT_ROOT
 from schemas.serving_events import PredictReply
 from stack import kafka_access, supervisor
 from stack.ports import free_port

@@ -27,10 +27,11 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 from sklearn.linear_model import LinearRegression
 
+from cli.settings import Settings, load_settings
 from plumbing import kafka
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import PROJECT_ROOT, KafkaRole, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT, KafkaRole
 from schemas.model_events import ModelReload
 from schemas.registry import format_timestamp
 from schemas.serving_events import PredictRequest

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from promoter.main import run_promoter
 
 STOP_TIMEOUT_S = 30.0

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from schemathesis import APIOperation, BaseSchema, Case, CheckContext, GenerationMode, Response
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from cli.settings import Settings, load_settings
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings
 from tests.integration.echo_gateway import (
     CANDIDATE_VERSION,
     FEATURE_DOMAIN,

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from cli.predictor_commands import score
 from cli.score_csv import score_csv
+from cli.settings import Settings, get_settings
 from clients.scorer import score_requests
-from plumbing.settings import Settings, get_settings
 from schemas.registry import validate_event
 from schemas.serving_events import ScoreRequest
 from tests.integration.predictor_namespace import (

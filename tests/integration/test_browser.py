@@ -22,6 +22,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from cli.settings import Settings
 from clients.promoter_commands import send_command
 from clients.sink_query import open_clickhouse_reader
 from demo.loop import publish_worse_candidate
@@ -29,7 +30,6 @@ from demo.scenario import held_out
 from demo.traffic import drive, gateway_url
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from tests.integration.conftest import DemoRun
 
 CHROMIUM = "/usr/bin/chromium"

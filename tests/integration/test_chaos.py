@@ -16,8 +16,9 @@ from rich.console import Console
 from chaos.plan import chaos_plan
 from chaos.report import print_report
 from chaos.run import run_chaos
+from cli.settings import Settings, get_settings, load_settings
 from demo.scenario import train_best_and_candidate
-from plumbing.settings import Settings, load_settings, local_env_file
+from plumbing.settings import local_env_file
 from stack import local
 from stack.ports import free_port
 from stack.private import exported, namespace_env
@@ -38,7 +39,7 @@ def chaos_settings(stack: Settings) -> Iterator[Settings]:
         "SPLITSTREAM_SINK_PORT": str(free_port()),
     }
     try:
-        with exported(env):
+        with exported(env, changed=get_settings.cache_clear):
             settings = load_settings()
             train_best_and_candidate(settings)
             yield settings

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from cli.settings import Settings, load_settings
 from clients.ledger_reader import read_ledger
 from clients.split_store import SplitStore
 from plumbing.errors import SlotConflictError
@@ -23,7 +24,6 @@ from plumbing.kafka import encode_json
 from plumbing.kafka_security import client_security
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings
 from pricing.split import bucket_of
 from schemas import registry
 from schemas.serving_events import PredictReply

@@ -28,12 +28,13 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from cli.settings import Settings
 from clients.ledger_reader import read_ledger
 from clients.promoter_commands import new_command, send_command
 from plumbing import kafka
 from plumbing.kafka_acls import acl_table, splitstream_groups
 from plumbing.kafka_security import client_security
-from plumbing.settings import KAFKA_ROLES, PROJECT_ROOT, KafkaRole, Settings
+from plumbing.settings import KAFKA_ROLES, PROJECT_ROOT, KafkaRole
 from stack import supervisor
 from stack.ports import free_port
 from stack.services import http_answers

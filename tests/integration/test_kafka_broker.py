@@ -4,8 +4,8 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from cli.settings import Settings
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings
 from stack import kafka_access
 
 

@@ -21,8 +21,9 @@ from kafka.errors import KafkaError
 
 from chaos.broker_verdicts import MAX_STRETCH_S
 from chaos.evidence import kafka_event_ids
+from cli.settings import Settings, get_settings
 from plumbing import kafka
-from plumbing.settings import ENV_PREFIX, Settings
+from plumbing.settings import ENV_PREFIX
 from stack import kafka_cluster, kafka_service, supervisor
 from stack.private import exported, isolated_env, namespace_env, running_stack
 
@@ -46,7 +47,10 @@ def cluster(stack: Settings) -> Iterator[Settings]:
     }
     started = time.monotonic()
     try:
-        with exported(env), running_stack() as settings:
+        with (
+            exported(env, changed=get_settings.cache_clear),
+            running_stack(Settings, changed=get_settings.cache_clear) as settings,
+        ):
             print(f"three-node cluster up in {time.monotonic() - started:.1f} s")
             yield settings
         print(f"cluster up, used and stopped in {time.monotonic() - started:.1f} s")

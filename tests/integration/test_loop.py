@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cli.settings import Settings
 from clients.ledger_reader import read_ledger
 from clients.promoter_commands import send_command
 from clients.scorer import score_requests
@@ -29,7 +30,6 @@ from demo.scenario import held_out
 from demo.traffic import drive
 from plumbing.model_store import Slots, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from promoter.policy import DEFAULT_POLICY_FILE
 from schemas.serving_events import ScoreRequest
 from stack import services, supervisor

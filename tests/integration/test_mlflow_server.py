@@ -5,8 +5,8 @@ import numpy as np
 from mlflow import MlflowClient
 from sklearn.linear_model import LinearRegression
 
+from cli.settings import Settings
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 
 
 def test_registered_model_artifact_lands_in_s3(stack: Settings, unique: str) -> None:

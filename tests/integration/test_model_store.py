@@ -11,11 +11,11 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.linear_model import LinearRegression
 
+from cli.settings import Settings
 from plumbing import manifest_signature
 from plumbing.errors import ModelIntegrityError, ModelSignatureError, SlotConflictError
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 
 COLUMNS = ["total_sqft", "bath", "bhk", "whitefield"]
 

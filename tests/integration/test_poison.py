@@ -29,10 +29,11 @@ from typing import Any
 import httpx
 import pytest
 
+from cli.settings import Settings, load_settings
 from clients.promoter_commands import send_command
 from clients.scorer import score_requests
 from plumbing import kafka
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from schemas.registry import TABLES_SQL, validate_event
 from schemas.serving_events import ScoreRequest
 from stack import supervisor

@@ -2,7 +2,7 @@
 
 import time
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from tests.integration.predictor_namespace import (
     broadcast_reload,
     collect,

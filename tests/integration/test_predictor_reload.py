@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from schemas.registry import validate_event
 from tests.integration.predictor_namespace import (
     Namespace,

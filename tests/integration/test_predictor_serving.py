@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from plumbing.settings import Settings
+from cli.settings import Settings
 from schemas.registry import validate_event
 from tests.integration.predictor_namespace import (
     Namespace,

@@ -23,9 +23,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.settings import Settings, load_settings
 from plumbing import kafka
 from plumbing.kafka import encode_json
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from promoter.windows import WindowCounts
 from schemas.decision_events import ExperimentTrigger
 from schemas.serving_events import Feedback, PredictReply, PredictRequest

@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaProducer, TopicPartition
 from rocksdict import AccessType, Options, Rdict
 
+from cli.settings import Settings
 from plumbing import kafka
-from plumbing.settings import Settings
 from promoter.agent_app import app_id
 from tests.integration.test_promoter_agent import (
     Agent,

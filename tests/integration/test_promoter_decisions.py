@@ -23,6 +23,7 @@ from kafka import TopicPartition
 from pydantic import SecretStr
 from sklearn.dummy import DummyRegressor
 
+from cli.settings import Settings
 from clients.ledger_reader import read_ledger
 from clients.promoter_commands import new_command
 from clients.split_store import SplitStore
@@ -30,7 +31,6 @@ from plumbing import kafka
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.model_store import ModelStore, Slots, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from promoter.backtest import backtest
 from promoter.commands import execute
 from promoter.ledger import Ledger

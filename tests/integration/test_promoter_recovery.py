@@ -16,11 +16,11 @@ from collections.abc import Iterator
 import pytest
 
 from chaos.promoter_kills import PromoterKill, kill_promoter_mid_swap
+from cli.settings import Settings, load_settings
 from clients.ledger_reader import read_ledger
 from demo.scenario import train_best_and_candidate
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings
 from promoter.replay import slots_of
 from promoter.swap import live_predictors
 from stack import services, supervisor

@@ -19,10 +19,11 @@ import httpx
 import pandas as pd
 import pytest
 
+from cli.settings import Settings, load_settings
 from clients.sink_query import sink_url
 from plumbing.chdb_access import write_access_config
 from plumbing.clickhouse import ChdbClickHouse, create_tables
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from stack import kafka_access, supervisor
 from stack.ports import free_port
 from stack.private import kafka_passwords_env

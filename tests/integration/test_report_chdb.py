@@ -17,13 +17,13 @@ from scipy.stats import chisquare
 import clients.sink_query
 from analysis.views import latest_experiment
 from cli.report_command import report
+from cli.settings import get_settings
 from clients.sink_query import SinkQueryClickHouse
 from consumers.metrics import SinkMetrics
 from consumers.query_server import QueryServer, create_app
 from consumers.report import read_report
 from consumers.report_charts import DRIFT_CHART, HOURLY_CHARTS, write_charts
 from plumbing.clickhouse import ChdbClickHouse, create_tables
-from plumbing.settings import get_settings
 from tests.integration.synthetic_experiment import (
     CANDIDATE_SHARE,
     EXPERIMENT,

@@ -3,8 +3,8 @@
 import pytest
 from botocore.exceptions import ClientError
 
+from cli.settings import Settings
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from stack import local, supervisor
 from stack.ports import port_is_free
 

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from kafka.structs import TopicPartition
 
+from cli.settings import Settings, load_settings
 from plumbing import kafka
 from plumbing.model_store import SlotStore, SlotsVersion
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings
 from tests.integration.echo_gateway import (
     GatewayProcess,
     ensure_topics,

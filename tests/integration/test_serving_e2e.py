@@ -16,11 +16,11 @@ import httpx
 import pytest
 from kafka import KafkaConsumer
 
+from cli.settings import Settings, load_settings
 from plumbing.kafka import producer
 from plumbing.kafka_security import client_security
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, load_settings
 from schemas.model_events import ModelReload
 from stack import kafka_access, services, supervisor
 from stack.ports import free_port

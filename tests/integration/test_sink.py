@@ -24,6 +24,7 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from cli.settings import Settings, load_settings
 from clients.sink_query import SinkQueryClickHouse, sink_url
 from consumers.engine import open_sink_clickhouse
 from consumers.frames import event_row, frame
@@ -32,7 +33,7 @@ from plumbing.clickhouse import ChdbClickHouse, create_tables
 from plumbing.kafka import producer
 from plumbing.kafka_security import client_security
 from plumbing.request_ids import for_settings
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from schemas.registry import TABLES_SQL, load_topics
 from stack import kafka_access, supervisor
 from stack.ports import free_port

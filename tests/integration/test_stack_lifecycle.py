@@ -7,9 +7,9 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from cli.settings import Settings
 from plumbing.kafka_security import client_security
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings
 from stack import kafka_access, local, supervisor
 from stack.ports import port_is_free
 from stack.process_groups import pid_alive

@@ -16,11 +16,11 @@ from kafka import TopicPartition
 from mlflow import MlflowClient
 from sklearn.linear_model import Ridge
 
+from cli.settings import Settings, get_settings
 from cli.train_commands import train
 from plumbing.kafka import consumer
 from plumbing.model_store import ModelStore, SlotStore
 from plumbing.s3 import s3_client
-from plumbing.settings import Settings, get_settings
 from pricing.features import FeatureRow, feature_matrix
 from schemas.registry import validate_event
 from trainer.cleaning import clean

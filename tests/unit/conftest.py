@@ -5,7 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from plumbing.settings import ENV_PREFIX, get_settings
+from cli.settings import get_settings
+from plumbing.settings import ENV_PREFIX
 
 
 @pytest.fixture(autouse=True)

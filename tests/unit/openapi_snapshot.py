@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cli.settings import load_settings
 from gateway.main import create_app
-from plumbing.settings import load_settings
 
 SNAPSHOT = Path(__file__).parent / "data" / "gateway-openapi.json"
 #: Longest shown value in a difference; the snapshot's diff in review shows the rest.

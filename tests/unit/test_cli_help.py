@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import COMMANDS, SUMMARIES, main
+from cli.settings import get_settings
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
-from plumbing.settings import ENV_PREFIX, PROJECT_ROOT, get_settings
+from plumbing.settings import ENV_PREFIX, PROJECT_ROOT
 from promoter import ledger
 from promoter.ledger import slots_json
 from promoter.shares import share_change

@@ -17,8 +17,9 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, PROJECT_ROOT, load_settings
-from plumbing.settings_doc import settings_table
+from cli.settings import load_settings
+from cli.settings_doc import settings_table
+from plumbing.settings import ENV_PREFIX, KAFKA_ROLES, PROJECT_ROOT
 from stack import maven, s3_server
 from stack.kafka_node import pinned_kafka_version
 from stack.kafka_properties import BrokerAuth, NodeListeners, render_server_properties
@@ -55,7 +56,7 @@ def _environment_names(service: dict[str, Any]) -> set[str]:
 def _setting_variables() -> set[str]:
     """The environment names of the settings, as the README's generated table lists them.
 
-    plumbing/settings_doc.py is the one listing of them; no setting has an alias, so a name
+    cli/settings_doc.py is the one listing of them; no setting has an alias, so a name
     is the prefix plus the field name.
     """
     return set(re.findall(rf"^\| `({ENV_PREFIX}[A-Z0-9_]+)` \|", settings_table(), re.MULTILINE))

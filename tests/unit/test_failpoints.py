@@ -4,10 +4,11 @@ import signal
 import subprocess
 import sys
 
+from cli.settings import load_settings
 from plumbing.failpoints import armed, failpoint
-from plumbing.settings import PROJECT_ROOT, load_settings
+from plumbing.settings import PROJECT_ROOT
 
-REACH = "from plumbing.failpoints import failpoint; from plumbing.settings import load_settings; "
+REACH = "from plumbing.failpoints import failpoint; from cli.settings import load_settings; "
 
 
 def test_failpoints_are_read_as_a_comma_separated_list() -> None:

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from analysis.intervals import Z_95, mae_interval
+from cli.settings import Settings, load_settings
 from gateway import dashboard_rows as rows
 from gateway.dashboard import DashboardSource, ViewRows
 from gateway.main import create_app
 from gateway.schemas import ExperimentOut
 from plumbing.errors import SinkUnavailableError
-from plumbing.settings import Settings, load_settings
 from schemas.decision_events import LedgerRecord
 from stack.ports import free_port
 

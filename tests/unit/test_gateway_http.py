@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from cli.settings import Settings, load_settings
 from gateway.main import create_app
 from gateway.routes import admin
 from plumbing.errors import PromoterUnavailableError
 from plumbing.request_ids import RequestIds, for_settings
-from plumbing.settings import Settings, load_settings
 from schemas.decision_events import PromoterCommandResult
 from stack.ports import free_port
 

@@ -6,6 +6,7 @@ import time
 import pytest
 from pydantic import SecretStr
 
+from cli.settings import load_settings
 from gateway.deps import check_admin_token
 from gateway.errors import (
     AdminDisabledError,
@@ -21,7 +22,6 @@ from gateway.predictions import check_domain
 from gateway.replies import PendingReplies
 from gateway.routing import Routing
 from plumbing.model_store import Slots
-from plumbing.settings import load_settings
 from pricing.features import FeatureDomain, FeatureRow
 from schemas.serving_events import PredictReply
 from stack.ports import free_port

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from cli.settings import load_settings
 from gateway.main import create_app
 from gateway.security_headers import CONTENT_SECURITY_POLICY, host_allowed
 from gateway.web import STATIC_DIR
-from plumbing.settings import load_settings
 from stack.ports import free_port
 
 

@@ -14,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = frozenset({"gateway", "predictors", "consumers", "promoter", "trainer"})
 #: The top of the graph: they may import anything, and nothing imports them but each other.
 TOPS = frozenset({"cli", "bench", "chaos", "demo"})
-#: Who may import a top besides itself (the demo's pieces are reused by the other tops).
-TOP_IMPORTERS = {"demo": frozenset({"cli", "bench", "chaos"})}
+#: Who may import a top besides itself: the demo's pieces are reused by the other tops, and
+#: they take the composite of every setting from ``cli.settings`` (and nothing else of cli).
+TOP_IMPORTERS = {
+    "demo": frozenset({"cli", "bench", "chaos"}),
+    "cli": frozenset({"bench", "chaos", "demo"}),
+}
+#: The one module of cli other packages may import.
+CLI_SHARED = "cli.settings"
 #: The bottom layers, with everything of the project each may import.
 LAYERS = {
     "schemas": frozenset(),
@@ -107,4 +113,24 @@ def test_nothing_but_a_top_imports_a_top() -> None:
         for source, target, where in EDGES
         if target in TOPS and source not in TOP_IMPORTERS.get(target, frozenset())
     ]
+    assert broken == []
+
+
+def test_other_packages_take_only_the_settings_from_cli() -> None:
+    broken = []
+    for package in sorted(PACKAGES - {"cli"}):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                elif isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                else:
+                    continue
+                broken += [
+                    f"{path.relative_to(ROOT)}:{node.lineno}: {module}"
+                    for module in modules
+                    if module.split(".")[0] == "cli" and module != CLI_SHARED
+                ]
     assert broken == []

@@ -2,9 +2,10 @@
 
 import pytest
 
+from cli.settings import Settings, load_settings
 from consumers.main import group_id as sink_group
 from plumbing.kafka_acls import Grant, acl_table, markdown_table, splitstream_groups
-from plumbing.settings import PROJECT_ROOT, Settings, load_settings
+from plumbing.settings import PROJECT_ROOT
 from predictors.main import group_id as predictor_group
 from promoter.agent_app import app_id
 from promoter.main import promoter_group

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from plumbing.settings import load_settings
+from cli.settings import load_settings
 from stack import kafka_service, local
 from stack.errors import ServiceStartError
 from stack.kafka_properties import BrokerAuth, NodeListeners, render_server_properties

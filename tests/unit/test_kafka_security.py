@@ -6,9 +6,9 @@ import faust
 import pytest
 from pydantic import SecretStr
 
+from cli.settings import Settings, load_settings
 from plumbing.errors import KafkaCredentialsError
 from plumbing.kafka_security import client_security
-from plumbing.settings import Settings, load_settings
 
 SINK_PASSWORD = secrets.token_urlsafe(16)
 

@@ -3,8 +3,9 @@
 import stat
 from pathlib import Path
 
+from cli.settings import load_settings
 from plumbing import manifest_signature
-from plumbing.settings import KAFKA_ROLES, load_settings, local_env_file
+from plumbing.settings import KAFKA_ROLES, local_env_file
 from stack.local import ensure_local_credentials, missing_lines, new_credentials
 
 

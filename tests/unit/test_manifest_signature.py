@@ -5,9 +5,9 @@ import base64
 import pytest
 from pydantic import SecretStr
 
+from cli.settings import load_settings
 from plumbing import manifest_signature
 from plumbing.errors import ModelSignatureError
-from plumbing.settings import load_settings
 from trainer.errors import PublishError
 from trainer.signing import manifest_signer
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cli.settings import load_settings
 from clients.split_store import SplitStore
 from plumbing.model_store import Slots, SlotStore, SlotsVersion
-from plumbing.settings import load_settings
 from promoter.decide import decide, decide_watch
 from promoter.evidence import Window
 from promoter.experiment import ExperimentStats, VariantStats

@@ -1,7 +1,7 @@
 """The README says what the code does."""
 
+from cli.settings_doc import BEGIN, END, settings_table
 from plumbing.settings import PROJECT_ROOT
-from plumbing.settings_doc import BEGIN, END, settings_table
 
 README = (PROJECT_ROOT / "README.md").read_text()
 

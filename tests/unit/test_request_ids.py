@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
+from cli.settings import load_settings
 from plumbing.request_ids import RequestIds, for_settings, mint_request_id
-from plumbing.settings import load_settings
 
 KEY = b"a key shared by the gateways and the sink"
 

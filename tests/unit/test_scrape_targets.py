@@ -4,7 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from plumbing.settings import load_settings
+from cli.settings import load_settings
 from stack import scrape_targets
 
 

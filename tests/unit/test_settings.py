@@ -1,11 +1,21 @@
 """Settings: defaults that work locally, one prefix for every override."""
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from plumbing.settings import ENV_PREFIX, load_settings
+from cli.settings import Settings, load_settings
+from cli.settings_doc import READERS
+from consumers.settings import SinkSettings
+from gateway.settings import GatewaySettings
+from plumbing.settings import ENV_PREFIX
+from plumbing.settings_kafka import KafkaSettings
+from plumbing.settings_topics import TopicKey, TopicSettings
+from predictors.settings import PredictorSettings
+from promoter.settings import AgentSettings, PromoterSettings
 from schemas.registry import load_topics
+from trainer.settings import TrainerSettings
 
 
 def test_defaults_work_locally_and_gateway_keeps_the_old_port() -> None:
@@ -77,3 +87,52 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.gateway_port = 1  # type: ignore[misc]
+
+
+def test_the_typed_topic_fields_list_exactly_the_contract_topics() -> None:
+    keys = [t.key for t in load_topics()]
+    assert list(get_args(TopicKey)) == keys
+    declared = {n for n in TopicSettings.model_fields if n.startswith(("topic_", "partitions_"))}
+    expected = {f"topic_{k}" for k in keys} | {f"partitions_{k}" for k in keys}
+    assert declared == expected | {"topic_prefix"}
+    for spec in load_topics():
+        assert TopicSettings.model_fields[f"topic_{spec.key}"].default == spec.name
+        assert TopicSettings.model_fields[f"partitions_{spec.key}"].default == spec.partitions
+
+
+def test_every_setting_is_read_by_some_class_and_the_composite_holds_them_all() -> None:
+    held = set().union(*(cls.model_fields for cls in READERS.values()))
+    assert held == set(Settings.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("cls", "variable", "field", "value"),
+    [
+        (GatewaySettings, "GATEWAY_PORT", "gateway_port", 7001),
+        (PredictorSettings, "PREDICTOR_BATCH_MAX_ROWS", "predictor_batch_max_rows", 7),
+        (SinkSettings, "SINK_BATCH_ROWS", "sink_batch_rows", 9),
+        (PromoterSettings, "PROMOTER_ACK_TIMEOUT_S", "promoter_ack_timeout_s", 3.0),
+        (AgentSettings, "PROMOTER_TRIGGER_REQUESTS", "promoter_trigger_requests", 5),
+        (TrainerSettings, "TRAIN_SEED", "train_seed", 7),
+    ],
+)
+def test_each_service_class_reads_its_variables_by_the_same_names(
+    monkeypatch: pytest.MonkeyPatch,
+    cls: type[KafkaSettings],
+    variable: str,
+    field: str,
+    value: object,
+) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}{variable}", str(value))
+    monkeypatch.setenv(f"{ENV_PREFIX}TOPIC_FEEDBACK", "labels")
+    settings = cls.load()
+    assert getattr(settings, field) == value
+    assert settings.topic("feedback").name == "labels"
+
+
+def test_a_service_class_validates_as_the_composite_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}GATEWAY_MAX_IN_FLIGHT", "0")
+    with pytest.raises(ValueError, match="gateway_max_in_flight"):
+        GatewaySettings.load()
+    with pytest.raises(ValueError, match="gateway_max_in_flight"):
+        load_settings()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from plumbing.settings import Settings, load_settings
+from cli.settings import Settings, load_settings
 from trainer.data import load_raw, raw_key
 from trainer.errors import DataError, DataIntegrityError
 

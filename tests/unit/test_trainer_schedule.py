@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from plumbing.settings import load_settings
+from cli.settings import load_settings
 from trainer.schedule import JOB_ID, build_scheduler, cron_trigger, crontab_weekdays
 
 WEDNESDAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

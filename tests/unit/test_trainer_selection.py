@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from plumbing.settings import load_settings
+from cli.settings import load_settings
 from trainer.cleaning import clean
 from trainer.data import load_raw
 from trainer.dataset import Split, split_dataset

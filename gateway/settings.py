@@ -1,0 +1,65 @@
+"""The gateway's settings: the shared bases it uses, and the fields only it reads."""
+
+from pydantic import Field, SecretStr
+
+from plumbing.settings import (
+    ClickHouseSettings,
+    ExperimentSettings,
+    GatewayAddressSettings,
+    RequestIdSettings,
+    S3Settings,
+)
+from plumbing.settings_kafka import PromoterClientSettings
+
+
+class GatewaySettings(
+    PromoterClientSettings,
+    S3Settings,
+    ClickHouseSettings,
+    ExperimentSettings,
+    RequestIdSettings,
+    GatewayAddressSettings,
+):
+    """Everything ``splitstream gateway`` reads."""
+
+    admin_token: SecretStr | None = Field(None, description="Bearer token for admin actions.")
+    shadow_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of prod requests also sent to the candidate as shadow copies: "
+        "recorded, never returned, and compared pairwise once feedback arrives.",
+    )
+    gateway_reply_partition: int = Field(
+        0, ge=0, description="This gateway's own partition of the replies topic."
+    )
+    reply_timeout_s: float = Field(2.0, gt=0, description="Deadline for a prediction reply.")
+    gateway_routing_refresh_s: float = Field(
+        10.0,
+        gt=0,
+        description="Safety net: re-read the slots and the split this often (any "
+        "model.events message makes the gateway re-read them at once).",
+    )
+    gateway_max_in_flight: int = Field(
+        256,
+        ge=1,
+        description="Predictions one gateway process handles at once; more get 503 and "
+        "Retry-After at once (admission control), so an overload cannot sink the rest.",
+    )
+    gateway_max_loop_lag_ms: float = Field(
+        200.0,
+        ge=0,
+        description="Refuse predictions with 503 at once while the gateway's event loop runs "
+        "this far behind (two ticks in a row): its CPU is short and requests wait unseen in "
+        "socket buffers. Measured here: lower bounds refused at normal load on a busy machine. "
+        "0: never refuse for lag.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list); none by default."
+    )
+    max_body_bytes: int = Field(16_384, description="Largest request body the gateway reads.")
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost"],
+        description="Host headers the gateway answers (JSON list; `*.example.com` patterns); "
+        "others get 400.",
+    )
