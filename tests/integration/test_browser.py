@@ -285,21 +285,26 @@ def test_a_rollback_from_the_dashboard_shows_in_the_timeline(
         # Then the outcome is shown and the timeline starts with the rollback
         _wait(browser, lambda d: "rollback: done" in _text(d, "admin-result"))
         first = _wait(browser, lambda d: _newer_rollback(d, newest))
-        assert "operator" in first.text and "by hand from the dashboard" in first.text
+        assert "operator" in first and "by hand from the dashboard" in first
     finally:
         if paused.outcome == "done":
             send_command(settings, action="resume", operator="test", reason="manual rollback done")
 
 
-def _newer_rollback(driver: WebDriver, newest: int) -> Any:
+def _newer_rollback(driver: WebDriver, newest: int) -> str | bool:
+    """The newest timeline item's text if it is a rollback newer than ``newest``.
+
+    The text is read here, inside the wait: a redraw between the wait and a later read
+    would leave the element stale.
+    """
     items = driver.find_elements(By.CSS_SELECTOR, "#timeline li")
     if not items:
         return False
     first = items[0]
     sequence = int(first.get_attribute("data-sequence") or "-1")
-    return (
-        first if sequence > newest and first.get_attribute("data-action") == "rollback" else False
-    )
+    if sequence > newest and first.get_attribute("data-action") == "rollback":
+        return str(first.text)
+    return False
 
 
 def test_bad_admin_token_shows_the_refusal(demo: DemoRun, browser: WebDriver) -> None:
