@@ -82,11 +82,16 @@ def users_xml(database: str) -> str:
 
 
 def config_xml(users_file: Path) -> str:
-    """The engine's configuration: users from ``users_file``, nothing else changed."""
+    """The engine's configuration: users from ``users_file``, and fewer idle wake-ups.
+
+    The memory worker re-reads the allocator's figures every 100 ms by default; once a
+    second keeps the memory limits in force and wakes the sink 90 times a second less.
+    """
     return f"""<clickhouse>
   <user_directories>
     <users_xml><path>{escape(str(users_file))}</path></users_xml>
   </user_directories>
+  <memory_worker_period_ms>1000</memory_worker_period_ms>
 </clickhouse>
 """
 

@@ -10,7 +10,7 @@ class PredictorSettings(KafkaSettings, S3Settings, ExperimentSettings, ModelVeri
     """Everything ``splitstream predictor`` reads."""
 
     kafka_listener_fetch_max_wait_ms: int = Field(
-        3000,
+        10_000,
         ge=0,
         description="The same for a predictor's model.events listener, which assigns its "
         "partitions itself (no rebalance) and hears a broadcast at once: fewer idle fetches.",
