@@ -23,9 +23,8 @@ class SinkSettings(KafkaSettings, ClickHouseSettings, RequestIdSettings, Nicenes
         "sink_fetch_max_wait_ms): a few fetches a second, not one per produced record.",
     )
     sink_fetch_max_wait_ms: int = Field(
-        2000,
+        500,
         ge=0,
-        description="Longest the broker holds a sink fetch short of its minimum bytes: at rest, "
-        "one fetch every 2 s instead of two a second (rows reach ClickHouse that much later "
-        "under a trickle).",
+        description="Longest the broker holds a sink fetch short of its minimum bytes. Longer "
+        "saves a little CPU at rest, but burstier inserts raised the full system's p99.",
     )

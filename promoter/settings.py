@@ -90,10 +90,10 @@ class AgentSettings(KafkaSettings, NicenessSettings):
         "larger fetches under traffic.",
     )
     promoter_agent_fetch_max_wait_ms: int = Field(
-        2000,
+        500,
         ge=0,
         description="Longest the broker holds one of the agent's fetches short of its minimum "
-        "bytes: at rest, one fetch every 2 s (a trickle of traffic is counted that much later).",
+        "bytes; a restarted agent also counts again that much later.",
     )
     promoter_agent_batch_wait_s: float = Field(
         0.5,
