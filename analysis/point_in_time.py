@@ -219,9 +219,11 @@ def latency_bounds(
     statistics); ``ranks`` names both variants."""
     params = cut.params()
     for variant, prefix in (("prod", "prod"), ("candidate", "cand")):
-        params[f"{prefix}_point"] = ranks[variant].point
-        params[f"{prefix}_low"] = ranks[variant].low
-        params[f"{prefix}_high"] = ranks[variant].high
+        # ClickHouse refuses index 0 (1-based arrays); a rank outside 1..n is read as
+        # "no bound" below, so any valid index will do in the query.
+        params[f"{prefix}_point"] = max(ranks[variant].point, 1)
+        params[f"{prefix}_low"] = max(ranks[variant].low, 1)
+        params[f"{prefix}_high"] = max(ranks[variant].high, 1)
     frame = clickhouse.query_df(_LATENCY_SQL.format(db=database), params)
     found = {}
     for row in frame.to_dict("records"):

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.point_in_time import Cut, Ranks, latency_bounds
 from plumbing.clickhouse import ChdbClickHouse, create_tables
 from promoter.evidence import LATENCY_QUANTILE, Window, experiment_stats
 from promoter.policy import Policy
@@ -166,3 +167,16 @@ def test_an_experiment_without_requests_starts_now(chdb: ChdbClickHouse, world: 
     assert stats.prod.requests == stats.candidate.requests == 0
     assert stats.started_at == moment and stats.elapsed_hours == 0.0
     assert POLICY.max_duration_hours > 0 and stats.periods == ()
+
+
+def test_a_rank_below_one_is_no_bound_not_a_query_error(chdb: ChdbClickHouse, world: World) -> None:
+    # Given ranks of 0: too few replies for a lower bound (ClickHouse's arrays are 1-based)
+    cut = Cut(EXPERIMENT, since=world.now - timedelta(days=30), until=world.now + timedelta(1))
+    ranks = {v: Ranks(point=1, low=0, high=0) for v in ("prod", "candidate")}
+
+    # When the latency bounds are read, then each variant has a point and no bounds
+    bounds = latency_bounds(chdb, DATABASE, cut, ranks)
+    assert set(bounds) == {"prod", "candidate"}
+    for found in bounds.values():
+        assert math.isfinite(found.point_ms)
+        assert found.lower_ms == -math.inf and found.upper_ms == math.inf
