@@ -87,6 +87,7 @@ def demo(exit_after: bool) -> None:
     """
     from demo.loop import run_loop  # MLflow and scikit-learn: only when the demo runs
     from demo.scenario import bootstrap_models, run_scenario
+    from demo.stopped_services import print_stopped_services
 
     for name, value in DEMO_DEFAULTS.items():
         os.environ.setdefault(name, value)
@@ -101,6 +102,7 @@ def demo(exit_after: bool) -> None:
         _wait_for_ctrl_c()
     except (StackError, SplitstreamError, TimeoutError) as error:
         console.print(f"[red]error:[/red] {error}")
+        print_stopped_services(get_settings(), console)
         sys.exit(1)
     finally:
         console.print("stopping: " + ", ".join(local.down(get_settings())))

@@ -24,6 +24,7 @@ from clients.ledger_evidence import evidence_line
 from clients.ledger_reader import read_ledger
 from clients.promoter_commands import send_command
 from demo.scenario import held_out
+from demo.stopped_services import print_stopped_services
 from demo.traffic import drive
 from plumbing.model_store import SlotStore
 from plumbing.s3 import s3_client
@@ -124,6 +125,7 @@ def _run_phase(
             )
             return True
     console.print(f"  [red]no {phase.expect} after {sent} requests[/red]")
+    print_stopped_services(settings, console)
     return False
 
 

@@ -26,6 +26,8 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
 from prometheus_client import ProcessCollector, start_http_server
 from pydantic import ValidationError
 
@@ -48,6 +50,9 @@ from schemas.decision_events import PromoterCommand
 
 log = logging.getLogger(__name__)
 
+#: How long a promoter that failed to become active waits before it tries again.
+ACTIVATION_RETRY_S = 5.0
+
 
 def promoter_group(settings: PromoterSettings) -> str:
     return f"{settings.topic_prefix}splitstream-promoter"
@@ -59,12 +64,14 @@ class _Role(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is
     def __init__(self) -> None:
         self.active = False
         self.changed = False
+        self.retry_at = 0.0  # monotonic time of the next try after a failed activation
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         self.active, self.changed = False, True
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.active, self.changed = bool(assigned), True
+        self.retry_at = 0.0
 
 
 class PromoterLoop:
@@ -90,8 +97,8 @@ class PromoterLoop:
         """Become the active promoter: re-read the ledger and the state it implies, and
         complete a swap the previous promoter left unrecorded.
 
-        A failure here (S3 or Kafka unreachable) ends the process like any failed start,
-        so no decision is taken on a ledger that disagrees with S3.
+        A failure here (S3 or Kafka unreachable) is retried (``take_role``); until one
+        succeeds no event is taken and no decision made on a ledger that disagrees with S3.
         """
         records = read_ledger(self.settings)
         promoter = Promoter(
@@ -235,17 +242,38 @@ def run_promoter(
     try:
         while not stop.is_set():
             batch = consumer.poll(timeout_ms=500)
-            if role.changed:
-                role.changed = False
-                loop.promoter = loop.activate() if role.active else None
-                loop.signals.metrics.active.set(1 if loop.promoter else 0)
-            _feed(loop, consumer, batch)
+            if role.changed and time.monotonic() >= role.retry_at:
+                take_role(loop, role)
+            if role.active and loop.promoter is None:
+                rewind(consumer, batch)  # held for the promoter it could not become yet
+            else:
+                feed_batch(loop, consumer, batch)
             if loop.promoter is not None and time.monotonic() >= next_evaluation:
                 next_evaluation = time.monotonic() + settings.promoter_evaluate_every_s
                 _guarded(loop.evaluate)
     finally:
         consumer.close()
         loop.close()
+
+
+def take_role(loop: PromoterLoop, role: _Role) -> None:
+    """Activate on assignment, stand by on revocation; retry a failed activation later
+    (no supervisor restarts a local promoter, and a dead one leaves no decider at all)."""
+    role.changed = False
+    try:
+        loop.promoter = loop.activate() if role.active else None
+    except Exception:
+        log.exception("activation failed; trying again in %.0f s", ACTIVATION_RETRY_S)
+        loop.promoter, role.changed = None, True
+        role.retry_at = time.monotonic() + ACTIVATION_RETRY_S
+    loop.signals.metrics.active.set(1 if loop.promoter else 0)
+
+
+def rewind(consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
+    """Read ``batch`` again on a later poll: seek each partition back to its first record."""
+    for partition, messages in batch.items():
+        if messages:
+            consumer.seek(partition, messages[0].offset)
 
 
 def serve_metrics(settings: PromoterSettings, metrics: PromoterMetrics) -> None:
@@ -256,12 +284,22 @@ def serve_metrics(settings: PromoterSettings, metrics: PromoterMetrics) -> None:
     )
 
 
-def _feed(loop: PromoterLoop, consumer: KafkaConsumer, batch: dict[Any, list[Any]]) -> None:
+def feed_batch(loop: PromoterLoop, consumer: KafkaConsumer, batch: dict[Any, list[Any]]) -> None:
     for messages in batch.values():
         for message in messages:
             _guarded(loop.on_message, message)
     if batch:
+        _commit(consumer)
+
+
+def _commit(consumer: KafkaConsumer) -> None:
+    """A failed commit (the group rebalanced, or the coordinator moved) only means the next
+    owner re-reads these events: publishes are recorded once, a trigger re-evaluates, and a
+    command older than its timeout is skipped. Ending the process for it left no promoter."""
+    try:
         consumer.commit()
+    except (KafkaError, RuntimeError) as error:  # RuntimeError: see plumbing/offset_commits.py
+        log.warning("commit failed; the partition's next owner re-reads: %s", error)
 
 
 def _guarded(step: Any, *args: Any) -> None:

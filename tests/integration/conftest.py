@@ -190,8 +190,8 @@ def _run_demo(stack: Settings, state_dir: Path, webhook: Receiver) -> Iterator[D
     try:
         ready.wait(DEMO_TIMEOUT_S)
         print("\n".join(lines[-80:]))
-        assert process.poll() is None, "the demo exited:\n" + run.output[-5000:]
-        assert any(READY_LINE in line for line in lines), run.output[-5000:]
+        assert process.poll() is None, "the demo exited:\n" + run.output[-15000:]
+        assert any(READY_LINE in line for line in lines), run.output[-15000:]
         yield run
     finally:
         if process.poll() is None:
