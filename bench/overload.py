@@ -8,6 +8,7 @@ the accepted requests, and that every accepted request reached ClickHouse.
 import base64
 import json
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from cli.settings import Settings
 from clients.sink_query import open_clickhouse_reader
 
 log = logging.getLogger(__name__)
+
+_URL = re.compile(r'"https?://[^"]*"')
+_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}:\d+")
 
 OVERLOAD_FACTOR = 4
 OVERLOAD_S = 30.0
@@ -69,8 +73,15 @@ def sort_answers(
 
 def failure_kinds(answers: list[Answer], top: int = 3) -> tuple[tuple[str, int], ...]:
     """The ``top`` commonest failures: vegeta's error text, or else the HTTP status."""
-    kinds = Counter(a.error[:80] if a.error else f"HTTP {a.status}" for a in answers)
+    kinds = Counter(error_kind(a.error) if a.error else f"HTTP {a.status}" for a in answers)
     return tuple(kinds.most_common(top))
+
+
+def error_kind(error: str) -> str:
+    """vegeta's error without what differs per request (the URL, the client's port), so
+    equal failures count as one kind and the cause at the end is kept."""
+    kind = _URL.sub('"…"', error)
+    return _ADDRESS.sub("…", kind)[:120]
 
 
 def _request_ids(answers: list[Answer], target: HttpTarget) -> set[str]:

@@ -1,15 +1,25 @@
-"""Admission control: at most ``max_in_flight`` predictions at once, and none while the
-event loop lags more than ``max_loop_lag_s``; beyond, 503 at once.
+"""Admission control: at most ``max_in_flight`` predictions at once, fewer
+(``max_in_flight_behind``) while the event loop runs behind, and none while it lags more
+than ``max_loop_lag_s``; beyond, 503 at once.
 
 Past saturation an open-loop load keeps arriving; work accepted beyond what the system
 can finish before the deadline only makes every request late, and goodput collapses.
 Refusing the excess at the door, before any parsing or Kafka work, keeps the accepted
-requests fast. It is pure ASGI, outside FastAPI, so a refusal costs a few microseconds
-and a pre-encoded body. Clients get ``Retry-After``; load balancers can retry elsewhere.
+requests fast.
+
+Many predictions in flight mean one of two things. Kafka stalls (a leader moves): the loop
+is idle, waiting for replies, and a generous bound rides it out. Or the CPU is short (an
+overload): the loop runs behind, and each request accepted past what the predictors finish
+waits unseen in socket buffers until it times out. The loop's lag tells them apart, so the
+lower bound applies only while it lags.
+
+It is pure ASGI, outside FastAPI, so a refusal costs a few microseconds and a pre-encoded
+body. Clients get ``Retry-After``; load balancers can retry elsewhere.
 """
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,6 +40,17 @@ def refusal_body(max_in_flight: int) -> bytes:
     )
 
 
+def behind_body(max_in_flight_behind: int, behind_lag_s: float) -> bytes:
+    return orjson.dumps(
+        error_body(
+            "overloaded",
+            f"the gateway runs more than {round(behind_lag_s * 1000)} ms behind with "
+            f"{max_in_flight_behind} predictions in flight; retry later",
+            allowed={"max_in_flight": max_in_flight_behind},
+        )
+    )
+
+
 def lagging_body(max_loop_lag_s: float) -> bytes:
     max_ms = round(max_loop_lag_s * 1000)
     return orjson.dumps(
@@ -41,30 +62,78 @@ def lagging_body(max_loop_lag_s: float) -> bytes:
     )
 
 
-class AdmissionMiddleware:
-    """Counts prediction requests in flight and refuses those past ``max_in_flight``, or
-    any while the loop lags more than ``max_loop_lag_s`` (0: never for lag)."""
+@dataclass(frozen=True)
+class Bounds:
+    """What admission allows. Lags are in seconds; a lag of 0 turns its rule off."""
 
-    def __init__(self, app: ASGIApp, *, max_in_flight: int, max_loop_lag_s: float = 0.0) -> None:
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
+    max_in_flight: int
+    max_in_flight_behind: int | None = None  # None: no lower bound while behind
+    behind_lag_s: float = 0.0
+    max_loop_lag_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_in_flight", "max_in_flight_behind"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, not {value}")
+
+    @property
+    def watches_lag(self) -> bool:
+        return self.max_loop_lag_s > 0 or self.behind_rule
+
+    @property
+    def behind_rule(self) -> bool:
+        return self.behind_lag_s > 0 and self.max_in_flight_behind is not None
+
+
+Refusal = Literal["full", "behind", "lagging"]
+
+
+def refusal_reason(bounds: Bounds, in_flight: int, lag_s: float) -> Refusal | None:
+    """Why a prediction arriving now is refused, or None to admit it."""
+    if in_flight >= bounds.max_in_flight:
+        return "full"
+    behind = bounds.behind_rule and lag_s > bounds.behind_lag_s
+    if behind and in_flight >= (bounds.max_in_flight_behind or 0):
+        return "behind"
+    if bounds.max_loop_lag_s > 0 and lag_s > bounds.max_loop_lag_s:
+        return "lagging"
+    return None
+
+
+class AdmissionMiddleware:
+    """Counts prediction requests in flight and refuses those ``refusal_reason`` names."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        max_in_flight_behind: int | None = None,
+        behind_lag_s: float = 0.0,
+        max_loop_lag_s: float = 0.0,
+    ) -> None:
         self.app = app
-        self.max_in_flight = max_in_flight
-        self.max_loop_lag_s = max_loop_lag_s
+        self.bounds = Bounds(max_in_flight, max_in_flight_behind, behind_lag_s, max_loop_lag_s)
         self.in_flight = 0
         self.lag = LoopLag()
-        self._full = _refusal(refusal_body(max_in_flight))
-        self._lagging = _refusal(lagging_body(max_loop_lag_s))
+        self._refusals: dict[Refusal, tuple[list[tuple[bytes, bytes]], bytes]] = {
+            "full": _refusal(refusal_body(max_in_flight)),
+            "behind": _refusal(behind_body(max_in_flight_behind or 0, behind_lag_s)),
+            "lagging": _refusal(lagging_body(max_loop_lag_s)),
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         api = PREDICTION_PATHS.get(scope["path"]) if scope["type"] == "http" else None
         if api is None:
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal()
-        if refusal is not None:
+        if self.bounds.watches_lag:
+            self._watch_lag(scope)
+        reason = refusal_reason(self.bounds, self.in_flight, self.lag.lag_s)
+        if reason is not None:
             _count_refusal(scope, api)
-            headers, body = refusal
+            headers, body = self._refusals[reason]
             await send({"type": "http.response.start", "status": 503, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
@@ -74,15 +143,12 @@ class AdmissionMiddleware:
         finally:
             self.in_flight -= 1
 
-    def _refusal(self) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-        """The refusal to send now, or None to admit."""
-        if self.max_loop_lag_s > 0:
-            self.lag.saw_request(asyncio.get_running_loop())
-        if self.in_flight >= self.max_in_flight:
-            return self._full
-        if self.max_loop_lag_s > 0 and self.lag.lag_s > self.max_loop_lag_s:
-            return self._lagging
-        return None
+    def _watch_lag(self, scope: Scope) -> None:
+        if self.lag.observe is None:  # the gateway's metrics exist once its lifespan ran
+            gateway: Any = getattr(scope["app"].state, "gateway", None)
+            if gateway is not None:
+                self.lag.observe = gateway.metrics.loop_lag.observe
+        self.lag.saw_request(asyncio.get_running_loop())
 
 
 def _refusal(body: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:

@@ -8,6 +8,7 @@ wait: the lateness of its callback is the loop's lag. It runs only within
 """
 
 import asyncio
+from collections.abc import Callable
 
 TICK_S = 0.005
 IDLE_AFTER_S = 1.0
@@ -23,6 +24,8 @@ class LoopLag:
         self._last_late_s = 0.0
         self._due: float | None = None
         self._last_request = 0.0
+        #: Called with the lag after each tick (the gateway's histogram), when set.
+        self.observe: Callable[[float], None] | None = None
 
     @property
     def ticking(self) -> bool:
@@ -43,6 +46,8 @@ class LoopLag:
         now = loop.time()
         late_s = max(0.0, now - (self._due or now))
         self.lag_s, self._last_late_s = min(late_s, self._last_late_s), late_s
+        if self.observe is not None:
+            self.observe(self.lag_s)
         if now - self._last_request > self.idle_after_s:
             self._due, self.lag_s, self._last_late_s = None, 0.0, 0.0
             return

@@ -52,6 +52,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(
         AdmissionMiddleware,
         max_in_flight=settings.gateway_max_in_flight,
+        max_in_flight_behind=settings.gateway_max_in_flight_behind,
+        behind_lag_s=settings.gateway_behind_lag_ms / 1000,
         max_loop_lag_s=settings.gateway_max_loop_lag_ms / 1000,
     )
     app.add_middleware(

@@ -28,6 +28,8 @@ LATENCY_BUCKETS_S = (
     2.0,
     5.0,
 )
+#: Loop lag buckets in seconds: a loop that keeps up is late by well under a millisecond.
+LOOP_LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 APIS = tuple(ENDPOINT_OF_API)
 VARIANTS = ("prod", "candidate")
@@ -68,6 +70,13 @@ class GatewayMetrics:
             "Prediction requests waiting for a reply now.",
             registry=r,
         )
+        self.loop_lag = Histogram(
+            "splitstream_gateway_loop_lag_seconds",
+            "How late the event loop runs, sampled every 5 ms while predictions arrive: "
+            "high means the gateway's CPU is short.",
+            buckets=LOOP_LAG_BUCKETS_S,
+            registry=r,
+        )
         self.timeouts = Counter(
             "splitstream_gateway_reply_timeouts",
             "Prediction requests that got no reply before the deadline.",
@@ -87,8 +96,9 @@ class GatewayMetrics:
         )
         self.refusals = Counter(
             "splitstream_gateway_refused",
-            "Prediction requests refused with 503 at once: max_in_flight were in flight, or "
-            "the event loop lagged past max_loop_lag_ms.",
+            "Prediction requests refused with 503 at once: max_in_flight were in flight, "
+            "max_in_flight_behind while the event loop ran behind, or it lagged past "
+            "max_loop_lag_ms.",
             ["api"],
             registry=r,
         )

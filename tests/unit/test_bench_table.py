@@ -219,6 +219,18 @@ def test_overload_failures_are_named_by_kind_commonest_first() -> None:
     assert failure_kinds(answers) == (("HTTP 504", 2), ("Post: context deadline exceeded", 1))
 
 
+def test_equal_transport_errors_are_one_kind_and_keep_their_cause() -> None:
+    reset = (
+        'Post "http://127.0.0.1:28116/v1/predict": read tcp 127.0.0.1:{port}->127.0.0.1:28116: '
+        "read: connection reset by peer"
+    )
+    answers = [Answer(0, 0, 1, reset.format(port=port), "") for port in (35029, 34427)]
+
+    assert failure_kinds(answers) == (
+        ('Post "…": read tcp …->…: read: connection reset by peer', 2),
+    )
+
+
 def _is_200(status: int, _body_b64: str) -> bool:
     return status == 200
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.admission import AdmissionMiddleware
+from gateway.admission import AdmissionMiddleware, Bounds, refusal_reason
 from gateway.loop_lag import LoopLag
 
 
@@ -139,5 +139,56 @@ def test_a_lag_bound_of_zero_never_refuses_for_lag() -> None:
         app.lag.lag_s = 10.0
         assert (await _call(app, "/v1/predict"))[0]["status"] == 200
         assert not app.lag.ticking
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "lag_s", "reason"),
+    [
+        (63, 0.5, None),  # behind, but under the lower bound
+        (64, 0.5, "behind"),  # behind, at the lower bound
+        (200, 0.0, None),  # many in flight on a loop that keeps up: a Kafka stall
+        (200, 0.02, None),  # lag at the threshold is not past it
+        (256, 0.0, "full"),
+        (10, 2.5, "lagging"),  # the loop too far behind for any request
+    ],
+)
+def test_the_lower_bound_holds_only_while_the_loop_runs_behind(
+    in_flight: int, lag_s: float, reason: str | None
+) -> None:
+    bounds = Bounds(256, max_in_flight_behind=64, behind_lag_s=0.02, max_loop_lag_s=2.0)
+
+    assert refusal_reason(bounds, in_flight, lag_s) == reason
+
+
+def test_without_a_lower_bound_or_its_lag_the_behind_rule_is_off() -> None:
+    assert not Bounds(256, max_in_flight_behind=None, behind_lag_s=0.02).behind_rule
+    assert not Bounds(256, max_in_flight_behind=64, behind_lag_s=0.0).watches_lag
+    assert refusal_reason(Bounds(256, max_in_flight_behind=64), 200, 10.0) is None
+
+
+def test_while_the_loop_runs_behind_the_lower_bound_refuses_with_its_own_body() -> None:
+    async def scenario() -> None:
+        inner = HeldApp()
+        app = AdmissionMiddleware(
+            inner, max_in_flight=100, max_in_flight_behind=1, behind_lag_s=0.025
+        )
+        held = asyncio.create_task(_call(app, "/v1/predict"))
+        await asyncio.sleep(0)
+        assert app.in_flight == 1  # one in flight is under 100: admitted on a loop on time
+        stop = asyncio.Event()
+        hog = asyncio.create_task(_hog_the_loop(0.06, stop))
+        await asyncio.sleep(0.3)
+        refused = await _call(app, "/v1/predict")
+        stop.set()
+        await hog
+        inner.release.set()
+        await held
+        assert refused[0]["status"] == 503
+        error = json.loads(refused[1]["body"])["error"]
+        assert error["code"] == "overloaded" and error["allowed"] == {"max_in_flight": 1}
+        assert "25 ms behind" in error["message"]
+        assert inner.entered == 1
 
     asyncio.run(scenario())
