@@ -1,17 +1,17 @@
 """Admission control: at most ``max_in_flight`` predictions at once, fewer
-(``max_in_flight_behind``) while the event loop runs behind, and none while it lags more
-than ``max_loop_lag_s``; beyond, 503 at once.
+(``max_in_flight_behind``) while the gateway is short of CPU, and none while its event loop
+lags more than ``max_loop_lag_s``; beyond, 503 at once.
 
 Past saturation an open-loop load keeps arriving; work accepted beyond what the system
 can finish before the deadline only makes every request late, and goodput collapses.
 Refusing the excess at the door, before any parsing or Kafka work, keeps the accepted
 requests fast.
 
-Many predictions in flight mean one of two things. Kafka stalls (a leader moves): the loop
-is idle, waiting for replies, and a generous bound rides it out. Or the CPU is short (an
-overload): the loop runs behind, and each request accepted past what the predictors finish
-waits unseen in socket buffers until it times out. The loop's lag tells them apart, so the
-lower bound applies only while it lags.
+Many predictions in flight mean one of two things. Kafka stalls (a leader moves): the
+gateway is idle, waiting for replies, and a generous bound rides it out. Or the CPU is
+short (an overload): the gateway is busy or its loop runs behind, and each request
+accepted past what the predictors finish makes the rest late. The gateway's own CPU share
+and its loop's lag tell them apart, so the lower bound applies only while either is high.
 
 It is pure ASGI, outside FastAPI, so a refusal costs a few microseconds and a pre-encoded
 body. Clients get ``Retry-After``; load balancers can retry elsewhere.
@@ -40,12 +40,12 @@ def refusal_body(max_in_flight: int) -> bytes:
     )
 
 
-def behind_body(max_in_flight_behind: int, behind_lag_s: float) -> bytes:
+def behind_body(max_in_flight_behind: int) -> bytes:
     return orjson.dumps(
         error_body(
             "overloaded",
-            f"the gateway runs more than {round(behind_lag_s * 1000)} ms behind with "
-            f"{max_in_flight_behind} predictions in flight; retry later",
+            f"the gateway is short of CPU with {max_in_flight_behind} predictions in flight; "
+            "retry later",
             allowed={"max_in_flight": max_in_flight_behind},
         )
     )
@@ -67,8 +67,9 @@ class Bounds:
     """What admission allows. Lags are in seconds; a lag of 0 turns its rule off."""
 
     max_in_flight: int
-    max_in_flight_behind: int | None = None  # None: no lower bound while behind
+    max_in_flight_behind: int | None = None  # None: no lower bound while short of CPU
     behind_lag_s: float = 0.0
+    busy_cpu_share: float = 0.0
     max_loop_lag_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -83,18 +84,25 @@ class Bounds:
 
     @property
     def behind_rule(self) -> bool:
-        return self.behind_lag_s > 0 and self.max_in_flight_behind is not None
+        signal = self.behind_lag_s > 0 or self.busy_cpu_share > 0
+        return signal and self.max_in_flight_behind is not None
+
+    def short_of_cpu(self, lag_s: float, cpu_share: float) -> bool:
+        lagging = self.behind_lag_s > 0 and lag_s > self.behind_lag_s
+        busy = self.busy_cpu_share > 0 and cpu_share > self.busy_cpu_share
+        return self.behind_rule and (lagging or busy)
 
 
 Refusal = Literal["full", "behind", "lagging"]
 
 
-def refusal_reason(bounds: Bounds, in_flight: int, lag_s: float) -> Refusal | None:
+def refusal_reason(
+    bounds: Bounds, in_flight: int, lag_s: float, cpu_share: float = 0.0
+) -> Refusal | None:
     """Why a prediction arriving now is refused, or None to admit it."""
     if in_flight >= bounds.max_in_flight:
         return "full"
-    behind = bounds.behind_rule and lag_s > bounds.behind_lag_s
-    if behind and in_flight >= (bounds.max_in_flight_behind or 0):
+    if bounds.short_of_cpu(lag_s, cpu_share) and in_flight >= (bounds.max_in_flight_behind or 0):
         return "behind"
     if bounds.max_loop_lag_s > 0 and lag_s > bounds.max_loop_lag_s:
         return "lagging"
@@ -111,15 +119,18 @@ class AdmissionMiddleware:
         max_in_flight: int,
         max_in_flight_behind: int | None = None,
         behind_lag_s: float = 0.0,
+        busy_cpu_share: float = 0.0,
         max_loop_lag_s: float = 0.0,
     ) -> None:
         self.app = app
-        self.bounds = Bounds(max_in_flight, max_in_flight_behind, behind_lag_s, max_loop_lag_s)
+        self.bounds = Bounds(
+            max_in_flight, max_in_flight_behind, behind_lag_s, busy_cpu_share, max_loop_lag_s
+        )
         self.in_flight = 0
         self.lag = LoopLag()
         self._refusals: dict[Refusal, tuple[list[tuple[bytes, bytes]], bytes]] = {
             "full": _refusal(refusal_body(max_in_flight)),
-            "behind": _refusal(behind_body(max_in_flight_behind or 0, behind_lag_s)),
+            "behind": _refusal(behind_body(max_in_flight_behind or 0)),
             "lagging": _refusal(lagging_body(max_loop_lag_s)),
         }
 
@@ -130,7 +141,7 @@ class AdmissionMiddleware:
             return
         if self.bounds.watches_lag:
             self._watch_lag(scope)
-        reason = refusal_reason(self.bounds, self.in_flight, self.lag.lag_s)
+        reason = refusal_reason(self.bounds, self.in_flight, self.lag.lag_s, self.lag.cpu_share)
         if reason is not None:
             _count_refusal(scope, api)
             headers, body = self._refusals[reason]

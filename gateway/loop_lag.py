@@ -3,15 +3,20 @@
 Admission control counts the requests inside the app; when the loop itself falls behind
 (its CPU is short), requests wait in socket buffers where no bound sees them, and both
 refusals and replies come late. A timer that should fire every ``tick_s`` shows that
-wait: the lateness of its callback is the loop's lag. It runs only within
-``idle_after_s`` of the last prediction, so an idle gateway wakes for nothing.
+wait: the lateness of its callback is the loop's lag. The same ticks read the process's
+CPU time: a gateway using most of a core is short of CPU too, though its loop is on time
+when it is the one keeping the core busy. It runs only within ``idle_after_s`` of the last
+prediction, so an idle gateway wakes for nothing.
 """
 
 import asyncio
+import time
 from collections.abc import Callable
 
 TICK_S = 0.005
 IDLE_AFTER_S = 1.0
+#: The CPU share is an average over about this long (each tick weighs its length).
+CPU_WINDOW_S = 0.2
 
 
 class LoopLag:
@@ -24,6 +29,9 @@ class LoopLag:
         self._last_late_s = 0.0
         self._due: float | None = None
         self._last_request = 0.0
+        #: Share of one core the process used lately (all its threads), 0 when idle.
+        self.cpu_share = 0.0
+        self._cpu_mark: tuple[float, float] | None = None  # (loop time, process CPU time)
         #: Called with the lag after each tick (the gateway's histogram), when set.
         self.observe: Callable[[float], None] | None = None
 
@@ -48,7 +56,18 @@ class LoopLag:
         self.lag_s, self._last_late_s = min(late_s, self._last_late_s), late_s
         if self.observe is not None:
             self.observe(self.lag_s)
+        self._measure_cpu(now)
         if now - self._last_request > self.idle_after_s:
             self._due, self.lag_s, self._last_late_s = None, 0.0, 0.0
+            self.cpu_share, self._cpu_mark = 0.0, None
             return
         self._schedule(loop)
+
+    def _measure_cpu(self, now: float) -> None:
+        cpu = time.process_time()
+        if self._cpu_mark is not None:
+            wall = now - self._cpu_mark[0]
+            if wall > 0:
+                share = (cpu - self._cpu_mark[1]) / wall
+                self.cpu_share += (share - self.cpu_share) * min(1.0, wall / CPU_WINDOW_S)
+        self._cpu_mark = (now, cpu)

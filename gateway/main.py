@@ -54,6 +54,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_in_flight=settings.gateway_max_in_flight,
         max_in_flight_behind=settings.gateway_max_in_flight_behind,
         behind_lag_s=settings.gateway_behind_lag_ms / 1000,
+        busy_cpu_share=settings.gateway_busy_cpu_share,
         max_loop_lag_s=settings.gateway_max_loop_lag_ms / 1000,
     )
     app.add_middleware(

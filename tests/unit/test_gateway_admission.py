@@ -162,6 +162,43 @@ def test_the_lower_bound_holds_only_while_the_loop_runs_behind(
     assert refusal_reason(bounds, in_flight, lag_s) == reason
 
 
+@pytest.mark.parametrize(
+    ("in_flight", "cpu_share", "reason"),
+    [
+        (64, 0.9, "behind"),  # the gateway busy past its share: the lower bound
+        (63, 0.9, None),
+        (200, 0.1, None),  # many in flight, an idle gateway: a Kafka stall
+    ],
+)
+def test_a_busy_gateway_is_short_of_cpu_though_its_loop_is_on_time(
+    in_flight: int, cpu_share: float, reason: str | None
+) -> None:
+    bounds = Bounds(256, max_in_flight_behind=64, behind_lag_s=0.005, busy_cpu_share=0.6)
+
+    assert refusal_reason(bounds, in_flight, 0.0, cpu_share) == reason
+
+
+def test_the_cpu_share_follows_what_the_process_spends_and_drops_when_idle() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        lag = LoopLag(tick_s=0.005, idle_after_s=0.2)
+        lag.saw_request(loop)
+        await asyncio.sleep(0.3)
+        assert lag.cpu_share < 0.3  # waiting costs nothing
+        spin_until = time.monotonic() + 0.4
+        while time.monotonic() < spin_until:  # a core's worth, yielding to the ticks
+            lag.saw_request(loop)
+            end = time.monotonic() + 0.002
+            while time.monotonic() < end:
+                pass
+            await asyncio.sleep(0)
+        assert lag.cpu_share > 0.6
+        await asyncio.sleep(0.5)
+        assert lag.cpu_share == 0.0 and not lag.ticking
+
+    asyncio.run(scenario())
+
+
 def test_without_a_lower_bound_or_its_lag_the_behind_rule_is_off() -> None:
     assert not Bounds(256, max_in_flight_behind=None, behind_lag_s=0.02).behind_rule
     assert not Bounds(256, max_in_flight_behind=64, behind_lag_s=0.0).watches_lag
@@ -188,7 +225,7 @@ def test_while_the_loop_runs_behind_the_lower_bound_refuses_with_its_own_body() 
         assert refused[0]["status"] == 503
         error = json.loads(refused[1]["body"])["error"]
         assert error["code"] == "overloaded" and error["allowed"] == {"max_in_flight": 1}
-        assert "25 ms behind" in error["message"]
+        assert "short of CPU" in error["message"]
         assert inner.entered == 1
 
     asyncio.run(scenario())
