@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from consumers.errors import QueryRefusedError, SinkError
 from consumers.metrics import SinkMetrics
+from plumbing.http_server import QuietServer
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class QueryServer:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
         )
-        self._server = uvicorn.Server(config)
+        self._server = QuietServer(config)
         self._thread = threading.Thread(target=self._server.run, name="sink-http", daemon=True)
         self.host = host
 

@@ -11,7 +11,9 @@ Many predictions in flight mean one of two things. Kafka stalls (a leader moves)
 gateway is idle, waiting for replies, and a generous bound rides it out. Or the CPU is
 short (an overload): the gateway is busy or its loop runs behind, and each request
 accepted past what the predictors finish makes the rest late. The gateway's own CPU share
-and its loop's lag tell them apart, so the lower bound applies only while either is high.
+and its loop's lag tell them apart, so the lower bound applies only while either is high,
+and only while replies still flow: on a loaded machine a busy gateway in a stall looks
+short of CPU too, but its replies stop, while an overload serves at its maximum rate.
 
 It is pure ASGI, outside FastAPI, so a refusal costs a few microseconds and a pre-encoded
 body. Clients get ``Retry-After``; load balancers can retry elsewhere.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PREDICTION_PATHS, error_body
 from gateway.loop_lag import LoopLag
@@ -71,6 +73,8 @@ class Bounds:
     behind_lag_s: float = 0.0
     busy_cpu_share: float = 0.0
     max_loop_lag_s: float = 0.0
+    #: The lower bound holds only while at least this many predictions a second are served.
+    min_served_per_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("max_in_flight", "max_in_flight_behind"):
@@ -87,22 +91,28 @@ class Bounds:
         signal = self.behind_lag_s > 0 or self.busy_cpu_share > 0
         return signal and self.max_in_flight_behind is not None
 
-    def short_of_cpu(self, lag_s: float, cpu_share: float) -> bool:
+    def short_of_cpu(self, lag_s: float, cpu_share: float, served_per_s: float) -> bool:
         lagging = self.behind_lag_s > 0 and lag_s > self.behind_lag_s
         busy = self.busy_cpu_share > 0 and cpu_share > self.busy_cpu_share
-        return self.behind_rule and (lagging or busy)
+        serving = served_per_s >= self.min_served_per_s
+        return self.behind_rule and (lagging or busy) and serving
 
 
 Refusal = Literal["full", "behind", "lagging"]
 
 
 def refusal_reason(
-    bounds: Bounds, in_flight: int, lag_s: float, cpu_share: float = 0.0
+    bounds: Bounds,
+    in_flight: int,
+    lag_s: float,
+    cpu_share: float = 0.0,
+    served_per_s: float = 0.0,
 ) -> Refusal | None:
     """Why a prediction arriving now is refused, or None to admit it."""
     if in_flight >= bounds.max_in_flight:
         return "full"
-    if bounds.short_of_cpu(lag_s, cpu_share) and in_flight >= (bounds.max_in_flight_behind or 0):
+    behind = bounds.short_of_cpu(lag_s, cpu_share, served_per_s)
+    if behind and in_flight >= (bounds.max_in_flight_behind or 0):
         return "behind"
     if bounds.max_loop_lag_s > 0 and lag_s > bounds.max_loop_lag_s:
         return "lagging"
@@ -121,10 +131,16 @@ class AdmissionMiddleware:
         behind_lag_s: float = 0.0,
         busy_cpu_share: float = 0.0,
         max_loop_lag_s: float = 0.0,
+        min_served_per_s: float = 0.0,
     ) -> None:
         self.app = app
         self.bounds = Bounds(
-            max_in_flight, max_in_flight_behind, behind_lag_s, busy_cpu_share, max_loop_lag_s
+            max_in_flight,
+            max_in_flight_behind,
+            behind_lag_s,
+            busy_cpu_share,
+            max_loop_lag_s,
+            min_served_per_s,
         )
         self.in_flight = 0
         self.lag = LoopLag()
@@ -141,7 +157,10 @@ class AdmissionMiddleware:
             return
         if self.bounds.watches_lag:
             self._watch_lag(scope)
-        reason = refusal_reason(self.bounds, self.in_flight, self.lag.lag_s, self.lag.cpu_share)
+        lag = self.lag
+        reason = refusal_reason(
+            self.bounds, self.in_flight, lag.lag_s, lag.cpu_share, lag.served_per_s
+        )
         if reason is not None:
             _count_refusal(scope, api)
             headers, body = self._refusals[reason]
@@ -150,9 +169,21 @@ class AdmissionMiddleware:
             return
         self.in_flight += 1
         try:
-            await self.app(scope, receive, send)
+            await self.app(
+                scope, receive, self._counting(send) if self.bounds.behind_rule else send
+            )
         finally:
             self.in_flight -= 1
+
+    def _counting(self, send: Send) -> Send:
+        """``send`` that counts a reply served (200) into the served rate."""
+
+        async def send_counted(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                self.lag.saw_served()
+            await send(message)
+
+        return send_counted
 
     def _watch_lag(self, scope: Scope) -> None:
         if self.lag.observe is None:  # the gateway's metrics exist once its lifespan ran

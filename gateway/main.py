@@ -56,6 +56,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         behind_lag_s=settings.gateway_behind_lag_ms / 1000,
         busy_cpu_share=settings.gateway_busy_cpu_share,
         max_loop_lag_s=settings.gateway_max_loop_lag_ms / 1000,
+        min_served_per_s=settings.gateway_behind_min_served_per_s,
     )
     app.add_middleware(
         CORSMiddleware,

@@ -25,8 +25,9 @@ from schemas.serving_events import PredictReply
 
 log = logging.getLogger(__name__)
 
-#: Longest getmany() waits before the loop goes round again.
-POLL_TIMEOUT_MS = 200
+#: Longest getmany() waits before the loop goes round again (data returns it at once;
+#: a shorter wait only wakes an idle gateway more often).
+POLL_TIMEOUT_MS = 1000
 #: Longest the broker holds a fetch when nothing arrives. A reply appended to the
 #: partition answers the waiting fetch at once, so this bounds idle polling; but one
 #: consumer holds one fetch per broker, so on a cluster a reply partition whose leader

@@ -53,24 +53,32 @@ class GatewaySettings(
         ge=1,
         description="The bound on predictions in flight while the gateway is short of CPU "
         "(its process uses more than gateway_busy_cpu_share of a core, or its event loop "
-        "runs more than gateway_behind_lag_ms behind): an overload, where requests accepted "
-        "past what the predictors finish make all late, not a Kafka stall, where the gateway "
-        "idles and gateway_max_in_flight rides it out.",
+        "runs more than gateway_behind_lag_ms behind) and still serves at least "
+        "gateway_behind_min_served_per_s: an overload, where requests accepted past what the "
+        "predictors finish make all late, not a Kafka stall, where replies stop and "
+        "gateway_max_in_flight rides it out.",
     )
     gateway_busy_cpu_share: float = Field(
-        0.0,
+        0.3,
         ge=0,
         description="Share of one core (over ~0.2 s) past which the gateway counts as short "
         "of CPU. With 0.3 (and a 5 ms lag) make bench answered every request of its overload. "
-        "Off (0) by default: on a loaded machine a model reload at 200 req/s got 503s from "
-        "it, since a stall at a busy gateway looks the same.",
+        "0: never.",
     )
     gateway_behind_lag_ms: float = Field(
-        0.0,
+        5.0,
         ge=0,
         description="Lag of the event loop (two ticks in a row) past which the gateway counts "
         "as short of CPU. With 5 alone, make bench's overload at 2,600 req/s still left 3,318 "
-        "requests unanswered. Off (0) by default, as gateway_busy_cpu_share.",
+        "requests unanswered: the CPU share is the main signal. 0: never.",
+    )
+    gateway_behind_min_served_per_s: float = Field(
+        300.0,
+        ge=0,
+        description="The lower bound holds only while the gateway serves at least this many "
+        "predictions a second (over ~0.5 s): an overload serves at the system's maximum (about "
+        "800/s in make bench here), a stall serves none. Without it, a model reload at "
+        "200 req/s on a loaded machine got 503s. 0: the CPU signals alone decide.",
     )
     gateway_max_loop_lag_ms: float = Field(
         200.0,

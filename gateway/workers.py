@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
+from plumbing.http_server import QuietServer
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def serve_worker(
         gateway_reply_partition=reply_partition, gateway_metrics_port=metrics_port
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level))
+    server = QuietServer(uvicorn_config(app, host=host, port=port, log_level=log_level))
     server.run(sockets=[reuse_port_socket(host, port)])
 
 
@@ -96,7 +97,7 @@ def run_gateway(settings: GatewaySettings, *, host: str, port: int, log_level: s
     """Serve on ``host:port`` until SIGTERM/SIGINT, with ``settings.gateway_workers`` processes."""
     if settings.gateway_workers == 1:
         config = uvicorn_config(create_app(settings), host=host, port=port, log_level=log_level)
-        uvicorn.Server(config).run()
+        QuietServer(config).run()
         return
     WorkerPool(settings, host=host, port=port, log_level=log_level).run()
 

@@ -273,10 +273,30 @@ def ensure_acls(
             result = admin.create_acls(missing)
             if result["failed"]:
                 raise KafkaError(f"ACLs refused: {result['failed']}")
-        while not set(acls) <= set(admin.describe_acls(_EVERY_ACL)[0]):
+        while not _shown_by_every_broker(admin, set(acls)):
             if time.monotonic() >= deadline:
-                raise KafkaTimeoutError("the broker does not show the ACLs it accepted")
+                raise KafkaTimeoutError("a broker does not show the ACLs the cluster accepted")
             time.sleep(0.1)
         return len(missing)
     finally:
         admin.close()
+
+
+def _shown_by_every_broker(admin: KafkaAdminClient, acls: set[ACL]) -> bool:
+    """True once each broker enforces ``acls``.
+
+    Each broker applies the metadata log on its own: one that has not yet would refuse a
+    client (an idempotent producer's InitProducerId) that another one lets in. kafka-python
+    asks the least-loaded broker, so each is asked in turn through its connection manager.
+    """
+    manager = admin._manager
+    least_loaded = manager.least_loaded_node
+    try:
+        for node_id in [broker.node_id for broker in manager.cluster.brokers()]:
+            manager.least_loaded_node = lambda node_id=node_id: node_id
+            shown, _ = admin.describe_acls(_EVERY_ACL)  # an error code raises
+            if not acls <= set(shown):
+                return False
+    finally:
+        manager.least_loaded_node = least_loaded
+    return True

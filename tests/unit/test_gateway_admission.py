@@ -231,3 +231,37 @@ def test_while_the_loop_runs_behind_the_lower_bound_refuses_with_its_own_body() 
         assert inner.entered == 1
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("served_per_s", "reason"),
+    [
+        (0.0, None),  # busy, but no reply comes back: a stall on a loaded machine
+        (299.0, None),
+        (300.0, "behind"),  # busy and serving at a rate: an overload
+    ],
+)
+def test_the_lower_bound_holds_only_while_replies_flow(
+    served_per_s: float, reason: str | None
+) -> None:
+    bounds = Bounds(256, max_in_flight_behind=64, busy_cpu_share=0.3, min_served_per_s=300)
+
+    assert refusal_reason(bounds, 64, 0.0, 0.9, served_per_s) == reason
+
+
+def test_served_replies_make_the_served_rate_and_an_idle_gateway_forgets_it() -> None:
+    async def scenario() -> None:
+        inner = HeldApp()
+        inner.release.set()
+        app = AdmissionMiddleware(
+            inner, max_in_flight=100, max_in_flight_behind=64, busy_cpu_share=0.3
+        )
+        app.lag.idle_after_s = 0.2
+        for _ in range(100):  # 100 replies over ~0.5 s: at most 200 a second
+            assert (await _call(app, "/v1/predict"))[0]["status"] == 200
+            await asyncio.sleep(0.005)
+        assert 20 < app.lag.served_per_s < 300
+        await asyncio.sleep(0.4)
+        assert app.lag.served_per_s == 0.0 and not app.lag.ticking
+
+    asyncio.run(scenario())
