@@ -17,6 +17,7 @@ from typing import Any
 
 from stack import state_dirs
 from stack.errors import ServiceStartError
+from stack.log_tail import log_tail
 from stack.ports import port_is_free, wait_ports_free
 from stack.process_groups import group_alive, pid_alive, signal_group
 
@@ -179,7 +180,7 @@ def _wait_ready(service: ServiceProcess, pid: int) -> None:
             _reap(pid)
             service.pid_file.unlink(missing_ok=True)
             raise ServiceStartError(
-                f"{service.name} exited during start-up; see {service.log_file}"
+                f"{service.name} exited during start-up; {_how_its_log_ends(service)}"
             )
         if service.is_ready():
             return
@@ -187,8 +188,14 @@ def _wait_ready(service: ServiceProcess, pid: int) -> None:
     stop(service)
     raise ServiceStartError(
         f"{service.name} did not answer within {service.start_timeout_s:.0f} s; "
-        f"see {service.log_file}"
+        f"{_how_its_log_ends(service)}"
     )
+
+
+def _how_its_log_ends(service: ServiceProcess) -> str:
+    # In the message itself: a test's state folder, and the log in it, is gone by the report.
+    tail = "\n".join(f"    {line}" for line in log_tail(service.log_file))
+    return f"the end of {service.log_file}:\n{tail}"
 
 
 def _reap(pid: int) -> None:

@@ -1,6 +1,8 @@
+"""log_tail: the end of a service's log, for failure reports."""
+
 from pathlib import Path
 
-from demo.stopped_services import log_tail
+from stack.log_tail import log_tail
 
 
 def test_the_tail_is_the_last_lines_of_the_log(tmp_path: Path) -> None:
