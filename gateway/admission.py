@@ -135,12 +135,12 @@ class AdmissionMiddleware:
     ) -> None:
         self.app = app
         self.bounds = Bounds(
-            max_in_flight,
-            max_in_flight_behind,
-            behind_lag_s,
-            busy_cpu_share,
-            max_loop_lag_s,
-            min_served_per_s,
+            max_in_flight=max_in_flight,
+            max_in_flight_behind=max_in_flight_behind,
+            behind_lag_s=behind_lag_s,
+            busy_cpu_share=busy_cpu_share,
+            max_loop_lag_s=max_loop_lag_s,
+            min_served_per_s=min_served_per_s,
         )
         self.in_flight = 0
         self.lag = LoopLag()
