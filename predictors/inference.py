@@ -76,8 +76,9 @@ def _predict(model: LiveModel, rows: list[FeatureRow]) -> list[Outcome]:
     matrix: Any = feature_matrix(rows, model.columns)
     if model.feature_names is not None:
         matrix = pd.DataFrame(matrix, columns=model.feature_names)
+    predict = model.weights.predict if model.weights is not None else model.estimator.predict
     try:
-        prices = model.estimator.predict(matrix)
+        prices = predict(matrix)
     except Exception as error:
         log.exception("model %s: predict failed on a batch of %d", model.version, len(rows))
         return [Outcome.failed(PREDICT_FAILED, f"{type(error).__name__}: {error}")] * len(rows)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from plumbing.errors import ModelIntegrityError, ModelNotFoundError, ModelSignatureError
 from plumbing.model_store import LoadedModel, ModelStore, Slots
+from predictors.log_log import LogLogWeights, verified_weights
 from pricing.features import FeatureDomain
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ class LiveModel:
     domain: FeatureDomain | None
     #: Names the estimator was fitted with, when it was fitted on a DataFrame.
     feature_names: list[str] | None
+    #: The model as one numpy expression, when it is a log-log linear model
+    #: (predictors/log_log.py); None predicts through ``estimator.predict``.
+    weights: LogLogWeights | None = None
 
     @classmethod
     def from_loaded(cls, loaded: LoadedModel, *, generation: int) -> "LiveModel":
@@ -45,8 +49,17 @@ class LiveModel:
         feature_names = [str(n) for n in names] if names is not None else None
         if feature_names is not None and len(feature_names) != len(loaded.columns):
             feature_names = None
+        weights = None
+        if feature_names is None:
+            weights = verified_weights(loaded.estimator, len(loaded.columns))
         return cls(
-            loaded.version, generation, loaded.estimator, loaded.columns, domain, feature_names
+            loaded.version,
+            generation,
+            loaded.estimator,
+            loaded.columns,
+            domain,
+            feature_names,
+            weights,
         )
 
 
@@ -122,12 +135,13 @@ class ModelSlot:
         load_ms = (time.perf_counter() - started) * 1000
         self._live = new  # the switch: one assignment
         log.info(
-            "%s slot now serves %s (generation %d, was %s, loaded in %.1f ms)",
+            "%s slot now serves %s (generation %d, was %s, loaded in %.1f ms, predicts through %s)",
             self.slot,
             wanted,
             generation,
             current.version if current else None,
             load_ms,
+            "its log-log weights" if new.weights is not None else "scikit-learn",
         )
         return SlotChange(self.slot, wanted, generation, load_ms, changed=True)
 

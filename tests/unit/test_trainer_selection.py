@@ -4,8 +4,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression
 
 from cli.settings import load_settings
+from pricing.features import NUMERIC_COLUMNS
 from trainer.cleaning import clean
 from trainer.data import load_raw
 from trainer.dataset import Split, split_dataset
@@ -15,6 +17,7 @@ from trainer.selection import (
     CandidateResult,
     HeldOutMetrics,
     choose,
+    log_log,
     resolve,
     select_model,
 )
@@ -82,3 +85,13 @@ def test_the_weak_model_is_a_shallow_tree_clearly_worse_but_above_the_floor(
     assert weak.estimator.regressor_.get_depth() == 3  # fitted on log(price)
     assert weak.test.mae > ridge.test.mae * 1.2
     assert weak.test.r2 >= load_settings().train_r2_floor
+
+
+def test_log_log_reads_the_logs_of_the_numbers_and_the_locations_as_they_are() -> None:
+    rng = np.random.default_rng(7)
+    numbers = rng.uniform(1, 5000, size=(40, len(NUMERIC_COLUMNS)))
+    locations = np.eye(5)[rng.integers(0, 5, size=40)]
+    x = np.hstack([numbers, locations])
+    model = log_log(LinearRegression()).fit(x, rng.uniform(10, 500, size=40))
+    seen = model.regressor_.named_steps["logs"].transform(x)
+    np.testing.assert_array_equal(seen, np.hstack([np.log(numbers), locations]))
