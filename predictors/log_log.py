@@ -143,7 +143,7 @@ def _through(
 
 
 def _kind(part: Any) -> str | None:
-    """ "log", "same" or "drop" for a ColumnTransformer part; None for anything else."""
+    """The effect of a ColumnTransformer part: "log", "same" or "drop"; None for any other."""
     if isinstance(part, str):
         return {"passthrough": "same", "drop": "drop"}.get(part)
     if isinstance(part, FunctionTransformer) and not part.kw_args:
